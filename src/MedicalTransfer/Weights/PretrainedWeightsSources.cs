@@ -1,0 +1,116 @@
+using System;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using MedicalTransfer.Data;
+using MedicalTransfer.Models;
+using Microsoft.Extensions.Logging;
+
+namespace MedicalTransfer.Weights
+{
+    /// <summary>Where a <see cref="PretrainedWeights"/> gets its tensors.</summary>
+    internal abstract class WeightsSource
+    {
+        public virtual ResNetArchitecture? Architecture => null;
+
+        public virtual Preprocessing? PreprocessingFor(ResNetArchitecture architecture) => null;
+
+        public abstract ResolvedWeights Resolve(PretrainedWeights weights, ResNetArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct);
+
+        protected static ResolvedWeights ReadCheckpoint(string path, Preprocessing preprocessing) =>
+            new(StateDictFile.Read(path), preprocessing, path);
+    }
+
+    /// <summary>torchvision checkpoints chosen by depth (one entry per depth, or none).</summary>
+    internal sealed class CatalogSource : WeightsSource
+    {
+        private readonly Func<int, CatalogEntry?> _pick;
+        private readonly string _alternatives;
+
+        public CatalogSource(Func<int, CatalogEntry?> pick, string alternatives)
+        {
+            _pick = pick;
+            _alternatives = alternatives;
+        }
+
+        /// <summary>A source for exactly one checkpoint (tests inject entries with their own hashes this way).</summary>
+        public static CatalogSource Single(CatalogEntry entry) =>
+            new(depth => depth == entry.Depth ? entry : null, "weights made for the model's depth");
+
+        public override Preprocessing? PreprocessingFor(ResNetArchitecture architecture) =>
+            architecture.Depth is int depth ? _pick(depth)?.Preprocessing : null;
+
+        public override ResolvedWeights Resolve(PretrainedWeights weights, ResNetArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
+        {
+            var entry = architecture.Depth is int depth ? _pick(depth) : null;
+            if (entry is null)
+            {
+                var available = WeightsCatalog.Depths.Where(d => _pick(d) is not null).Select(d => "ResNet-" + d.ToString(CultureInfo.InvariantCulture));
+                throw new WeightsMismatchException(string.Format(
+                    CultureInfo.InvariantCulture,
+                    "The weights '{0}' exist for {1}; the model is a {2} ({3}). Build a model of one of those depths, or use {4}.",
+                    weights.Name, string.Join(", ", available), architecture.Name, architecture, _alternatives));
+            }
+
+            string path = WeightsCache.GetOrDownload(entry, options, logger, ct);
+            return ReadCheckpoint(path, entry.Preprocessing);
+        }
+    }
+
+    /// <summary>A state-dict file the user already has (.pth or .safetensors).</summary>
+    internal sealed class FileSource : WeightsSource
+    {
+        private readonly string _path;
+        private readonly Preprocessing _preprocessing;
+
+        public FileSource(string path, Preprocessing preprocessing)
+        {
+            _path = path;
+            _preprocessing = preprocessing;
+        }
+
+        public override ResolvedWeights Resolve(PretrainedWeights weights, ResNetArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
+        {
+            if (!File.Exists(_path))
+            {
+                throw new FileNotFoundException(string.Format(CultureInfo.InvariantCulture, "The weights file '{0}' given to ResNetWeights.FromFile does not exist. Check the path.", _path), _path);
+            }
+
+            // Whether the keys fit the architecture is the loader's check, with its detailed report.
+            return ReadCheckpoint(_path, _preprocessing);
+        }
+    }
+
+    /// <summary>A ResNet imported from an ONNX graph; its architecture is inferred from the graph.</summary>
+    internal sealed class OnnxSource : WeightsSource
+    {
+        private readonly Func<string> _locate;
+        private readonly Preprocessing _preprocessing;
+
+        public OnnxSource(Func<string> locate, Preprocessing preprocessing, ResNetArchitecture? architecture)
+        {
+            _locate = locate;
+            _preprocessing = preprocessing;
+            Architecture = architecture;
+        }
+
+        public override ResNetArchitecture? Architecture { get; }
+
+        public override ResolvedWeights Resolve(PretrainedWeights weights, ResNetArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
+        {
+            string path = _locate();
+            var imported = OnnxResNetImporter.Import(path, logger);
+            if (!imported.Architecture.Equals(architecture))
+            {
+                imported.Dispose();
+                throw new WeightsMismatchException(string.Format(
+                    CultureInfo.InvariantCulture,
+                    "The ONNX model '{0}' is a {1} ({2} blocks, stages [{3}]); the model is a {4} ({5}). Build the model with ResNetArchitecture.Custom(BlockKind.{2}, {3}).",
+                    path, imported.Architecture.Name, imported.Architecture.Block, string.Join(", ", imported.Architecture.StageDepths), architecture.Name, architecture));
+            }
+
+            return new ResolvedWeights(imported.StateDict, _preprocessing, path);
+        }
+    }
+}
