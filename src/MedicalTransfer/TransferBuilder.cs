@@ -1,0 +1,286 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using MedicalTransfer.Data;
+using MedicalTransfer.Freezing;
+using MedicalTransfer.Internal;
+using MedicalTransfer.Models;
+using MedicalTransfer.Weights;
+using Microsoft.Extensions.Logging;
+using Log = MedicalTransfer.Internal.Log;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedicalTransfer
+{
+    /// <summary>
+    /// Fluent entry point: describe a transfer-learning model, then <see cref="Build"/> it.
+    /// The builder holds only a description and allocates no tensors until <see cref="Build"/>; it
+    /// checks each argument when given and the combination at <see cref="Build"/>, reporting every
+    /// problem in one message.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// using var model = TransferBuilder.FromResNet(50)
+    ///     .WithWeights("resnet50-0676ba61.pth")
+    ///     .Freeze(Layers.UpTo(2))
+    ///     .WithHead(Head.Mlp(512))
+    ///     .ForClasses("NORMAL", "PNEUMONIA")
+    ///     .Build();
+    /// </code>
+    /// </example>
+    public sealed class TransferBuilder
+    {
+        private readonly ResNetArchitecture _architecture;
+        private readonly List<string> _problems = new();
+        private string? _weightsPath;
+        private bool _strictWeights = true;
+        private FreezeSpec? _freeze;
+        private bool _trainBatchNorm;
+        private HeadSpec? _head;
+        private string[]? _classes;
+        private Device? _device;
+        private Preprocessing? _preprocessing;
+        private int? _seed;
+        private ILogger _logger = NullLogger.Instance;
+
+        private TransferBuilder(ResNetArchitecture architecture) => _architecture = architecture;
+
+        /// <summary>Starts from a torchvision ResNet of a standard depth.</summary>
+        /// <param name="depth">18, 34, 50, 101 or 152 (the article suggests deeper networks only for more data).</param>
+        /// <returns>A builder.</returns>
+        /// <exception cref="ArgumentException"><paramref name="depth"/> is not supported; the message lists the supported depths.</exception>
+        public static TransferBuilder FromResNet(int depth) => new(ResNetArchitecture.ForDepth(depth));
+
+        /// <summary>Starts from any ResNet layout, for example <c>ResNetArchitecture.Custom(BlockKind.Basic, 2, 2, 2, 3)</c>.</summary>
+        /// <param name="architecture">Block type and stage depths.</param>
+        /// <returns>A builder.</returns>
+        public static TransferBuilder FromResNet(ResNetArchitecture architecture) => new(Guard.NotNull(architecture));
+
+        /// <summary>
+        /// Initialises the network from a weights file: a PyTorch <c>state_dict</c> saved with
+        /// <c>torch.save</c> (<c>.pth</c>/<c>.pt</c>), a <c>.safetensors</c> file, or a model saved by
+        /// <see cref="TransferModel.Save"/>. The source's classifier keys are skipped when the new head differs.
+        /// </summary>
+        /// <param name="path">The file.</param>
+        /// <param name="strict">When <see langword="true"/> (the default) every backbone key must match; otherwise only matching keys are copied and the rest reported.</param>
+        /// <returns>This builder.</returns>
+        public TransferBuilder WithWeights(string path, bool strict = true)
+        {
+            Guard.NotNullOrWhiteSpace(path);
+            if (_weightsPath is not null)
+            {
+                _problems.Add($"Weights were given twice ('{_weightsPath}' and '{path}'): call WithWeights once.");
+            }
+
+            _weightsPath = path;
+            _strictWeights = strict;
+            return this;
+        }
+
+        /// <summary>Freezes what <paramref name="spec"/> names; see <see cref="Layers"/>.</summary>
+        /// <param name="spec">For example <c>Layers.UpTo(2)</c>.</param>
+        /// <param name="trainBatchNorm">Let frozen stages' BatchNorm layers keep updating running statistics; the default keeps them fixed.</param>
+        /// <returns>This builder.</returns>
+        public TransferBuilder Freeze(FreezeSpec spec, bool trainBatchNorm = false)
+        {
+            Guard.NotNull(spec);
+            if (_freeze is not null)
+            {
+                _problems.Add($"Freeze was called twice ({_freeze.Description} and {spec.Description}): call it once with the spec you want.");
+            }
+
+            _freeze = spec;
+            _trainBatchNorm = trainBatchNorm;
+            return this;
+        }
+
+        /// <summary>Sets the classifier head; the default is <see cref="MedicalTransfer.Head.Linear"/>.</summary>
+        /// <param name="head">For example <c>Head.Mlp(512)</c>.</param>
+        /// <returns>This builder.</returns>
+        public TransferBuilder WithHead(HeadSpec head)
+        {
+            Guard.NotNull(head);
+            if (_head is not null)
+            {
+                _problems.Add($"Two heads were given ({_head.Layout} and {head.Layout}): call WithHead once.");
+            }
+
+            _head = head;
+            return this;
+        }
+
+        /// <summary>Names the classes, in the order of the logits (and of the data's class indices).</summary>
+        /// <param name="classNames">At least two distinct, non-empty names.</param>
+        /// <returns>This builder.</returns>
+        public TransferBuilder ForClasses(params string[] classNames)
+        {
+            Guard.NotNull(classNames);
+            if (classNames.Length < 2)
+            {
+                throw new ArgumentException($"A classifier needs at least two classes; found {classNames.Length}.", nameof(classNames));
+            }
+
+            var blank = Array.FindIndex(classNames, string.IsNullOrWhiteSpace);
+            if (blank >= 0)
+            {
+                throw new ArgumentException($"Class name at index {blank} is empty.", nameof(classNames));
+            }
+
+            var duplicate = classNames.GroupBy(c => c, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null)
+            {
+                throw new ArgumentException($"Class name '{duplicate.Key}' appears {duplicate.Count()} times; names must be distinct.", nameof(classNames));
+            }
+
+            if (_classes is not null)
+            {
+                _problems.Add("ForClasses was called twice: call it once with all class names.");
+            }
+
+            _classes = (string[])classNames.Clone();
+            return this;
+        }
+
+        /// <summary>Places the model on a device; the default is CUDA when available, else CPU.</summary>
+        /// <param name="device">For example <c>torch.CPU</c> or <c>torch.CUDA</c>.</param>
+        /// <returns>This builder.</returns>
+        public TransferBuilder OnDevice(Device device)
+        {
+            _device = Guard.NotNull(device);
+            return this;
+        }
+
+        /// <summary>Overrides the preprocessing the model declares; the default is the weights' own (ImageNet's for torchvision files).</summary>
+        /// <param name="preprocessing">The preprocessing data pipelines should apply.</param>
+        /// <returns>This builder.</returns>
+        public TransferBuilder WithPreprocessing(Preprocessing preprocessing)
+        {
+            _preprocessing = Guard.NotNull(preprocessing).Validate();
+            return this;
+        }
+
+        /// <summary>
+        /// Initialises the network (before any weights are loaded) from a private generator with this seed,
+        /// so the same seed gives the same model whatever else uses TorchSharp's global generator.
+        /// </summary>
+        /// <param name="seed">The seed.</param>
+        /// <returns>This builder.</returns>
+        public TransferBuilder WithSeed(int seed)
+        {
+            _seed = seed;
+            return this;
+        }
+
+        /// <summary>Logs what <see cref="Build"/> does (weights loaded, heads skipped, parameters trainable).</summary>
+        /// <param name="logger">The logger; the default discards messages.</param>
+        /// <returns>This builder.</returns>
+        public TransferBuilder WithLogger(ILogger logger)
+        {
+            _logger = Guard.NotNull(logger);
+            return this;
+        }
+
+        /// <summary>Creates the model, loads weights, applies freezing and moves it to the device.</summary>
+        /// <returns>The model, in training mode.</returns>
+        /// <exception cref="InvalidOperationException">The description is incomplete or contradictory; the message lists every problem and what to change.</exception>
+        /// <exception cref="WeightsMismatchException">The weights do not fit the architecture.</exception>
+        /// <exception cref="WeightsFormatException">The weights file cannot be read.</exception>
+        /// <exception cref="NativeLibraryException">TorchSharp's native library cannot load.</exception>
+        public TransferModel Build()
+        {
+            var problems = new List<string>(_problems);
+            if (_classes is null)
+            {
+                problems.Add("No classes were given: call ForClasses(\"NORMAL\", \"PNEUMONIA\") with your class names.");
+            }
+
+            if (_freeze is not null)
+            {
+                try
+                {
+                    _freeze.ResolveModulePaths(_architecture);
+                }
+                catch (ArgumentException ex)
+                {
+                    problems.Add(ex.Message);
+                }
+            }
+
+            if (_weightsPath is not null && !File.Exists(_weightsPath))
+            {
+                problems.Add($"The weights file '{Path.GetFullPath(_weightsPath)}' does not exist: check the path given to WithWeights.");
+            }
+
+            if (problems.Count > 0)
+            {
+                throw new InvalidOperationException(
+                    $"TransferBuilder cannot build the {_architecture.Name} model:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Select(p => "  - " + p)));
+            }
+
+            TorchRuntime.EnsureAvailable();
+            var preprocessing = _preprocessing ?? (_weightsPath is null ? null : SavedPreprocessing(_weightsPath)) ?? Preprocessing.ImageNet;
+            var model = new TransferModel(_architecture, _head ?? Head.Linear(), _classes!, preprocessing);
+            try
+            {
+                if (_seed is int seed)
+                {
+                    using var generator = new torch.Generator((ulong)seed);
+                    Initialization.Reset(model, generator);
+                }
+
+                if (_weightsPath is not null)
+                {
+                    var tensors = StateDictFile.Read(_weightsPath);
+                    try
+                    {
+                        model.WeightsReport = WeightLoader.Apply(model, tensors, _weightsPath, _strictWeights);
+                    }
+                    finally
+                    {
+                        foreach (var t in tensors.Values)
+                        {
+                            t.Dispose();
+                        }
+                    }
+
+                    Log.WeightsLoaded(_logger, model.WeightsReport.ToString());
+                }
+
+                // Also resets requires_grad, which some readers clear on every loaded parameter.
+                model.Freeze(_freeze ?? Layers.None, _trainBatchNorm);
+                model.to(_device ?? TorchRuntime.DefaultDevice());
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+
+            var summary = model.Summary();
+            Log.ModelBuilt(_logger, _architecture.Name, _classes!.Length, model.Head.Layout, model.FreezeSpec.ToString(), model.Device.ToString(), summary.TrainableParameters, summary.TotalParameters);
+            return model;
+        }
+
+        // A model saved by TransferModel.Save carries its preprocessing; plain state dicts do not.
+        private static Preprocessing? SavedPreprocessing(string path)
+        {
+            using (var stream = File.OpenRead(path))
+            {
+                Span<byte> magic = stackalloc byte[2];
+                if (stream.Read(magic) < 2 || (magic[0] == (byte)'P' && magic[1] == (byte)'K'))
+                {
+                    return null;
+                }
+            }
+
+            var metadata = StateDictFile.ReadSafetensorsMetadata(path);
+            return metadata.TryGetValue("format", out var f) && f == TransferModel.FormatName && metadata.TryGetValue("preprocessing", out var json)
+                ? PreprocessingJson.Parse(json)
+                : null;
+        }
+    }
+}

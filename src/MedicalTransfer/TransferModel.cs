@@ -1,0 +1,230 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using MedicalTransfer.Data;
+using MedicalTransfer.Freezing;
+using MedicalTransfer.Internal;
+using MedicalTransfer.Models;
+using MedicalTransfer.Weights;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MedicalTransfer
+{
+    /// <summary>
+    /// A ResNet with a task head that knows its architecture, class names, freeze state and the
+    /// preprocessing its weights expect. It is a TorchSharp module: call it on a batch of images
+    /// [N, 3, H, W] to get logits [N, classes]. Create one with <see cref="TransferBuilder"/> or
+    /// <see cref="Load"/>.
+    /// </summary>
+    public sealed class TransferModel : ResNet
+    {
+        internal const string FormatName = "medicaltransfer.model";
+        internal const string FormatVersion = "1";
+
+        private readonly string[] _classNames;
+        private IReadOnlyList<string> _frozenPaths = Array.Empty<string>();
+        private BatchNorm[] _frozenBatchNorms = Array.Empty<BatchNorm>();
+        private int _frozenLeadingStages;
+
+        internal TransferModel(ResNetArchitecture architecture, HeadSpec head, IReadOnlyList<string> classNames, Preprocessing preprocessing)
+            : base(architecture, head.Create(architecture.FeatureCount, classNames.Count))
+        {
+            _classNames = classNames.ToArray();
+            Head = head;
+            Preprocessing = preprocessing;
+            FreezeSpec = Layers.None;
+        }
+
+        /// <summary>The class names, in the order of the logits.</summary>
+        public IReadOnlyList<string> ClassNames => _classNames;
+
+        /// <summary>The classifier head's layout.</summary>
+        public HeadSpec Head { get; }
+
+        /// <summary>The input the weights expect (resize, crop, scaling, mean, standard deviation).</summary>
+        public Preprocessing Preprocessing { get; }
+
+        /// <summary>What is frozen now.</summary>
+        public FreezeSpec FreezeSpec { get; private set; }
+
+        /// <summary>Whether frozen stages' BatchNorm layers still update their running statistics in training mode.</summary>
+        public bool TrainBatchNorm { get; private set; }
+
+        /// <summary>What happened when the initial weights were loaded, or <see langword="null"/> for a randomly initialised model.</summary>
+        public WeightsLoadReport? WeightsReport { get; internal set; }
+
+        /// <summary>The device the parameters live on.</summary>
+        public Device Device => parameters().First().device;
+
+        /// <summary>
+        /// Freezes exactly what <paramref name="spec"/> names and unfreezes everything else: frozen
+        /// parameters get <c>requires_grad = false</c>, and frozen BatchNorm layers stay in evaluation mode
+        /// while the model trains, so their running statistics do not change.
+        /// </summary>
+        /// <param name="spec">What to freeze; see <see cref="Layers"/>.</param>
+        /// <param name="trainBatchNorm">Let frozen stages' BatchNorm layers keep updating running statistics in training mode.</param>
+        /// <exception cref="ArgumentException">The spec names a block this architecture does not have.</exception>
+        public void Freeze(FreezeSpec spec, bool trainBatchNorm = false)
+        {
+            Guard.NotNull(spec);
+            var paths = spec.ResolveModulePaths(Architecture);
+            foreach (var (name, parameter) in named_parameters())
+            {
+                parameter.requires_grad = !FreezeSpec.IsInside(name, paths);
+            }
+
+            _frozenPaths = paths;
+            _frozenBatchNorms = named_modules()
+                .Where(m => m.module is BatchNorm && FreezeSpec.IsInside(m.name, paths))
+                .Select(m => (BatchNorm)m.module)
+                .ToArray();
+            var whole = new HashSet<string>(spec.WholeStages, StringComparer.Ordinal);
+            _frozenLeadingStages = StageNames.Take(5).TakeWhile(whole.Contains).Count();
+            FreezeSpec = spec;
+            TrainBatchNorm = trainBatchNorm;
+            train(training);
+        }
+
+        /// <summary>Sets training or evaluation mode, keeping frozen stages' BatchNorm layers in evaluation mode unless <see cref="TrainBatchNorm"/>.</summary>
+        /// <param name="train">Training mode when <see langword="true"/>.</param>
+        public override void train(bool train = true)
+        {
+            base.train(train);
+            if (train && !TrainBatchNorm)
+            {
+                foreach (var bn in _frozenBatchNorms)
+                {
+                    bn.eval();
+                }
+            }
+        }
+
+        /// <summary>Per-stage parameter counts and freeze state.</summary>
+        /// <returns>The summary; its <c>ToString()</c> prints a table.</returns>
+        public ModelSummary Summary()
+        {
+            var parameters = named_parameters().Select(p => (p.name, p.parameter.numel(), p.parameter.requires_grad)).ToArray();
+            var rows = new List<StageSummary>();
+            foreach (var stage in StageNames)
+            {
+                var paths = StageModulePaths(stage);
+                var inStage = parameters.Where(p => FreezeSpec.IsInside(p.name, paths)).ToArray();
+                long total = inStage.Sum(p => p.Item2);
+                long trainable = inStage.Where(p => p.requires_grad).Sum(p => p.Item2);
+                var state = total == 0 ? StageState.NoParameters : trainable == total ? StageState.Trainable : trainable == 0 ? StageState.Frozen : StageState.Partial;
+                rows.Add(new StageSummary(stage, total, trainable, state));
+            }
+
+            return new ModelSummary(Architecture.Name, ClassNames, rows);
+        }
+
+        /// <summary>The summary table (see <see cref="Summary"/>).</summary>
+        /// <returns>The table.</returns>
+        public override string ToString() => Summary().ToString();
+
+        /// <summary>
+        /// Writes one self-describing file: architecture, class names, preprocessing, head layout,
+        /// freeze state and weights (a safetensors file with metadata). The write is atomic: a crash
+        /// mid-save never leaves a corrupt file where a good one was.
+        /// </summary>
+        /// <param name="path">The file to write (conventionally <c>.safetensors</c>); its folder must exist.</param>
+        public void Save(string path)
+        {
+            Guard.NotNullOrWhiteSpace(path);
+            using var scope = NewDisposeScope();
+            var tensors = state_dict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().cpu().contiguous())).ToList();
+            StateDictFile.WriteSafetensors(path, tensors, DescribeForFile());
+        }
+
+        /// <summary>Restores a model written by <see cref="Save"/>; its outputs are bit-identical to the saved model's.</summary>
+        /// <param name="path">A file written by <see cref="Save"/>.</param>
+        /// <param name="device">Where to place the model; the default is CUDA when available, else CPU.</param>
+        /// <param name="customHead">The factory of a custom head (see <see cref="MedicalTransfer.Head.Custom"/>); required only for such models.</param>
+        /// <returns>The model, in evaluation mode.</returns>
+        /// <exception cref="WeightsFormatException">The file is not a MedicalTransfer model or is damaged.</exception>
+        public static TransferModel Load(string path, Device? device = null, Func<int, int, nn.Module<Tensor, Tensor>>? customHead = null)
+        {
+            Guard.NotNullOrWhiteSpace(path);
+            TorchRuntime.EnsureAvailable();
+            var metadata = StateDictFile.ReadSafetensorsMetadata(path);
+            if (!metadata.TryGetValue("format", out var format) || format != FormatName)
+            {
+                throw new WeightsFormatException($"'{path}' is not a MedicalTransfer model file (no '{FormatName}' metadata). To start from a plain state dict, use TransferBuilder.WithWeights(path).");
+            }
+
+            TransferModel model;
+            try
+            {
+                var architecture = ResNetArchitecture.Parse(Required(metadata, "architecture", path));
+                var classes = JsonSerializer.Deserialize<string[]>(Required(metadata, "classes", path)) ?? Array.Empty<string>();
+                var preprocessing = PreprocessingJson.Parse(Required(metadata, "preprocessing", path));
+                var head = HeadSpec.Parse(Required(metadata, "head", path), customHead);
+                model = new TransferModel(architecture, head, classes, preprocessing);
+                var freeze = JsonSerializer.Deserialize<string[]>(Required(metadata, "freeze", path)) ?? Array.Empty<string>();
+                model.Freeze(freeze.Length == 0 ? Layers.None : Layers.Only(freeze), metadata.TryGetValue("train_batchnorm", out var tbn) && tbn == "true");
+            }
+            catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException)
+            {
+                throw new WeightsFormatException($"'{path}' has damaged MedicalTransfer metadata: {ex.Message}", ex);
+            }
+
+            var tensors = StateDictFile.Read(path);
+            try
+            {
+                model.WeightsReport = WeightLoader.Apply(model, tensors, path);
+            }
+            finally
+            {
+                foreach (var t in tensors.Values)
+                {
+                    t.Dispose();
+                }
+            }
+
+            model.eval();
+            model.to(device ?? TorchRuntime.DefaultDevice());
+            return model;
+        }
+
+        private static string Required(IReadOnlyDictionary<string, string> metadata, string key, string path) =>
+            metadata.TryGetValue(key, out var value) ? value : throw new FormatException($"metadata key '{key}' is missing in '{path}'");
+
+        private Dictionary<string, string> DescribeForFile() => new()
+        {
+            ["format"] = FormatName,
+            ["format_version"] = FormatVersion,
+            ["architecture"] = Architecture.ToString(),
+            ["classes"] = JsonSerializer.Serialize(_classNames),
+            ["preprocessing"] = PreprocessingJson.Write(Preprocessing),
+            ["head"] = Head.Layout,
+            ["freeze"] = JsonSerializer.Serialize(FreezeSpec.Targets),
+            ["train_batchnorm"] = TrainBatchNorm ? "true" : "false",
+            ["library_version"] = typeof(TransferModel).Assembly.GetName().Version?.ToString() ?? "unknown",
+        };
+
+        /// <summary>Runs frozen leading stages without building an autograd graph: that is where freezing saves time and memory.</summary>
+        private protected override Tensor RunStages(Tensor x, int first, int last)
+        {
+            int noGradUntil = first == 0 ? Math.Min(_frozenLeadingStages, last + 1) : 0;
+            if (noGradUntil > 0 && is_grad_enabled())
+            {
+                using (no_grad())
+                {
+                    for (int i = 0; i < noGradUntil; i++)
+                    {
+                        x = RunStage(i, x);
+                    }
+                }
+
+                first = noGradUntil;
+            }
+
+            return base.RunStages(x, first, last);
+        }
+    }
+}
