@@ -170,6 +170,7 @@ namespace MedicalTransfer.Weights
                     throw Unsupported(other ?? consumers.FirstOrDefault() ?? previous, string.Format(CultureInfo.InvariantCulture, "expected the start of a residual block (one or two Conv nodes, and an Add for an identity shortcut) reading '{0}'; found {1}", input, Describe(consumers)));
                 }
 
+                _visited.UnionWith(convs);
                 var main = new List<(OnnxNode Conv, OnnxNode Bn)>();
                 (OnnxNode Conv, OnnxNode Bn)? projection = null;
                 OnnxNode? add = null;

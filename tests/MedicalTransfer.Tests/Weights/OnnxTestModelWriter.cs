@@ -1,0 +1,321 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+using MedicalTransfer.Models;
+
+namespace MedicalTransfer.Tests.Weights
+{
+    /// <summary>
+    /// Writes small ONNX models (protobuf by hand, as the importer reads it) so tests can build
+    /// ResNet graphs of any layout, and graphs that break the importer's rules on purpose.
+    /// </summary>
+    internal sealed class OnnxGraphBuilder
+    {
+        private readonly List<byte[]> _nodes = new();
+        private readonly List<byte[]> _initializers = new();
+        private readonly List<byte[]> _inputs = new();
+        private readonly List<byte[]> _outputs = new();
+        private int _counter;
+
+        public void Input(string name, params long[] shape) => _inputs.Add(ValueInfo(name, shape));
+
+        public void Output(string name, params long[] shape) => _outputs.Add(ValueInfo(name, shape));
+
+        /// <summary>Adds a float initializer, stored in the model or (with <paramref name="externalLocation"/>) in an external file.</summary>
+        public string Initializer(string name, long[] dims, float[] values, string? externalLocation = null, long offset = 0)
+        {
+            var t = new Proto();
+            foreach (long d in dims)
+            {
+                t.Varint(1, (ulong)d);
+            }
+
+            t.Varint(2, 1);
+            t.String(8, name);
+            if (externalLocation is null)
+            {
+                var raw = new byte[values.Length * 4];
+                Buffer.BlockCopy(values, 0, raw, 0, raw.Length);
+                t.Bytes(9, raw);
+            }
+            else
+            {
+                t.Message(13, new Proto().String(1, "location").String(2, externalLocation));
+                t.Message(13, new Proto().String(1, "offset").String(2, offset.ToString(CultureInfo.InvariantCulture)));
+                t.Message(13, new Proto().String(1, "length").String(2, (values.Length * 4L).ToString(CultureInfo.InvariantCulture)));
+                t.Varint(14, 1);
+            }
+
+            _initializers.Add(t.ToArray());
+            return name;
+        }
+
+        /// <summary>Adds a node and returns its (single) output name.</summary>
+        public string Node(string opType, string[] inputs, params (string Name, object Value)[] attributes)
+        {
+            string name = opType + (_counter++).ToString(CultureInfo.InvariantCulture);
+            string output = name + "_out";
+            var n = new Proto();
+            foreach (var input in inputs)
+            {
+                n.String(1, input);
+            }
+
+            n.String(2, output).String(3, name).String(4, opType);
+            foreach (var (attrName, value) in attributes)
+            {
+                var a = new Proto().String(1, attrName);
+                switch (value)
+                {
+                    case long i: a.Varint(3, (ulong)i).Varint(20, 2); break;
+                    case float f: a.Fixed32(2, f).Varint(20, 1); break;
+                    case string s: a.String(4, s).Varint(20, 3); break;
+                    case long[] ints:
+                        foreach (long i in ints)
+                        {
+                            a.Varint(8, (ulong)i);
+                        }
+
+                        a.Varint(20, 7);
+                        break;
+                    default: throw new ArgumentException("Unsupported attribute value " + value);
+                }
+
+                n.Message(5, a);
+            }
+
+            _nodes.Add(n.ToArray());
+            return output;
+        }
+
+        public byte[] Build(long opset = 13)
+        {
+            var g = new Proto();
+            foreach (var node in _nodes)
+            {
+                g.Bytes(1, node);
+            }
+
+            g.String(2, "test");
+            foreach (var init in _initializers)
+            {
+                g.Bytes(5, init);
+            }
+
+            foreach (var input in _inputs)
+            {
+                g.Bytes(11, input);
+            }
+
+            foreach (var output in _outputs)
+            {
+                g.Bytes(12, output);
+            }
+
+            return new Proto()
+                .Varint(1, 7)
+                .String(2, "MedicalTransfer.Tests")
+                .Message(7, g)
+                .Message(8, new Proto().String(1, string.Empty).Varint(2, (ulong)opset))
+                .ToArray();
+        }
+
+        private static byte[] ValueInfo(string name, long[] shape)
+        {
+            var shapeProto = new Proto();
+            foreach (long d in shape)
+            {
+                shapeProto.Message(1, new Proto().Varint(1, (ulong)d));
+            }
+
+            var tensorType = new Proto().Varint(1, 1).Message(2, shapeProto);
+            return new Proto().String(1, name).Message(2, new Proto().Message(1, tensorType)).ToArray();
+        }
+
+        /// <summary>A protobuf message under construction.</summary>
+        private sealed class Proto
+        {
+            private readonly MemoryStream _stream = new();
+
+            public Proto Varint(int field, ulong value)
+            {
+                Raw((ulong)(field << 3));
+                Raw(value);
+                return this;
+            }
+
+            public Proto Fixed32(int field, float value)
+            {
+                Raw((ulong)((field << 3) | 5));
+                _stream.Write(BitConverter.GetBytes(value));
+                return this;
+            }
+
+            public Proto Bytes(int field, byte[] value)
+            {
+                Raw((ulong)((field << 3) | 2));
+                Raw((ulong)value.Length);
+                _stream.Write(value);
+                return this;
+            }
+
+            public Proto String(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
+
+            public Proto Message(int field, Proto value) => Bytes(field, value.ToArray());
+
+            public byte[] ToArray() => _stream.ToArray();
+
+            private void Raw(ulong value)
+            {
+                do
+                {
+                    byte b = (byte)(value & 0x7F);
+                    value >>= 7;
+                    _stream.WriteByte(value != 0 ? (byte)(b | 0x80) : b);
+                }
+                while (value != 0);
+            }
+        }
+    }
+
+    /// <summary>Options for <see cref="SyntheticResNet"/>; each one breaks or varies one thing.</summary>
+    internal sealed record SyntheticOptions
+    {
+        public int ImageSize { get; init; } = 64;
+
+        public int? Classes { get; init; }
+
+        public float Epsilon { get; init; } = 1e-5f;
+
+        /// <summary>Stores conv1.weight in this external file (relative to the model) instead of in the model.</summary>
+        public string? ExternalLocation { get; init; }
+
+        /// <summary>Puts a Sigmoid between layer1's output and layer2 (not a ResNet).</summary>
+        public bool SigmoidAfterLayer1 { get; init; }
+
+        /// <summary>Strides the first 1x1 convolution of bottlenecks (Caffe's ResNet v1) instead of the 3x3 (torchvision's v1.5).</summary>
+        public bool StrideOnFirstConv { get; init; }
+
+        /// <summary>Uses a fixed AveragePool of the last map's size instead of GlobalAveragePool.</summary>
+        public bool AveragePool { get; init; }
+    }
+
+    /// <summary>
+    /// Builds a torchvision-layout ResNet as an ONNX graph with seeded random weights, and returns the
+    /// values each torchvision state-dict key should receive when the graph is imported.
+    /// </summary>
+    internal static class SyntheticResNet
+    {
+        /// <returns>The model, the expected state dict, the output name, and the bytes of the external data file (when asked for).</returns>
+        public static (byte[] Model, Dictionary<string, float[]> Expected, string Output, byte[]? ExternalData) Build(ResNetArchitecture architecture, SyntheticOptions options, int seed = 7)
+        {
+            byte[]? externalData = null;
+            var random = new Random(seed);
+            var b = new OnnxGraphBuilder();
+            var expected = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            b.Input("image", 1, 3, options.ImageSize, options.ImageSize);
+
+            string Conv(string x, string key, long outC, long inC, int k, int stride, string? external = null)
+            {
+                var values = Enumerable.Range(0, (int)(outC * inC * k * k)).Select(_ => (float)((random.NextDouble() * 2 - 1) * Math.Sqrt(3.0 / (inC * k * k)))).ToArray();
+                expected[key + ".weight"] = values;
+                string w = b.Initializer(key + ".w", new[] { outC, inC, k, k }, values, external);
+                if (external is not null)
+                {
+                    externalData = values.SelectMany(BitConverter.GetBytes).ToArray();
+                }
+
+                long p = k / 2;
+                return b.Node("Conv", new[] { x, w }, ("kernel_shape", new long[] { k, k }), ("strides", new long[] { stride, stride }), ("pads", new long[] { p, p, p, p }));
+            }
+
+            string Bn(string x, string key, long c)
+            {
+                float[] Rand(double lo, double hi) => Enumerable.Range(0, (int)c).Select(_ => (float)(lo + random.NextDouble() * (hi - lo))).ToArray();
+                var scale = Rand(0.5, 1.2);
+                var bias = Rand(-0.2, 0.2);
+                var mean = Rand(-0.2, 0.2);
+                var variance = Rand(0.5, 1.5);
+                expected[key + ".weight"] = scale;
+                expected[key + ".bias"] = bias;
+                expected[key + ".running_mean"] = mean;
+                expected[key + ".running_var"] = variance.Select(v => v + options.Epsilon - 1e-5f).ToArray();
+                var inputs = new[]
+                {
+                    x,
+                    b.Initializer(key + ".s", new[] { c }, scale),
+                    b.Initializer(key + ".b", new[] { c }, bias),
+                    b.Initializer(key + ".m", new[] { c }, mean),
+                    b.Initializer(key + ".v", new[] { c }, variance),
+                };
+                return b.Node("BatchNormalization", inputs, ("epsilon", options.Epsilon));
+            }
+
+            string x = Conv("image", "conv1", 64, 3, 7, 2, options.ExternalLocation);
+            x = b.Node("Relu", new[] { Bn(x, "bn1", 64) });
+            x = b.Node("MaxPool", new[] { x }, ("kernel_shape", new long[] { 3, 3 }), ("strides", new long[] { 2, 2 }), ("pads", new long[] { 1, 1, 1, 1 }));
+            long inplanes = 64;
+            int expansion = architecture.Expansion;
+            for (int s = 0; s < 4; s++)
+            {
+                long planes = 64L << s;
+                for (int j = 0; j < architecture.StageDepths[s]; j++)
+                {
+                    string p = string.Format(CultureInfo.InvariantCulture, "layer{0}.{1}.", s + 1, j);
+                    int stride = s > 0 && j == 0 ? 2 : 1;
+                    string y;
+                    if (architecture.Block == BlockKind.Basic)
+                    {
+                        y = b.Node("Relu", new[] { Bn(Conv(x, p + "conv1", planes, inplanes, 3, stride), p + "bn1", planes) });
+                        y = Bn(Conv(y, p + "conv2", planes, planes, 3, 1), p + "bn2", planes);
+                    }
+                    else
+                    {
+                        int s1 = options.StrideOnFirstConv ? stride : 1;
+                        int s2 = options.StrideOnFirstConv ? 1 : stride;
+                        y = b.Node("Relu", new[] { Bn(Conv(x, p + "conv1", planes, inplanes, 1, s1), p + "bn1", planes) });
+                        y = b.Node("Relu", new[] { Bn(Conv(y, p + "conv2", planes, planes, 3, s2), p + "bn2", planes) });
+                        y = Bn(Conv(y, p + "conv3", planes * expansion, planes, 1, 1), p + "bn3", planes * expansion);
+                    }
+
+                    string shortcut = x;
+                    if (j == 0 && (s > 0 || inplanes != planes * expansion))
+                    {
+                        shortcut = Bn(Conv(x, p + "downsample.0", planes * expansion, inplanes, 1, stride), p + "downsample.1", planes * expansion);
+                    }
+
+                    x = b.Node("Relu", new[] { b.Node("Add", new[] { y, shortcut }) });
+                    inplanes = planes * expansion;
+                }
+
+                if (s == 0 && options.SigmoidAfterLayer1)
+                {
+                    x = b.Node("Sigmoid", new[] { x });
+                }
+            }
+
+            x = options.AveragePool
+                ? b.Node("AveragePool", new[] { x }, ("kernel_shape", new long[] { options.ImageSize / 32, options.ImageSize / 32 }))
+                : b.Node("GlobalAveragePool", new[] { x });
+            if (options.Classes is int classes)
+            {
+                x = b.Node("Flatten", new[] { x }, ("axis", 1L));
+                var weight = Enumerable.Range(0, classes * (int)inplanes).Select(_ => (float)(random.NextDouble() - 0.5) * 0.1f).ToArray();
+                var bias = Enumerable.Range(0, classes).Select(i => i * 0.01f).ToArray();
+                expected["fc.weight"] = weight;
+                expected["fc.bias"] = bias;
+                x = b.Node("Gemm", new[] { x, b.Initializer("fc.w", new[] { (long)classes, inplanes }, weight), b.Initializer("fc.b", new[] { (long)classes }, bias) }, ("transB", 1L));
+                b.Output(x, 1, classes);
+            }
+            else
+            {
+                b.Output(x, 1, inplanes, 1, 1);
+            }
+
+            return (b.Build(), expected, x, externalData);
+        }
+    }
+}
