@@ -1,0 +1,91 @@
+using System;
+using System.Buffers;
+
+namespace MedicalTransfer.Data
+{
+    /// <summary>
+    /// A planar float image (channel, row, column) with values in [0, 1], 1 or 3 channels. The buffer
+    /// comes from <see cref="ArrayPool{T}"/>: transforms take ownership of their input and return an
+    /// owned output, disposing what they no longer need, so an epoch allocates almost nothing.
+    /// </summary>
+    internal sealed class FloatImage : IDisposable
+    {
+        private float[]? data;
+
+        private FloatImage(float[] data, int channels, int width, int height, float fullScale)
+        {
+            this.data = data;
+            Channels = channels;
+            Width = width;
+            Height = height;
+            FullScale = fullScale;
+        }
+
+        public int Channels { get; }
+
+        public int Width { get; }
+
+        public int Height { get; }
+
+        /// <summary>
+        /// The raw stored value that 1.0 stands for (255 for 8-bit files, 65535 for 16-bit files, 1
+        /// once an intensity transform has mapped values to display range). Windowing uses it to
+        /// take its center and width in the file's own units.
+        /// </summary>
+        public float FullScale { get; set; }
+
+        public int PlaneLength => Width * Height;
+
+        public int Length => Channels * Width * Height;
+
+        public float[] Buffer => data ?? throw new ObjectDisposedException(nameof(FloatImage));
+
+        public Span<float> Pixels => Buffer.AsSpan(0, Length);
+
+        public static FloatImage Rent(int channels, int width, int height, float fullScale)
+        {
+            if (channels is not (1 or 3))
+            {
+                throw new ArgumentOutOfRangeException(nameof(channels), channels, "Expected 1 or 3 channels.");
+            }
+
+            return new FloatImage(ArrayPool<float>.Shared.Rent(checked(channels * width * height)), channels, width, height, fullScale);
+        }
+
+        public Span<float> Plane(int channel) => Buffer.AsSpan(channel * PlaneLength, PlaneLength);
+
+        public FloatImage Clone()
+        {
+            FloatImage copy = Rent(Channels, Width, Height, FullScale);
+            Pixels.CopyTo(copy.Pixels);
+            return copy;
+        }
+
+        /// <summary>Returns a 3-channel image, replicating a gray plane (this instance is consumed).</summary>
+        public FloatImage ToThreeChannels()
+        {
+            if (Channels == 3)
+            {
+                return this;
+            }
+
+            FloatImage rgb = Rent(3, Width, Height, FullScale);
+            Span<float> gray = Plane(0);
+            gray.CopyTo(rgb.Plane(0));
+            gray.CopyTo(rgb.Plane(1));
+            gray.CopyTo(rgb.Plane(2));
+            Dispose();
+            return rgb;
+        }
+
+        public void Dispose()
+        {
+            float[]? buffer = data;
+            data = null;
+            if (buffer is not null)
+            {
+                ArrayPool<float>.Shared.Return(buffer);
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+using System;
+using System.Globalization;
+using System.IO;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Bmp;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace MedicalTransfer.Data
+{
+    /// <summary>
+    /// Decodes PNG, JPEG and BMP files into <see cref="FloatImage"/>s: dimensions are checked from the
+    /// header before any pixel memory is allocated, gray stays one plane (8- or 16-bit, never reduced
+    /// to 8 bits), colour becomes three planes, EXIF orientation is applied, and every failure
+    /// becomes an <see cref="ImageDataException"/> naming the file.
+    /// </summary>
+    internal static class ImageDecoder
+    {
+        // Only the formats the SDK supports: a GIF or TIFF renamed .png is refused, not decoded.
+        private static readonly Configuration Config = new(new PngConfigurationModule(), new JpegConfigurationModule(), new BmpConfigurationModule())
+        {
+            // One image per worker thread: parallelism comes from the loader, not from inside ImageSharp.
+            MaxDegreeOfParallelism = 1,
+            PreferContiguousImageBuffers = true,
+        };
+
+        private static readonly float[] Scale8 = BuildScale(255);
+        private static readonly float[] Scale16 = BuildScale(65535);
+
+        public static FloatImage Decode(string path, ImageLoadOptions options)
+        {
+            byte[] bytes;
+            try
+            {
+                bytes = File.ReadAllBytes(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ImageDataException(path, Format("Image file '{0}' cannot be read: {1} Check that it exists and is readable.", path, e.Message), e);
+            }
+
+            return Decode(path, bytes, options);
+        }
+
+        public static FloatImage Decode(string path, byte[] bytes, ImageLoadOptions options)
+        {
+            if (bytes.Length == 0)
+            {
+                throw new ImageDataException(path, Format("Image file '{0}' is empty (0 bytes); expected a PNG, JPEG or BMP image. Remove it or replace it with the original file.", path));
+            }
+
+            IImageInfo? info;
+            IImageFormat? format;
+            try
+            {
+                info = Image.Identify(Config, bytes, out format);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                throw new ImageDataException(path, Format("Image file '{0}' has a corrupt header ({1}); expected a PNG, JPEG or BMP image. Remove or replace the file.", path, e.Message), e);
+            }
+
+            if (info is null || format is null)
+            {
+                throw new ImageDataException(path, Format("Image file '{0}' is not a PNG, JPEG or BMP image: its content looks like {1}. Convert it to PNG (16-bit for X-rays) or remove it.", path, Sniff(bytes)));
+            }
+
+            long pixels = (long)info.Width * info.Height;
+            if (info.Width <= 0 || info.Height <= 0 || pixels > options.MaxPixels)
+            {
+                throw new ImageDataException(path, Format("Image file '{0}' declares {1}x{2} = {3} pixels; the limit is {4} (ImageLoadOptions.MaxPixels). Downscale the image or raise the limit if it is genuine.", path, info.Width, info.Height, pixels, options.MaxPixels));
+            }
+
+            CheckComplete(path, bytes, format);
+
+            try
+            {
+                if (format is PngFormat)
+                {
+                    PngMetadata png = info.Metadata.GetPngMetadata();
+                    bool gray = png.ColorType is PngColorType.Grayscale or PngColorType.GrayscaleWithAlpha;
+                    bool wide = png.BitDepth == PngBitDepth.Bit16;
+                    return (gray, wide) switch
+                    {
+                        (true, true) => DecodeGray16(bytes),
+                        (true, false) => DecodeGray8(bytes),
+                        (false, true) => DecodeRgb48(bytes),
+                        _ => DecodeRgb24(bytes),
+                    };
+                }
+
+                if (format is JpegFormat && info.Metadata.GetJpegMetadata().ColorType == JpegColorType.Luminance)
+                {
+                    return DecodeGray8(bytes);
+                }
+
+                return DecodeRgb24(bytes);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                throw new ImageDataException(path, Format("Image file '{0}' ({1}, {2}x{3}) cannot be decoded: {4} Remove or replace the file.", path, format.Name, info.Width, info.Height, e.Message), e);
+            }
+        }
+
+        /// <summary>
+        /// ImageSharp fills the missing part of a truncated JPEG or PNG with black instead of failing,
+        /// so completeness is checked on the bytes: a JPEG must end its last scan with an EOI marker,
+        /// a PNG must contain its IEND chunk, a BMP must be as long as its header says.
+        /// </summary>
+        private static void CheckComplete(string path, byte[] bytes, IImageFormat format)
+        {
+            ReadOnlySpan<byte> span = bytes;
+            bool complete = format switch
+            {
+                JpegFormat => span.LastIndexOf(stackalloc byte[] { 0xFF, 0xD9 }) > span.LastIndexOf(stackalloc byte[] { 0xFF, 0xDA }),
+                PngFormat => span.Slice(Math.Max(0, span.Length - 4096)).IndexOf("IEND"u8) >= 0,
+                BmpFormat => span.Length >= 6 && BitConverter.ToUInt32(bytes, 2) <= (uint)span.Length,
+                _ => true,
+            };
+
+            if (!complete)
+            {
+                throw new ImageDataException(path, Format("Image file '{0}' is a truncated {1} ({2} bytes): {3}. The file was cut short (interrupted copy or download); replace it with a complete copy.", path, format.Name, bytes.Length, format switch
+                {
+                    JpegFormat => "its last scan has no end-of-image marker",
+                    PngFormat => "it has no IEND chunk",
+                    _ => "it is shorter than its header declares",
+                }));
+            }
+        }
+
+        private static FloatImage DecodeGray16(byte[] bytes)
+        {
+            using Image<L16> image = Load<L16>(bytes);
+            FloatImage result = FloatImage.Rent(1, image.Width, image.Height, 65535f);
+            float[] dst = result.Buffer;
+            int width = image.Width;
+            image.ProcessPixelRows(rows =>
+            {
+                for (int y = 0; y < rows.Height; y++)
+                {
+                    Span<L16> row = rows.GetRowSpan(y);
+                    int o = y * width;
+                    for (int x = 0; x < row.Length; x++)
+                    {
+                        dst[o + x] = Scale16[row[x].PackedValue];
+                    }
+                }
+            });
+            return result;
+        }
+
+        private static FloatImage DecodeGray8(byte[] bytes)
+        {
+            using Image<L8> image = Load<L8>(bytes);
+            FloatImage result = FloatImage.Rent(1, image.Width, image.Height, 255f);
+            float[] dst = result.Buffer;
+            int width = image.Width;
+            image.ProcessPixelRows(rows =>
+            {
+                for (int y = 0; y < rows.Height; y++)
+                {
+                    Span<L8> row = rows.GetRowSpan(y);
+                    int o = y * width;
+                    for (int x = 0; x < row.Length; x++)
+                    {
+                        dst[o + x] = Scale8[row[x].PackedValue];
+                    }
+                }
+            });
+            return result;
+        }
+
+        private static FloatImage DecodeRgb24(byte[] bytes)
+        {
+            using Image<Rgb24> image = Load<Rgb24>(bytes);
+            FloatImage result = FloatImage.Rent(3, image.Width, image.Height, 255f);
+            float[] dst = result.Buffer;
+            int width = image.Width;
+            int plane = result.PlaneLength;
+            image.ProcessPixelRows(rows =>
+            {
+                for (int y = 0; y < rows.Height; y++)
+                {
+                    Span<Rgb24> row = rows.GetRowSpan(y);
+                    int o = y * width;
+                    for (int x = 0; x < row.Length; x++)
+                    {
+                        Rgb24 p = row[x];
+                        dst[o + x] = Scale8[p.R];
+                        dst[plane + o + x] = Scale8[p.G];
+                        dst[(2 * plane) + o + x] = Scale8[p.B];
+                    }
+                }
+            });
+            return result;
+        }
+
+        private static FloatImage DecodeRgb48(byte[] bytes)
+        {
+            using Image<Rgb48> image = Load<Rgb48>(bytes);
+            FloatImage result = FloatImage.Rent(3, image.Width, image.Height, 65535f);
+            float[] dst = result.Buffer;
+            int width = image.Width;
+            int plane = result.PlaneLength;
+            image.ProcessPixelRows(rows =>
+            {
+                for (int y = 0; y < rows.Height; y++)
+                {
+                    Span<Rgb48> row = rows.GetRowSpan(y);
+                    int o = y * width;
+                    for (int x = 0; x < row.Length; x++)
+                    {
+                        Rgb48 p = row[x];
+                        dst[o + x] = Scale16[p.R];
+                        dst[plane + o + x] = Scale16[p.G];
+                        dst[(2 * plane) + o + x] = Scale16[p.B];
+                    }
+                }
+            });
+            return result;
+        }
+
+        private static Image<TPixel> Load<TPixel>(byte[] bytes)
+            where TPixel : unmanaged, IPixel<TPixel>
+        {
+            Image<TPixel> image = Image.Load<TPixel>(Config, bytes);
+            if (image.Metadata.ExifProfile is not null)
+            {
+                // Cameras and some scanners store the image sideways and say so in EXIF.
+                image.Mutate(x => x.AutoOrient());
+            }
+
+            return image;
+        }
+
+        private static string Sniff(ReadOnlySpan<byte> b)
+        {
+            if (b.StartsWith("GIF8"u8))
+            {
+                return "a GIF image (not supported)";
+            }
+
+            if (b.StartsWith("II*\0"u8) || b.StartsWith("MM\0*"u8))
+            {
+                return "a TIFF image (not supported)";
+            }
+
+            if (b.Length >= 12 && b.StartsWith("RIFF"u8) && b.Slice(8, 4).SequenceEqual("WEBP"u8))
+            {
+                return "a WebP image (not supported)";
+            }
+
+            if (b.Length >= 132 && b.Slice(128, 4).SequenceEqual("DICM"u8))
+            {
+                return "a DICOM file (export it to 16-bit PNG first)";
+            }
+
+            if (b.StartsWith("%PDF"u8))
+            {
+                return "a PDF document";
+            }
+
+            return "unrecognised data (first bytes " + Convert.ToHexString(b.Slice(0, Math.Min(8, b.Length))) + ")";
+        }
+
+        private static float[] BuildScale(int max)
+        {
+            var table = new float[max + 1];
+            for (int i = 0; i <= max; i++)
+            {
+                // torchvision divides by the maximum; the nearest float to i/max, exactly.
+                table[i] = (float)(i / (double)max);
+            }
+
+            return table;
+        }
+
+        private static string Format(string format, params object[] args) => string.Format(CultureInfo.InvariantCulture, format, args);
+    }
+}
