@@ -1,0 +1,119 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedicalTransfer.Data
+{
+    /// <summary>
+    /// A batch of images <c>[N, 3, H, W]</c> (float32) and labels <c>[N]</c> (int64). The tensors
+    /// are created on first access, on the thread that reads them: they join the DisposeScope active
+    /// at that moment, so consuming each batch inside <c>torch.NewDisposeScope()</c> frees them. Dispose
+    /// the batch otherwise.
+    /// </summary>
+    public sealed class Batch : IDisposable
+    {
+        private readonly int[] labels;
+        private readonly int channels;
+        private readonly int height;
+        private readonly int width;
+        private readonly Device? device;
+        private float[]? pixels;
+        private Tensor? images;
+        private Tensor? labelTensor;
+        private bool disposed;
+
+        internal Batch(float[] pixels, int count, int channels, int height, int width, int[] labels, int[] indices, Device? device)
+        {
+            this.pixels = pixels;
+            this.labels = labels;
+            this.channels = channels;
+            this.height = height;
+            this.width = width;
+            this.device = device;
+            Count = count;
+            Indices = indices;
+        }
+
+        /// <summary>Number of images.</summary>
+        public int Count { get; }
+
+        /// <summary>For each image, its index in the dataset's samples (to recover file names).</summary>
+        public IReadOnlyList<int> Indices { get; }
+
+        /// <summary>Label of each image, as plain integers.</summary>
+        public IReadOnlyList<int> LabelValues => labels;
+
+        /// <summary>The images, <c>[N, 3, H, W]</c> float32 on the loader's device.</summary>
+        public Tensor Images
+        {
+            get
+            {
+                ObjectDisposedException.ThrowIf(disposed, this);
+                if (images is null)
+                {
+                    float[] data = pixels!;
+                    Tensor cpu = empty(new long[] { Count, channels, height, width }, ScalarType.Float32);
+                    cpu.data<float>().CopyFrom(new ReadOnlySpan<float>(data, 0, Count * channels * height * width), 0, 0);
+                    images = MoveToDevice(cpu);
+                    pixels = null;
+                    ArrayPool<float>.Shared.Return(data);
+                }
+
+                return images;
+            }
+        }
+
+        /// <summary>The labels, <c>[N]</c> int64 on the loader's device.</summary>
+        public Tensor Labels
+        {
+            get
+            {
+                ObjectDisposedException.ThrowIf(disposed, this);
+                if (labelTensor is null)
+                {
+                    var values = new long[Count];
+                    for (int i = 0; i < Count; i++)
+                    {
+                        values[i] = labels[i];
+                    }
+
+                    labelTensor = MoveToDevice(tensor(values, new long[] { Count }));
+                }
+
+                return labelTensor;
+            }
+        }
+
+        /// <summary>Disposes the tensors (if created) and returns the pixel buffer to its pool.</summary>
+        public void Dispose()
+        {
+            if (disposed)
+            {
+                return;
+            }
+
+            disposed = true;
+            images?.Dispose();
+            labelTensor?.Dispose();
+            if (pixels is not null)
+            {
+                ArrayPool<float>.Shared.Return(pixels);
+                pixels = null;
+            }
+        }
+
+        private Tensor MoveToDevice(Tensor cpu)
+        {
+            if (device is null || device.type == DeviceType.CPU)
+            {
+                return cpu;
+            }
+
+            Tensor moved = cpu.to(device);
+            cpu.Dispose();
+            return moved;
+        }
+    }
+}

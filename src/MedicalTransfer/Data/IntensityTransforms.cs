@@ -1,0 +1,395 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+
+namespace MedicalTransfer.Data
+{
+    /// <summary>
+    /// torchvision's <c>ColorJitter(brightness, contrast)</c>: factors uniform in
+    /// [max(0, 1 - b), 1 + b], applied in random order; brightness scales, contrast blends with the
+    /// mean gray level; results clamped to [0, 1].
+    /// </summary>
+    internal sealed class ColorJitterTransform : ImageTransform
+    {
+        private readonly double brightness;
+        private readonly double contrast;
+
+        public ColorJitterTransform(double brightness, double contrast)
+        {
+            this.brightness = brightness;
+            this.contrast = contrast;
+        }
+
+        public static void Brightness(FloatImage image, float factor)
+        {
+            Span<float> p = image.Pixels;
+            for (int i = 0; i < p.Length; i++)
+            {
+                p[i] = Math.Clamp(p[i] * factor, 0f, 1f);
+            }
+        }
+
+        public static void Contrast(FloatImage image, float factor)
+        {
+            // torchvision: mean of rgb_to_grayscale (0.2989 R + 0.587 G + 0.114 B) over the image.
+            double mean;
+            if (image.Channels == 1)
+            {
+                mean = Sum(image.Plane(0)) / image.PlaneLength;
+            }
+            else
+            {
+                mean = ((0.2989 * Sum(image.Plane(0))) + (0.587 * Sum(image.Plane(1))) + (0.114 * Sum(image.Plane(2)))) / image.PlaneLength;
+            }
+
+            float offset = (float)((1 - factor) * mean);
+            Span<float> p = image.Pixels;
+            for (int i = 0; i < p.Length; i++)
+            {
+                p[i] = Math.Clamp((factor * p[i]) + offset, 0f, 1f);
+            }
+        }
+
+        internal override FloatImage Apply(FloatImage image, ref SampleRandom random)
+        {
+            bool brightnessFirst = random.NextDouble() < 0.5;
+            float b = brightness > 0 ? (float)random.Uniform(Math.Max(0, 1 - brightness), 1 + brightness) : 1f;
+            float c = contrast > 0 ? (float)random.Uniform(Math.Max(0, 1 - contrast), 1 + contrast) : 1f;
+            if (brightnessFirst)
+            {
+                Brightness(image, b);
+                Contrast(image, c);
+            }
+            else
+            {
+                Contrast(image, c);
+                Brightness(image, b);
+            }
+
+            return image;
+        }
+
+        private static double Sum(ReadOnlySpan<float> values)
+        {
+            double total = 0;
+            foreach (float v in values)
+            {
+                total += v;
+            }
+
+            return total;
+        }
+
+        public override string ToString() => string.Format(CultureInfo.InvariantCulture, "ColorJitter(brightness={0}, contrast={1})", brightness, contrast);
+    }
+
+    /// <summary>
+    /// torchvision's <c>ToTensor</c>. Decoding already yields floats in [0, 1] (8-bit values
+    /// divided by 255, 16-bit by 65535), so this step only marks where a torchvision pipeline
+    /// converts; it keeps pipelines readable as 1:1 translations.
+    /// </summary>
+    internal sealed class ToTensorTransform : ImageTransform
+    {
+        internal override FloatImage Apply(FloatImage image, ref SampleRandom random) => image;
+
+        public override string ToString() => "ToTensor()";
+    }
+
+    /// <summary>
+    /// Per-channel <c>(x * scale - mean) / std</c> after ordering the channels; a gray image is
+    /// replicated to three channels first (ImageNet backbones expect three).
+    /// </summary>
+    internal sealed class NormalizeTransform : ImageTransform
+    {
+        private readonly float[] mean;
+        private readonly float[] std;
+        private readonly float scale;
+        private readonly ChannelOrder order;
+
+        public NormalizeTransform(IReadOnlyList<float> mean, IReadOnlyList<float> std, float scale, ChannelOrder order)
+        {
+            this.mean = mean.ToArray();
+            this.std = std.ToArray();
+            this.scale = scale;
+            this.order = order;
+        }
+
+        internal override FloatImage Apply(FloatImage image, ref SampleRandom random)
+        {
+            FloatImage source = image;
+            FloatImage result = FloatImage.Rent(3, image.Width, image.Height, 1f);
+            for (int c = 0; c < 3; c++)
+            {
+                int from = source.Channels == 1 ? 0 : order == ChannelOrder.Bgr ? 2 - c : c;
+                ReadOnlySpan<float> src = source.Plane(from);
+                Span<float> dst = result.Plane(c);
+                float a = scale / std[c];
+                float b = -mean[c] / std[c];
+                for (int i = 0; i < dst.Length; i++)
+                {
+                    dst[i] = (src[i] * a) + b;
+                }
+            }
+
+            source.Dispose();
+            return result;
+        }
+
+        public override string ToString() => string.Format(
+            CultureInfo.InvariantCulture,
+            "Normalize(mean=({0}), std=({1}){2}{3})",
+            string.Join(", ", mean),
+            string.Join(", ", std),
+            scale == 1f ? string.Empty : ", scale=" + scale.ToString(CultureInfo.InvariantCulture),
+            order == ChannelOrder.Rgb ? string.Empty : ", BGR");
+    }
+
+    /// <summary>
+    /// Intensity windowing (window center and width, as on a radiology workstation) in the file's
+    /// own units: for a 16-bit file, center 2048 and width 4096 show raw values 0..4096.
+    /// </summary>
+    internal sealed class WindowTransform : ImageTransform
+    {
+        private readonly double center;
+        private readonly double width;
+
+        public WindowTransform(double center, double width)
+        {
+            this.center = center;
+            this.width = width;
+        }
+
+        internal override FloatImage Apply(FloatImage image, ref SampleRandom random)
+        {
+            float a = (float)(image.FullScale / width);
+            float b = (float)(-(center - (width / 2)) / width);
+            Span<float> p = image.Pixels;
+            for (int i = 0; i < p.Length; i++)
+            {
+                p[i] = Math.Clamp((p[i] * a) + b, 0f, 1f);
+            }
+
+            image.FullScale = 1f;
+            return image;
+        }
+
+        public override string ToString() => string.Format(CultureInfo.InvariantCulture, "Window(center={0}, width={1})", center, width);
+    }
+
+    /// <summary>
+    /// Maps the <c>lower</c> and <c>upper</c> percentiles of the image's values (numpy's linear
+    /// interpolation) to 0 and 1, clamping outside; robust to a few saturated or dead pixels.
+    /// </summary>
+    internal sealed class PercentileRescaleTransform : ImageTransform
+    {
+        private readonly double lower;
+        private readonly double upper;
+
+        public PercentileRescaleTransform(double lower, double upper)
+        {
+            this.lower = lower;
+            this.upper = upper;
+        }
+
+        public static (float Low, float High) Percentiles(ReadOnlySpan<float> values, double lower, double upper)
+        {
+            float[] sorted = ArrayPool<float>.Shared.Rent(values.Length);
+            try
+            {
+                Span<float> s = sorted.AsSpan(0, values.Length);
+                values.CopyTo(s);
+                s.Sort();
+                return (At(s, lower), At(s, upper));
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(sorted);
+            }
+
+            static float At(ReadOnlySpan<float> s, double q)
+            {
+                double position = q / 100.0 * (s.Length - 1);
+                int i = (int)Math.Floor(position);
+                if (i >= s.Length - 1)
+                {
+                    return s[^1];
+                }
+
+                return (float)(s[i] + ((s[i + 1] - s[i]) * (position - i)));
+            }
+        }
+
+        internal override FloatImage Apply(FloatImage image, ref SampleRandom random)
+        {
+            (float low, float high) = Percentiles(image.Pixels, lower, upper);
+            Span<float> p = image.Pixels;
+            if (high <= low)
+            {
+                // A flat image has no range to stretch.
+                p.Clear();
+            }
+            else
+            {
+                float a = 1f / (high - low);
+                for (int i = 0; i < p.Length; i++)
+                {
+                    p[i] = Math.Clamp((p[i] - low) * a, 0f, 1f);
+                }
+            }
+
+            image.FullScale = 1f;
+            return image;
+        }
+
+        public override string ToString() => string.Format(CultureInfo.InvariantCulture, "PercentileRescale({0}, {1})", lower, upper);
+    }
+
+    /// <summary>
+    /// Histogram equalisation per channel: plain (the cumulative histogram maps values so that
+    /// they spread evenly over [0, 1]) or contrast-limited adaptive (CLAHE: the same per tile of a
+    /// grid, each tile's histogram clipped at <c>clipLimit</c> times its mean bin count with the
+    /// excess spread evenly, and tile mappings blended bilinearly between tile centers).
+    /// </summary>
+    internal sealed class EqualizeTransform : ImageTransform
+    {
+        private readonly int bins;
+        private readonly double clipLimit;
+        private readonly int tiles;
+
+        public EqualizeTransform(int bins, double clipLimit, int tiles)
+        {
+            this.bins = bins;
+            this.clipLimit = clipLimit;
+            this.tiles = tiles;
+        }
+
+        internal override FloatImage Apply(FloatImage image, ref SampleRandom random)
+        {
+            for (int c = 0; c < image.Channels; c++)
+            {
+                if (tiles <= 0)
+                {
+                    EqualizePlain(image.Plane(c), bins);
+                }
+                else
+                {
+                    Clahe(image.Plane(c), image.Width, image.Height, bins, clipLimit, tiles);
+                }
+            }
+
+            image.FullScale = 1f;
+            return image;
+        }
+
+        public static void EqualizePlain(Span<float> plane, int bins)
+        {
+            var histogram = new int[bins];
+            foreach (float v in plane)
+            {
+                histogram[Bin(v, bins)]++;
+            }
+
+            float[] map = CumulativeMap(histogram, plane.Length);
+            for (int i = 0; i < plane.Length; i++)
+            {
+                plane[i] = map[Bin(plane[i], bins)];
+            }
+        }
+
+        public static void Clahe(Span<float> plane, int width, int height, int bins, double clipLimit, int tiles)
+        {
+            int tilesX = Math.Min(tiles, width), tilesY = Math.Min(tiles, height);
+            var maps = new float[tilesY, tilesX][];
+            var histogram = new int[bins];
+            for (int ty = 0; ty < tilesY; ty++)
+            {
+                int y0 = ty * height / tilesY, y1 = (ty + 1) * height / tilesY;
+                for (int tx = 0; tx < tilesX; tx++)
+                {
+                    int x0 = tx * width / tilesX, x1 = (tx + 1) * width / tilesX;
+                    Array.Clear(histogram);
+                    for (int y = y0; y < y1; y++)
+                    {
+                        for (int x = x0; x < x1; x++)
+                        {
+                            histogram[Bin(plane[(y * width) + x], bins)]++;
+                        }
+                    }
+
+                    int count = (y1 - y0) * (x1 - x0);
+                    Clip(histogram, Math.Max(1, (int)(clipLimit * count / bins)));
+                    maps[ty, tx] = CumulativeMap(histogram, count);
+                }
+            }
+
+            for (int y = 0; y < height; y++)
+            {
+                // Position relative to tile centers, for bilinear blending of the four nearest maps.
+                double fy = (((y + 0.5) * tilesY) / height) - 0.5;
+                int ty0 = Math.Clamp((int)Math.Floor(fy), 0, tilesY - 1), ty1 = Math.Min(ty0 + 1, tilesY - 1);
+                float wy = (float)Math.Clamp(fy - ty0, 0, 1);
+                for (int x = 0; x < width; x++)
+                {
+                    double fx = (((x + 0.5) * tilesX) / width) - 0.5;
+                    int tx0 = Math.Clamp((int)Math.Floor(fx), 0, tilesX - 1), tx1 = Math.Min(tx0 + 1, tilesX - 1);
+                    float wx = (float)Math.Clamp(fx - tx0, 0, 1);
+                    int bin = Bin(plane[(y * width) + x], bins);
+                    float top = (maps[ty0, tx0][bin] * (1 - wx)) + (maps[ty0, tx1][bin] * wx);
+                    float bottom = (maps[ty1, tx0][bin] * (1 - wx)) + (maps[ty1, tx1][bin] * wx);
+                    plane[(y * width) + x] = (top * (1 - wy)) + (bottom * wy);
+                }
+            }
+        }
+
+        private static void Clip(int[] histogram, int limit)
+        {
+            int excess = 0;
+            for (int b = 0; b < histogram.Length; b++)
+            {
+                if (histogram[b] > limit)
+                {
+                    excess += histogram[b] - limit;
+                    histogram[b] = limit;
+                }
+            }
+
+            int each = excess / histogram.Length, rest = excess % histogram.Length;
+            for (int b = 0; b < histogram.Length; b++)
+            {
+                histogram[b] += each + (b < rest ? 1 : 0);
+            }
+        }
+
+        private static float[] CumulativeMap(int[] histogram, int count)
+        {
+            var map = new float[histogram.Length];
+            int first = 0;
+            foreach (int h in histogram)
+            {
+                if (h > 0)
+                {
+                    first = h;
+                    break;
+                }
+            }
+
+            long cumulative = 0;
+            double denominator = count - first;
+            for (int b = 0; b < histogram.Length; b++)
+            {
+                cumulative += histogram[b];
+                map[b] = denominator <= 0 ? 0f : (float)Math.Clamp((cumulative - first) / denominator, 0, 1);
+            }
+
+            return map;
+        }
+
+        private static int Bin(float value, int bins) => Math.Clamp((int)(value * bins), 0, bins - 1);
+
+        public override string ToString() => tiles <= 0
+            ? string.Format(CultureInfo.InvariantCulture, "EqualizeHistogram(bins={0})", bins)
+            : string.Format(CultureInfo.InvariantCulture, "Clahe(clipLimit={0}, tiles={1}, bins={2})", clipLimit, tiles, bins);
+    }
+}
