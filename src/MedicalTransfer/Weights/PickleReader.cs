@@ -21,7 +21,11 @@ namespace MedicalTransfer.Weights
     /// </remarks>
     internal sealed class PickleReader
     {
-        /// <summary>The most memo entries, stack items or marks a state_dict pickle may use.</summary>
+        /// <summary>
+        /// The most values a pickle may push (and so the most memo entries, marks or container items it can
+        /// make): a state_dict pushes about 20 per tensor, so this allows 500,000 tensors while capping the
+        /// memory a hostile pickle of repeated memo reads could make the reader use.
+        /// </summary>
         private const int MaxItems = 10_000_000;
 
         private readonly byte[] data;
@@ -30,6 +34,7 @@ namespace MedicalTransfer.Weights
         private readonly List<int> marks = new();
         private readonly Dictionary<long, object?> memo = new();
         private int position;
+        private long pushes;
 
         private PickleReader(byte[] data, string file)
         {
@@ -75,11 +80,6 @@ namespace MedicalTransfer.Weights
 
                         return stack[0];
                     case (byte)'(': // MARK
-                        if (marks.Count >= MaxItems)
-                        {
-                            throw Malformed("it nests too deeply");
-                        }
-
                         marks.Add(stack.Count);
                         break;
                     case (byte)'1': // POP_MARK
@@ -494,9 +494,10 @@ namespace MedicalTransfer.Weights
                 throw Malformed("it memoizes from an empty stack");
             }
 
-            if (memo.Count >= MaxItems && !memo.ContainsKey(index))
+            // A pickler memoizes each object once, so more entries than values made means a crafted file.
+            if (memo.Count >= pushes && !memo.ContainsKey(index))
             {
-                throw Malformed("it memoizes too many objects");
+                throw Malformed("it memoizes more objects than it makes");
             }
 
             memo[index] = stack[^1];
@@ -514,9 +515,9 @@ namespace MedicalTransfer.Weights
 
         private void Push(object? value)
         {
-            if (stack.Count >= MaxItems)
+            if (++pushes > MaxItems)
             {
-                throw Malformed("its stack grows beyond any state_dict's");
+                throw Malformed($"it makes more than {MaxItems} values, far more than any state_dict");
             }
 
             stack.Add(value);

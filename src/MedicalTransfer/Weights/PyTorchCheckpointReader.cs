@@ -18,12 +18,10 @@ namespace MedicalTransfer.Weights
     internal static class PyTorchCheckpointReader
     {
         /// <summary>The largest <c>data.pkl</c> accepted; a state_dict's pickle holds names and shapes only.</summary>
-        internal const long MaxPickleBytes = 256L * 1024 * 1024;
+        internal const long MaxPickleBytes = 64L * 1024 * 1024;
 
         /// <summary>DEFLATE cannot expand data by more than about 1032:1; a larger claim is a forged size.</summary>
         private const long MaxDeflateRatio = 1032;
-
-        private const int CopyBufferBytes = 1 << 20;
 
         public static Dictionary<string, torch.Tensor> Read(string path, FileStream stream)
         {
@@ -102,6 +100,7 @@ namespace MedicalTransfer.Weights
             }
 
             // Pass 2: read each storage once, then cut the tensors out of it.
+            var users = tensors.GroupBy(p => p.Value.Storage.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
             using var scope = torch.NewDisposeScope();
             var loaded = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
             var result = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
@@ -114,10 +113,20 @@ namespace MedicalTransfer.Weights
                     loaded.Add(t.Storage.Key, storage);
                 }
 
-                // A contiguous copy: the result owns its memory and does not pin the whole storage, and
-                // non-contiguous strides (a transposed weight) give the values PyTorch would show.
-                torch.Tensor tensor = torch.empty(t.Size, storage.dtype);
-                tensor.copy_(storage.as_strided(t.Size, t.Stride, t.Offset));
+                torch.Tensor tensor;
+                if (users[t.Storage.Key] == 1 && t.Offset == 0 && IsContiguous(t) && Count(t.Size) == t.Storage.Count)
+                {
+                    // The usual case: the tensor is its whole storage, read straight into place.
+                    tensor = storage.view(t.Size);
+                }
+                else
+                {
+                    // A copy: the result owns its memory and does not pin (or share) the storage, and
+                    // non-contiguous strides (a transposed weight) give the values PyTorch would show.
+                    tensor = torch.empty(t.Size, storage.dtype);
+                    tensor.copy_(storage.as_strided(t.Size, t.Stride, t.Offset));
+                }
+
                 result.Add(pair.Key, tensor);
             }
 
@@ -323,6 +332,24 @@ namespace MedicalTransfer.Weights
             }
         }
 
+        private static long Count(long[] size) => size.Aggregate(1L, (a, b) => a * b);
+
+        private static bool IsContiguous(PickledTensor t)
+        {
+            long expected = 1;
+            for (int i = t.Size.Length - 1; i >= 0; i--)
+            {
+                if (t.Size[i] != 1 && t.Stride[i] != expected)
+                {
+                    return false;
+                }
+
+                expected *= t.Size[i];
+            }
+
+            return true;
+        }
+
         private static torch.Tensor LoadStorage(string path, PickledStorage storage, ZipArchiveEntry entry)
         {
             bool isBool = storage.DType == torch.ScalarType.Bool;
@@ -331,7 +358,7 @@ namespace MedicalTransfer.Weights
             {
                 try
                 {
-                    tensor.ReadBytesFromStream(s, CopyBufferBytes);
+                    StateDictFile.ReadInto(tensor, s);
                 }
                 catch (EndOfStreamException e)
                 {

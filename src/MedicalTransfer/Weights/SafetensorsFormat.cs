@@ -24,8 +24,6 @@ namespace MedicalTransfer.Weights
 
         internal const string MetadataKey = "__metadata__";
 
-        private const int CopyBufferBytes = 1 << 20;
-
         /// <summary>Reads and validates the header of the safetensors file open in <paramref name="stream"/>.</summary>
         public static SafetensorsHeader ReadHeader(string path, Stream stream)
         {
@@ -114,7 +112,7 @@ namespace MedicalTransfer.Weights
                 stream.Position = header.DataStart + entry.Begin;
                 try
                 {
-                    tensor.ReadBytesFromStream(stream, CopyBufferBytes);
+                    StateDictFile.ReadInto(tensor, stream);
                 }
                 catch (EndOfStreamException e)
                 {
@@ -219,7 +217,7 @@ namespace MedicalTransfer.Weights
             {
                 using var scope = torch.NewDisposeScope();
                 torch.Tensor cpu = pair.Value.detach().cpu().contiguous();
-                cpu.WriteBytesToStream(stream, CopyBufferBytes);
+                StateDictFile.WriteFrom(cpu, stream);
             }
         }
 

@@ -19,6 +19,8 @@ namespace MedicalTransfer.Weights
     /// </remarks>
     internal static class StateDictFile
     {
+        private const int CopyBufferBytes = 1 << 20;
+
         private static readonly byte[] ZipMagic = { (byte)'P', (byte)'K', 3, 4 };
 
         /// <summary>
@@ -136,6 +138,35 @@ namespace MedicalTransfer.Weights
             torch.ScalarType.Int8 or torch.ScalarType.Byte or torch.ScalarType.Bool => 1,
             _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Not a dtype that state-dict files here hold."),
         };
+
+        /// <summary>
+        /// Fills a contiguous CPU tensor with the next bytes of <paramref name="stream"/>, straight into its
+        /// memory when it fits one span; throws <see cref="EndOfStreamException"/> if the stream ends first.
+        /// </summary>
+        internal static void ReadInto(torch.Tensor tensor, Stream stream)
+        {
+            if (tensor.NumberOfElements * tensor.ElementSize <= int.MaxValue)
+            {
+                stream.ReadExactly(tensor.bytes);
+            }
+            else
+            {
+                tensor.ReadBytesFromStream(stream, CopyBufferBytes);
+            }
+        }
+
+        /// <summary>Writes the bytes of a contiguous CPU tensor to <paramref name="stream"/>.</summary>
+        internal static void WriteFrom(torch.Tensor tensor, Stream stream)
+        {
+            if (tensor.NumberOfElements * tensor.ElementSize <= int.MaxValue)
+            {
+                stream.Write(tensor.bytes);
+            }
+            else
+            {
+                tensor.WriteBytesToStream(stream, CopyBufferBytes);
+            }
+        }
 
         /// <summary>
         /// Turns bytes read for a bool tensor into the bool tensor, refusing values other than 0 and 1

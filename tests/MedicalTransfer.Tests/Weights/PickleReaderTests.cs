@@ -159,6 +159,17 @@ namespace MedicalTransfer.Tests.Weights
             Assert.Contains("expected ('storage', type, key, location, numel)", e.Message, StringComparison.Ordinal);
         }
 
+        [Fact]
+        public void Load_ManyMemoEntriesForOneValue_RefusesAsCrafted()
+        {
+            // One value stored under many memo indices: a way to make the reader grow its memo without limit.
+            byte[] pickle = Bytes(0x80, 2, 'N', 'q', 0, 'q', 1, 'q', 2, '.');
+
+            var e = Assert.Throws<WeightsFormatException>(() => PickleReader.Load(pickle, File));
+
+            Assert.Contains("memoizes more objects than it makes", e.Message, StringComparison.Ordinal);
+        }
+
         private static object Str(string s) => new Str8(s);
 
         private static byte[] Bytes(params object[] parts)

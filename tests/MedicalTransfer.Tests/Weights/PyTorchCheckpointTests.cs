@@ -267,7 +267,70 @@ namespace MedicalTransfer.Tests.Weights
             Assert.Contains("bool storage 'model/data/0' holds bytes other than 0 and 1", e.Message, StringComparison.Ordinal);
         }
 
-        private static void CopyZipWithout(string source, string target, string skip)
+        [Fact]
+        public void Read_StateDictWithKeepVarsParameters_ReadsParameterValues()
+        {
+            // torch.save(linear.state_dict(keep_vars=True)) pickles nn.Parameter via _rebuild_parameter.
+            Dictionary<string, Tensor> read = StateDictFile.Read(StateDictTestFolder.Fixture("keep_vars.pth"));
+
+            Assert.Equal(new[] { "weight", "bias" }, read.Keys);
+            Assert.Equal(new[] { 0.5f, -1.5f }, read["weight"].data<float>().ToArray());
+            Assert.Equal(new long[] { 1, 2 }, read["weight"].shape);
+            Assert.Equal(0.25f, read["bias"].data<float>().Single());
+            StateDictTestFolder.DisposeAll(read);
+        }
+
+        [Fact]
+        public void Read_LittleEndianByteOrderRecord_ReadsAsPyTorch2Writes()
+        {
+            string path = folder.File("torch2.pth");
+            CopyZipWithout(StateDictTestFolder.Fixture("tiny_state_dict.pth"), path, skip: null, extra: ("tiny_state_dict/byteorder", "little"));
+
+            Dictionary<string, Tensor> read = StateDictFile.Read(path);
+
+            Assert.Equal(7L, read["bn.num_batches_tracked"].item<long>());
+            StateDictTestFolder.DisposeAll(read);
+        }
+
+        [Fact]
+        public void Read_BigEndianByteOrderRecord_Refuses()
+        {
+            string path = folder.File("big-endian.pth");
+            CopyZipWithout(StateDictTestFolder.Fixture("tiny_state_dict.pth"), path, skip: null, extra: ("tiny_state_dict/byteorder", "big"));
+
+            var e = Assert.Throws<WeightsFormatException>(() => StateDictFile.Read(path));
+
+            Assert.Contains("saved on a 'big'-endian machine; only little-endian checkpoints are supported", e.Message, StringComparison.Ordinal);
+        }
+
+        [Fact]
+        public void Read_RecordWithForgedUncompressedSize_RefusesBeforeAllocating()
+        {
+            // Patch the central directory so that record data/0 claims 2 GB uncompressed from 48 stored bytes.
+            string path = folder.File("forged.pth");
+            byte[] bytes = File.ReadAllBytes(StateDictTestFolder.Fixture("tiny_state_dict.pth"));
+            byte[] name = System.Text.Encoding.ASCII.GetBytes("tiny_state_dict/data/0");
+            int patched = 0;
+            for (int i = 0; i + 46 + name.Length <= bytes.Length; i++)
+            {
+                bool central = bytes[i] == 0x50 && bytes[i + 1] == 0x4b && bytes[i + 2] == 1 && bytes[i + 3] == 2;
+                if (central && bytes.AsSpan(i + 46, name.Length).SequenceEqual(name) && BitConverter.ToUInt16(bytes, i + 28) == name.Length)
+                {
+                    BitConverter.TryWriteBytes(bytes.AsSpan(i + 24, 4), 0x7fff_fff0u);
+                    patched++;
+                }
+            }
+
+            Assert.Equal(1, patched);
+            File.WriteAllBytes(path, bytes);
+
+            var e = Assert.Throws<WeightsFormatException>(() => StateDictFile.Read(path));
+
+            Assert.Contains(path, e.Message, StringComparison.Ordinal);
+            Assert.Contains("record 'tiny_state_dict/data/0' claims 2147483632 bytes from 48 stored bytes", e.Message, StringComparison.Ordinal);
+        }
+
+        private static void CopyZipWithout(string source, string target, string? skip, (string Name, string Text)? extra = null)
         {
             using var input = System.IO.Compression.ZipFile.OpenRead(source);
             using var output = new System.IO.Compression.ZipArchive(File.Create(target), System.IO.Compression.ZipArchiveMode.Create);
@@ -276,6 +339,12 @@ namespace MedicalTransfer.Tests.Weights
                 using Stream from = entry.Open();
                 using Stream to = output.CreateEntry(entry.FullName, System.IO.Compression.CompressionLevel.NoCompression).Open();
                 from.CopyTo(to);
+            }
+
+            if (extra is { } record)
+            {
+                using var writer = new StreamWriter(output.CreateEntry(record.Name).Open());
+                writer.Write(record.Text);
             }
         }
 

@@ -5,13 +5,17 @@ Run from this folder with Debian's python3-torch (PyTorch 1.13 on Debian 12):
 
     /usr/bin/python3 make_fixtures.py
 
-Every file is deterministic (fixed values, no random state) and a few KB. Outputs:
+Every tensor value is fixed (no random state) and every file is a few KB. The crafted zips are
+byte-for-byte reproducible; files written by torch itself may differ in bytes between runs (the legacy
+format keys storages by object id, zip timestamps) but not in content. Outputs:
 
 * tiny_state_dict.pth           - nn.Module.state_dict() of a small module: an OrderedDict with
                                   `_metadata`, tensors of every dtype the reader supports, a BatchNorm's
                                   int64 num_batches_tracked, a transposed (non-contiguous) weight, a view
                                   at a storage offset sharing its storage with another entry, a scalar.
 * tiny_state_dict.expected.json - dtype, shape and row-major values of each tensor above.
+* keep_vars.pth                 - state_dict(keep_vars=True): parameters pickled as nn.Parameter
+                                  (torch._utils._rebuild_parameter), with requires_grad set.
 * legacy_format.pth             - the same state_dict in the pre-1.6 non-zip format.
 * torchscript.pt                - a TorchScript archive (torch.jit.save), not a state_dict.
 * whole_model.pth               - torch.save(model): a pickled nn.Module, not a state_dict.
@@ -82,11 +86,14 @@ def values(t):
 
 def torch_like_zip(path, pickle_bytes, records):
     """A zip laid out like torch.save's: archive/data.pkl, archive/data/<key>, archive/version."""
+    def entry(name):
+        return zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # fixed: reruns give the same bytes
+
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", pickle_bytes)
+        z.writestr(entry("archive/data.pkl"), pickle_bytes)
         for key, data in records.items():
-            z.writestr(f"archive/data/{key}", data)
-        z.writestr("archive/version", "3\n")
+            z.writestr(entry(f"archive/data/{key}"), data)
+        z.writestr(entry("archive/version"), "3\n")
 
 
 class FakeStorage:
@@ -145,6 +152,12 @@ def main():
         assert torch.equal(loaded[k], v), k
 
     torch.save(sd, out("legacy_format.pth"), _use_new_zipfile_serialization=False)
+
+    lin = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[0.5, -1.5]]))
+        lin.bias.fill_(0.25)
+    torch.save(lin.state_dict(keep_vars=True), out("keep_vars.pth"))
 
     small = torch.nn.Sequential(torch.nn.Linear(2, 2))
     torch.jit.save(torch.jit.script(small), out("torchscript.pt"))
