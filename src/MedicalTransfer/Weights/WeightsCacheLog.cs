@@ -29,8 +29,5 @@ namespace MedicalTransfer.Weights
 
         [LoggerMessage(EventId = 4010, Level = LogLevel.Information, Message = "Imported ONNX ResNet {Path}: {Block} blocks, stages [{Stages}], {Tensors} tensors.")]
         public static partial void OnnxImported(ILogger logger, string path, string block, string stages, int tensors);
-
-        [LoggerMessage(EventId = 4011, Level = LogLevel.Debug, Message = "Using the ML.NET ResNet-18 ONNX file {Path}.")]
-        public static partial void MlNetModelFound(ILogger logger, string path);
     }
 }

@@ -213,6 +213,7 @@ namespace MedicalTransfer.Tests.Weights
             File.WriteAllBytes(folder.File("sigmoid.onnx"), bytes);
 
             var ex = Assert.Throws<WeightsFormatException>(() => OnnxResNetImporter.Import(folder.File("sigmoid.onnx"), NullLogger.Instance));
+            _output.WriteLine(ex.Message);
 
             Assert.Contains("the first node that could not be mapped is node #", ex.Message, StringComparison.Ordinal);
             Assert.Matches("node #\\d+ 'Sigmoid\\d+' \\(Sigmoid\\)", ex.Message);
