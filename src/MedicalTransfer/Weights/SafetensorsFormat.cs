@@ -1,6 +1,7 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
+using System.Collections.ObjectModel;
 using System.Globalization;
 using System.IO;
 using System.Linq;
@@ -95,7 +96,7 @@ namespace MedicalTransfer.Weights
                 }
 
                 CheckCoverage(path, entries, dataLength);
-                return new SafetensorsHeader(8 + headerLength, entries, metadata);
+                return new SafetensorsHeader(8 + headerLength, entries, new ReadOnlyDictionary<string, string>(metadata));
             }
         }
 

@@ -132,7 +132,11 @@ namespace MedicalTransfer.Tests.Weights
         public void Read_PickleCallingOsSystem_RefusesWithoutRunningIt()
         {
             const string Marker = "/tmp/medicaltransfer-pickle-payload-ran";
-            File.Delete(Marker);
+            if (File.Exists(Marker))
+            {
+                File.Delete(Marker);
+            }
+
             string path = StateDictTestFolder.Fixture("os_system.pth");
 
             var e = Assert.Throws<WeightsFormatException>(() => StateDictFile.Read(path));
