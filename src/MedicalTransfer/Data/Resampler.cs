@@ -107,11 +107,14 @@ namespace MedicalTransfer.Data
                 var weights = new float[outSize * kernelSize];
                 var k = new double[kernelSize];
                 double invScale = 1.0 / filterScale;
+                int low = Math.Max(0, (int)Math.Floor(in0));
+                int high = Math.Min(inSize, (int)Math.Ceiling(in1));
                 for (int xx = 0; xx < outSize; xx++)
                 {
                     double center = in0 + ((xx + 0.5) * scale);
-                    int xmin = Math.Max((int)(center - support + 0.5), 0);
-                    int xmax = Math.Min((int)(center + support + 0.5), inSize) - xmin;
+                    // Clamped to the box, not the image: torchvision crops first, then resizes.
+                    int xmin = Math.Max((int)(center - support + 0.5), low);
+                    int xmax = Math.Min((int)(center + support + 0.5), high) - xmin;
                     xmax = Math.Min(xmax, kernelSize);
                     double total = 0;
                     for (int x = 0; x < xmax; x++)
