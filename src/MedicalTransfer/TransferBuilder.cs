@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Threading;
 using MedicalTransfer.Data;
 using MedicalTransfer.Freezing;
 using MedicalTransfer.Internal;
@@ -25,7 +26,7 @@ namespace MedicalTransfer
     /// <example>
     /// <code>
     /// using var model = TransferBuilder.FromResNet(50)
-    ///     .WithWeights("resnet50-0676ba61.pth")
+    ///     .WithPretrained(ResNetWeights.ImageNet)
     ///     .Freeze(Layers.UpTo(2))
     ///     .WithHead(Head.Mlp(512))
     ///     .ForClasses("NORMAL", "PNEUMONIA")
@@ -37,6 +38,8 @@ namespace MedicalTransfer
         private readonly ResNetArchitecture _architecture;
         private readonly List<string> _problems = new();
         private string? _weightsPath;
+        private PretrainedWeights? _pretrained;
+        private PretrainedWeightsOptions? _pretrainedOptions;
         private bool _strictWeights = true;
         private FreezeSpec? _freeze;
         private bool _trainBatchNorm;
@@ -59,6 +62,44 @@ namespace MedicalTransfer
         /// <param name="architecture">Block type and stage depths.</param>
         /// <returns>A builder.</returns>
         public static TransferBuilder FromResNet(ResNetArchitecture architecture) => new(Guard.NotNull(architecture));
+
+        /// <summary>
+        /// Starts from the one architecture a set of pretrained weights is made for, for example
+        /// <see cref="ResNetWeights.MLNetResNet18"/> (basic blocks, stages [2, 2, 2, 3]), and loads them.
+        /// </summary>
+        /// <param name="weights">Weights whose architecture is fixed.</param>
+        /// <param name="options">Download, cache and offline settings; the default is <see cref="PretrainedWeightsOptions.Default"/>.</param>
+        /// <returns>A builder.</returns>
+        /// <exception cref="ArgumentException">The weights exist for several depths; use <see cref="FromResNet(int)"/> and <see cref="WithPretrained"/>.</exception>
+        public static TransferBuilder FromPretrained(PretrainedWeights weights, PretrainedWeightsOptions? options = null)
+        {
+            Guard.NotNull(weights);
+            var architecture = weights.Architecture ?? throw new ArgumentException(
+                $"'{weights.Name}' exists for several architectures; choose one with TransferBuilder.FromResNet(depth).WithPretrained(weights).", nameof(weights));
+            return new TransferBuilder(architecture).WithPretrained(weights, options);
+        }
+
+        /// <summary>
+        /// Initialises the backbone from pretrained weights, for example <see cref="ResNetWeights.ImageNet"/>:
+        /// torchvision's checkpoint for this depth is downloaded once, verified, cached and loaded when the
+        /// model is built. The weights also set the model's <see cref="TransferModel.Preprocessing"/>.
+        /// </summary>
+        /// <param name="weights">From <see cref="ResNetWeights"/>.</param>
+        /// <param name="options">Download, cache and offline settings; the default is <see cref="PretrainedWeightsOptions.Default"/>.</param>
+        /// <returns>This builder.</returns>
+        public TransferBuilder WithPretrained(PretrainedWeights weights, PretrainedWeightsOptions? options = null)
+        {
+            Guard.NotNull(weights);
+            options?.Validate();
+            if (_pretrained is not null)
+            {
+                _problems.Add($"Pretrained weights were given twice ('{_pretrained.Name}' and '{weights.Name}'): call WithPretrained once.");
+            }
+
+            _pretrained = weights;
+            _pretrainedOptions = options;
+            return this;
+        }
 
         /// <summary>
         /// Initialises the network from a weights file: a PyTorch <c>state_dict</c> saved with
@@ -184,13 +225,16 @@ namespace MedicalTransfer
             return this;
         }
 
-        /// <summary>Creates the model, loads weights, applies freezing and moves it to the device.</summary>
+        /// <summary>Creates the model, loads (and if needed downloads) weights, applies freezing and moves it to the device.</summary>
+        /// <param name="cancellationToken">Cancels a download of pretrained weights.</param>
         /// <returns>The model, in training mode.</returns>
         /// <exception cref="InvalidOperationException">The description is incomplete or contradictory; the message lists every problem and what to change.</exception>
         /// <exception cref="WeightsMismatchException">The weights do not fit the architecture.</exception>
         /// <exception cref="WeightsFormatException">The weights file cannot be read.</exception>
         /// <exception cref="NativeLibraryException">TorchSharp's native library cannot load.</exception>
-        public TransferModel Build()
+        /// <exception cref="DownloadVerificationException">A downloaded or cached checkpoint has the wrong hash.</exception>
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+        public TransferModel Build(CancellationToken cancellationToken = default)
         {
             var problems = new List<string>(_problems);
             if (_classes is null)
@@ -210,6 +254,16 @@ namespace MedicalTransfer
                 }
             }
 
+            if (_weightsPath is not null && _pretrained is not null)
+            {
+                problems.Add($"Both a weights file ('{_weightsPath}') and pretrained weights ('{_pretrained.Name}') were given: keep one of WithWeights and WithPretrained.");
+            }
+
+            if (_pretrained?.Architecture is { } fixedArchitecture && !fixedArchitecture.Equals(_architecture))
+            {
+                problems.Add($"'{_pretrained.Name}' is made for {fixedArchitecture.Name} ({fixedArchitecture}), not {_architecture.Name}: start with TransferBuilder.FromPretrained(weights) or FromResNet(ResNetArchitecture.Custom(...)) with that layout.");
+            }
+
             if (_weightsPath is not null && !File.Exists(_weightsPath))
             {
                 problems.Add($"The weights file '{Path.GetFullPath(_weightsPath)}' does not exist: check the path given to WithWeights.");
@@ -222,7 +276,10 @@ namespace MedicalTransfer
             }
 
             TorchRuntime.EnsureAvailable();
-            var preprocessing = _preprocessing ?? (_weightsPath is null ? null : SavedPreprocessing(_weightsPath)) ?? Preprocessing.ImageNet;
+            var preprocessing = _preprocessing
+                ?? _pretrained?.PreprocessingFor(_architecture)
+                ?? (_weightsPath is null ? null : SavedPreprocessing(_weightsPath))
+                ?? Preprocessing.ImageNet;
             var model = new TransferModel(_architecture, _head ?? Head.Linear(), _classes!, preprocessing);
             try
             {
@@ -247,6 +304,13 @@ namespace MedicalTransfer
                         }
                     }
 
+                    Log.WeightsLoaded(_logger, model.WeightsReport.ToString());
+                }
+
+                if (_pretrained is not null)
+                {
+                    using var resolved = _pretrained.Resolve(_architecture, _pretrainedOptions ?? PretrainedWeightsOptions.Default, _logger, cancellationToken);
+                    model.WeightsReport = WeightLoader.Apply(model, resolved.StateDict, resolved.Source);
                     Log.WeightsLoaded(_logger, model.WeightsReport.ToString());
                 }
 

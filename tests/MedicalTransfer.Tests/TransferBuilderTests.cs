@@ -65,7 +65,7 @@ namespace MedicalTransfer.Tests
             Assert.Equal(new[] { "NORMAL", "PNEUMONIA" }, model.ClassNames);
             Assert.Equal(ResNetArchitecture.ForDepth(50), model.Architecture);
             Assert.Equal(Layers.UpTo(2), model.FreezeSpec);
-            Assert.Equal(Data.Preprocessing.ImageNet, model.Preprocessing);
+            Assert.Equal(MedicalTransfer.Data.Preprocessing.ImageNet, model.Preprocessing);
             Assert.Equal(DeviceType.CPU, model.Device.type);
             Assert.Null(model.WeightsReport);
         }

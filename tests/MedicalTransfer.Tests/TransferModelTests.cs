@@ -136,7 +136,7 @@ namespace MedicalTransfer.Tests
         {
             using var folder = new TestSupport.TempFolder();
             string path = folder.File("model.safetensors");
-            var custom = new Data.Preprocessing { ResizeSize = 300, CropSize = 256 };
+            var custom = new MedicalTransfer.Data.Preprocessing { ResizeSize = 300, CropSize = 256 };
             using (var model = TransferBuilder.FromResNet(18).WithPreprocessing(custom).ForClasses("A", "B").OnDevice(torch.CPU).Build())
             {
                 model.Save(path);

@@ -1,4 +1,6 @@
 using System;
+using System.IO;
+using System.Runtime.InteropServices;
 using TorchSharp;
 
 namespace MedicalTransfer.Internal
@@ -16,7 +18,7 @@ namespace MedicalTransfer.Internal
         {
             if (LoadFailure.Value is { } failure)
             {
-                throw Diagnose(failure);
+                throw Diagnose(failure, ProbeNativeLibrary());
             }
         }
 
@@ -43,11 +45,53 @@ namespace MedicalTransfer.Internal
             }
         }
 
-        /// <summary>Builds the exception for a failed load; public to the tests through InternalsVisibleTo.</summary>
-        internal static NativeLibraryException Diagnose(Exception failure)
+        /// <summary>
+        /// TorchSharp's exception does not carry the loader's error, so load libLibTorchSharp.so ourselves
+        /// and return what the dynamic loader said (for example "version `GLIBCXX_3.4.32' not found").
+        /// </summary>
+        internal static string? ProbeNativeLibrary()
         {
-            string all = failure.ToString();
-            if (all.Contains("GLIBCXX_3.4.32", StringComparison.Ordinal) || all.Contains("GLIBCXX", StringComparison.Ordinal))
+            string name = OperatingSystem.IsWindows() ? "LibTorchSharp.dll" : OperatingSystem.IsMacOS() ? "libLibTorchSharp.dylib" : "libLibTorchSharp.so";
+            string rid = RuntimeInformation.RuntimeIdentifier;
+            string? torchSharpFolder = Path.GetDirectoryName(typeof(torch).Assembly.Location);
+            foreach (string? folder in new[] { torchSharpFolder, AppContext.BaseDirectory })
+            {
+                if (string.IsNullOrEmpty(folder))
+                {
+                    continue;
+                }
+
+                foreach (string candidate in new[] { Path.Combine(folder, "runtimes", rid, "native", name), Path.Combine(folder, "runtimes", "linux-x64", "native", name), Path.Combine(folder, name) })
+                {
+                    if (!File.Exists(candidate))
+                    {
+                        continue;
+                    }
+
+                    try
+                    {
+                        NativeLibrary.Load(candidate);
+                        return null;
+                    }
+                    catch (DllNotFoundException ex)
+                    {
+                        return candidate + ": " + ex.Message;
+                    }
+                    catch (BadImageFormatException ex)
+                    {
+                        return candidate + ": " + ex.Message;
+                    }
+                }
+            }
+
+            return null;
+        }
+
+        /// <summary>Builds the exception for a failed load from TorchSharp's failure and the dynamic loader's own error.</summary>
+        internal static NativeLibraryException Diagnose(Exception failure, string? nativeLoadError)
+        {
+            string all = failure.ToString() + Environment.NewLine + nativeLoadError;
+            if (all.Contains("GLIBCXX", StringComparison.Ordinal))
             {
                 return new NativeLibraryException(
                     "TorchSharp's native library libLibTorchSharp.so could not be loaded because this system's libstdc++ is older than the one it was built with: " +
@@ -55,7 +99,7 @@ namespace MedicalTransfer.Internal
                     "(TorchSharp reports this as \"doesn't contain a reference to libtorch-cpu-linux-x64\", which is not the cause.) " +
                     "Remedy: build the application with the MedicalTransfer package referenced directly, so its build step marks that single, never-called requirement as weak " +
                     "in the application's own copy of libLibTorchSharp.so (and do not set MedicalTransferPatchLibTorchSharp=false); then rebuild (dotnet build) and run again. " +
-                    "Alternatives: a newer OS (Ubuntu 24.04, Debian 13), or a libstdc++ from GCC 13 or later. See docs/troubleshooting.md.",
+                    "Alternatives: a newer OS (Ubuntu 24.04, Debian 13), or a libstdc++ from GCC 13 or later. See docs/troubleshooting.md. Loader error: " + nativeLoadError,
                     failure);
             }
 
