@@ -93,9 +93,38 @@ namespace MedicalTransfer.Weights
             }
 
             Directory.CreateDirectory(directory);
+            DeleteStalePartials(directory, entry.FileName);
             CheckpointDownloader.DownloadAsync(uri, path, entry.Sha256, options, logger, ct).ConfigureAwait(false).GetAwaiter().GetResult();
             return path;
         }
+
+        /// <summary>
+        /// Removes temporary files of this checkpoint left by downloads that were killed more than a day
+        /// ago. Recent ones may belong to a download running in another process and are kept.
+        /// </summary>
+        internal static void DeleteStalePartials(string directory, string fileName)
+        {
+            foreach (string partial in Directory.EnumerateFiles(directory, fileName + ".*" + CheckpointDownloader.PartialSuffix))
+            {
+                try
+                {
+                    if (DateTime.UtcNow - File.GetLastWriteTimeUtc(partial) > StalePartialAge)
+                    {
+                        File.Delete(partial);
+                    }
+                }
+                catch (IOException)
+                {
+                    // In use or already gone: never a reason to fail a download.
+                }
+                catch (UnauthorizedAccessException)
+                {
+                    // As above.
+                }
+            }
+        }
+
+        private static readonly TimeSpan StalePartialAge = TimeSpan.FromDays(1);
 
         private static string UserCacheFolder(Func<string, string?> env)
         {

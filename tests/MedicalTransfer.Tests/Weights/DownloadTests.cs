@@ -292,6 +292,23 @@ namespace MedicalTransfer.Tests.Weights
         }
 
         [Fact]
+        public void Resolve_Download_RemovesOnlyStaleTemporaryFiles()
+        {
+            using var fixture = new DownloadTestFixture();
+            using var server = new DownloadTestServer((_, _) => new ServerReply.Body(fixture.Bytes));
+            Directory.CreateDirectory(fixture.CacheDirectory);
+            string stale = Path.Combine(fixture.CacheDirectory, fixture.FileName + ".0123456789ab.partial");
+            string recent = Path.Combine(fixture.CacheDirectory, fixture.FileName + ".ba9876543210.partial");
+            File.WriteAllText(stale, "killed two days ago");
+            File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddDays(-2));
+            File.WriteAllText(recent, "another process, still downloading");
+
+            fixture.Weights.Resolve(ResNet18, fixture.Options(server), fixture.Logger, CancellationToken.None).Dispose();
+
+            Assert.Equal(new[] { fixture.FileName, Path.GetFileName(recent) }, fixture.CacheFiles());
+        }
+
+        [Fact]
         public void Resolve_Cancelled_ThrowsOperationCanceled()
         {
             using var fixture = new DownloadTestFixture();
