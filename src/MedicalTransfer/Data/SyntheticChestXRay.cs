@@ -126,19 +126,21 @@ namespace MedicalTransfer.Data
             double ribSpacing = 0.105 + (0.008 * anatomy.NextGaussian()), ribPhase = anatomy.NextDouble();
             double tilt = 0.04 * shot.NextGaussian();
 
-            // Opacities: 1-3 soft blobs, each made of a few Gaussians for an irregular outline.
-            int blobs = positive ? 1 + shot.NextInt(3) : 0;
+            // Opacities: 1-3 soft blobs, each made of a few Gaussians for an irregular outline. They
+            // draw from their own stream, so a positive image is its negative twin plus opacities.
+            SampleRandom lesion = SampleRandom.For(seed, 0x0B10B, index);
+            int blobs = positive ? 1 + lesion.NextInt(3) : 0;
             var blobParts = new (double X, double Y, double R, double A)[blobs * 4];
             for (int b = 0; b < blobs; b++)
             {
-                double side = shot.NextDouble() < 0.5 ? -1 : 1;
-                double cx = (side * lungX) + (0.5 * lungW * ((2 * shot.NextDouble()) - 1));
-                double cy = lungY + (0.6 * lungH * ((2 * shot.NextDouble()) - 0.7));
-                double radius = 0.06 + (0.12 * shot.NextDouble());
-                double strength = 0.06 + (0.2 * shot.NextDouble() * shot.NextDouble());
+                double side = lesion.NextDouble() < 0.5 ? -1 : 1;
+                double cx = (side * lungX) + (0.5 * lungW * ((2 * lesion.NextDouble()) - 1));
+                double cy = lungY + (0.6 * lungH * ((2 * lesion.NextDouble()) - 0.7));
+                double radius = 0.06 + (0.12 * lesion.NextDouble());
+                double strength = 0.06 + (0.2 * lesion.NextDouble() * lesion.NextDouble());
                 for (int k = 0; k < 4; k++)
                 {
-                    blobParts[(b * 4) + k] = (cx + (radius * 0.6 * shot.NextGaussian()), cy + (radius * 0.6 * shot.NextGaussian()), radius * (0.5 + (0.5 * shot.NextDouble())), strength * (0.6 + (0.4 * shot.NextDouble())));
+                    blobParts[(b * 4) + k] = (cx + (radius * 0.6 * lesion.NextGaussian()), cy + (radius * 0.6 * lesion.NextGaussian()), radius * (0.5 + (0.5 * lesion.NextDouble())), strength * (0.6 + (0.4 * lesion.NextDouble())));
                 }
             }
 

@@ -48,7 +48,7 @@ namespace MedicalTransfer.Tests.Data
         }
 
         /// <summary>Hash of every file's relative path, size, timestamp and content.</summary>
-        public static string HashTree(string root)
+        public static string HashTree(string root, bool includeTimes = true)
         {
             using var sha = SHA256.Create();
             var text = new StringBuilder();
@@ -57,7 +57,7 @@ namespace MedicalTransfer.Tests.Data
                 text.Append(Path.GetRelativePath(root, file)).Append('|');
                 if (File.Exists(file))
                 {
-                    text.Append(new FileInfo(file).Length).Append('|').Append(File.GetLastWriteTimeUtc(file).Ticks).Append('|');
+                    text.Append(new FileInfo(file).Length).Append('|').Append(includeTimes ? File.GetLastWriteTimeUtc(file).Ticks : 0).Append('|');
                     text.Append(Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(file))));
                 }
 
