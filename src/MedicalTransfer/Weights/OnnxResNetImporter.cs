@@ -13,8 +13,9 @@ namespace MedicalTransfer.Weights
     /// <summary>The weights of a ResNet-topology ONNX graph, renamed to torchvision's state-dict keys.</summary>
     internal sealed class OnnxImportResult : IDisposable
     {
-        public OnnxImportResult(ResNetArchitecture architecture, Dictionary<string, Tensor> stateDict, bool hasClassifier, string inputName, string outputName)
+        public OnnxImportResult(ResNetArchitecture architecture, Dictionary<string, Tensor> stateDict, bool hasClassifier, bool foldedBatchNorm, string inputName, string outputName)
         {
+            FoldedBatchNorm = foldedBatchNorm;
             Architecture = architecture;
             StateDict = stateDict;
             HasClassifier = hasClassifier;
@@ -29,6 +30,9 @@ namespace MedicalTransfer.Weights
 
         /// <summary>Whether the graph ends in a classifier (mapped to <c>fc.weight</c> and <c>fc.bias</c>).</summary>
         public bool HasClassifier { get; }
+
+        /// <summary>Whether the exporter folded batch norms into convolutions (imported as identity batch norms).</summary>
+        public bool FoldedBatchNorm { get; }
 
         public string InputName { get; }
 
@@ -70,6 +74,10 @@ namespace MedicalTransfer.Weights
             var model = OnnxProtobuf.ReadModel(File.ReadAllBytes(path), path);
             var result = new GraphWalker(model, Path.GetFullPath(path)).Run();
             WeightsLog.OnnxImported(logger, path, result.Architecture.Block.ToString(), string.Join(", ", result.Architecture.StageDepths), result.StateDict.Count);
+            if (result.FoldedBatchNorm)
+            {
+                WeightsLog.OnnxFoldedBatchNorm(logger, path);
+            }
             return result;
         }
 
@@ -114,12 +122,11 @@ namespace MedicalTransfer.Weights
                 // Stem: conv1, bn1, relu, maxpool.
                 var conv1 = Consumer(input.Name, "Conv", "the stem convolution (7x7, stride 2) that a ResNet starts with");
                 CheckConv(conv1, kernel: 7, stride: 2, inChannels: 3);
-                var bn1 = Consumer(conv1.Outputs[0], "BatchNormalization", "the stem batch normalisation");
-                var relu = Consumer(bn1.Outputs[0], "Relu", "the stem ReLU");
+                var stem = Unit(conv1, "the stem batch normalisation");
+                var relu = Consumer(Out(stem), "Relu", "the stem ReLU");
                 var maxPool = Consumer(relu.Outputs[0], "MaxPool", "the stem max pool (3x3, stride 2)");
                 CheckPool(maxPool, kernel: 3, stride: 2, padding: 1);
-                AddConv("conv1", conv1);
-                AddBatchNorm("bn1", bn1);
+                AddUnit("conv1", "bn1", stem);
 
                 // Residual blocks, until the global average pool.
                 string current = maxPool.Outputs[0];
@@ -157,7 +164,7 @@ namespace MedicalTransfer.Weights
                     throw Unsupported(unmapped, "this node is not part of a torchvision ResNet (stem, residual blocks, global average pool, optional classifier)");
                 }
 
-                return new OnnxImportResult(architecture, Materialize(), hasClassifier, input.Name, output);
+                return new OnnxImportResult(architecture, Materialize(), hasClassifier, FoldedBatchNorm, input.Name, output);
             }
 
             private Block ReadBlock(string input, OnnxNode previous)
@@ -171,13 +178,13 @@ namespace MedicalTransfer.Weights
                 }
 
                 _visited.UnionWith(convs);
-                var main = new List<(OnnxNode Conv, OnnxNode Bn)>();
-                (OnnxNode Conv, OnnxNode Bn)? projection = null;
+                var main = new List<(OnnxNode Conv, OnnxNode? Bn)>();
+                (OnnxNode Conv, OnnxNode? Bn)? projection = null;
                 OnnxNode? add = null;
                 foreach (var conv in convs)
                 {
-                    var bn = Consumer(conv.Outputs[0], "BatchNormalization", "a batch normalisation after every convolution");
-                    var after = Consumers(bn.Outputs[0]);
+                    var unit = Unit(conv, "a batch normalisation after every convolution");
+                    var after = Consumers(Out(unit));
                     if (after.Count == 1 && after[0].OpType == "Add")
                     {
                         if (projection is not null)
@@ -185,12 +192,12 @@ namespace MedicalTransfer.Weights
                             throw Unsupported(conv, "a second projection shortcut in one block");
                         }
 
-                        projection = (conv, bn);
+                        projection = unit;
                         add = after[0];
                     }
                     else if (main.Count == 0)
                     {
-                        main.Add((conv, bn));
+                        main.Add(unit);
                     }
                     else
                     {
@@ -206,8 +213,8 @@ namespace MedicalTransfer.Weights
                 // Follow the main path: (Conv, BN) pairs joined by ReLUs, until a BN feeds the Add.
                 while (true)
                 {
-                    var lastBn = main[^1].Bn;
-                    var after = Consumers(lastBn.Outputs[0]);
+                    string last = Out(main[^1]);
+                    var after = Consumers(last);
                     if (after.Count == 1 && after[0].OpType == "Add")
                     {
                         if (add is not null && add != after[0])
@@ -219,19 +226,18 @@ namespace MedicalTransfer.Weights
                         break;
                     }
 
-                    var relu = Consumer(lastBn.Outputs[0], "Relu", "a ReLU between the convolutions of a residual block, or the Add that closes it");
+                    var relu = Consumer(last, "Relu", "a ReLU between the convolutions of a residual block, or the Add that closes it");
                     var conv = Consumer(relu.Outputs[0], "Conv", "the next convolution of the residual block");
-                    var bn = Consumer(conv.Outputs[0], "BatchNormalization", "a batch normalisation after every convolution");
-                    main.Add((conv, bn));
+                    main.Add(Unit(conv, "a batch normalisation after every convolution"));
                     if (main.Count > 3)
                     {
                         throw Unsupported(conv, "a residual block with more than three convolutions");
                     }
                 }
 
-                string shortcut = projection is { } p ? p.Bn.Outputs[0] : input;
+                string shortcut = projection is { } p ? Out(p) : input;
                 var addInputs = add.Inputs;
-                if (addInputs.Count != 2 || !addInputs.Contains(main[^1].Bn.Outputs[0]) || !addInputs.Contains(shortcut))
+                if (addInputs.Count != 2 || !addInputs.Contains(Out(main[^1])) || !addInputs.Contains(shortcut))
                 {
                     throw Unsupported(add, string.Format(CultureInfo.InvariantCulture, "expected the Add closing a residual block to sum the main path and the shortcut ('{0}'); it reads {1}", shortcut, string.Join(", ", addInputs)));
                 }
@@ -301,15 +307,14 @@ namespace MedicalTransfer.Weights
                         {
                             int kernel = architecture.Block == BlockKind.Bottleneck && c != 1 ? 1 : 3;
                             CheckConv(block.Main[c].Conv, kernel, c == strided ? stride : 1, inChannels: null);
-                            AddConv(prefix + "conv" + (c + 1).ToString(CultureInfo.InvariantCulture), block.Main[c].Conv);
-                            AddBatchNorm(prefix + "bn" + (c + 1).ToString(CultureInfo.InvariantCulture), block.Main[c].Bn);
+                            string n = (c + 1).ToString(CultureInfo.InvariantCulture);
+                            AddUnit(prefix + "conv" + n, prefix + "bn" + n, block.Main[c]);
                         }
 
                         if (block.Projection is { } projection)
                         {
                             CheckConv(projection.Conv, 1, stride, inChannels: null);
-                            AddConv(prefix + "downsample.0", projection.Conv);
-                            AddBatchNorm(prefix + "downsample.1", projection.Bn);
+                            AddUnit(prefix + "downsample.0", prefix + "downsample.1", projection);
                         }
                     }
                 }
@@ -392,23 +397,69 @@ namespace MedicalTransfer.Weights
                 return true;
             }
 
-            private void AddConv(string name, OnnxNode conv)
+            /// <summary>
+            /// A convolution and the batch norm after it. Exporters that fold batch norm into the
+            /// convolutions (PyTorch's eval-mode export does) leave a convolution with a bias and no batch
+            /// norm; that is imported with an identity batch norm that adds the bias.
+            /// </summary>
+            private (OnnxNode Conv, OnnxNode? Bn) Unit(OnnxNode conv, string expected)
             {
-                var weight = Initializer(conv, 1);
-                if (conv.Inputs.Count > 2 && conv.Inputs[2].Length > 0)
+                var after = Consumers(conv.Outputs[0]);
+                if (after.Count == 1 && after[0].OpType == "BatchNormalization")
                 {
-                    var bias = OnnxTensorData.ReadFloats(Initializer(conv, 2), _path, conv.Describe());
-                    if (bias.Any(b => b != 0f))
-                    {
-                        throw Unsupported(conv, "the convolution has a non-zero bias; torchvision ResNet convolutions have none (was batch norm folded into the convolutions when exporting? export without constant folding)");
-                    }
+                    _visited.Add(after[0]);
+                    return (conv, after[0]);
                 }
 
-                long[] shape = weight.Dims.ToArray();
-                _entries.Add((name + ".weight", conv, () => FromInitializer(weight, conv, shape), shape));
+                if (conv.Inputs.Count > 2 && conv.Inputs[2].Length > 0)
+                {
+                    FoldedBatchNorm = true;
+                    return (conv, null);
+                }
+
+                var culprit = after.FirstOrDefault(n => n.OpType != "BatchNormalization") ?? after.FirstOrDefault() ?? conv;
+                throw Unsupported(culprit, string.Format(CultureInfo.InvariantCulture, "expected '{0}' to feed exactly one BatchNormalization ({1}), or the convolution to have a bias (batch norm folded in by the exporter); it feeds {2}", conv.Outputs[0], expected, Describe(after)));
             }
 
-            private void AddBatchNorm(string name, OnnxNode bn)
+            /// <summary>Whether some batch norms were folded into convolutions by the exporter.</summary>
+            public bool FoldedBatchNorm { get; private set; }
+
+            private static string Out((OnnxNode Conv, OnnxNode? Bn) unit) => (unit.Bn ?? unit.Conv).Outputs[0];
+
+            private void AddUnit(string convName, string bnName, (OnnxNode Conv, OnnxNode? Bn) unit)
+            {
+                var conv = unit.Conv;
+                var weight = Initializer(conv, 1);
+                long[] shape = weight.Dims.ToArray();
+                _entries.Add((convName + ".weight", conv, () => FromInitializer(weight, conv, shape), shape));
+                OnnxTensor? convBias = conv.Inputs.Count > 2 && conv.Inputs[2].Length > 0 ? Initializer(conv, 2) : null;
+                if (convBias is not null && (convBias.Dims.Count != 1 || convBias.Dims[0] != shape[0]))
+                {
+                    throw Unsupported(conv, string.Format(CultureInfo.InvariantCulture, "its bias has shape {0}; expected [{1}]", convBias.DescribeShape(), shape[0]));
+                }
+
+                if (unit.Bn is { } bn)
+                {
+                    AddBatchNorm(bnName, bn, conv, convBias);
+                }
+                else
+                {
+                    AddIdentityBatchNorm(bnName, conv, convBias!, shape[0]);
+                }
+            }
+
+            private void AddIdentityBatchNorm(string name, OnnxNode conv, OnnxTensor convBias, long channels)
+            {
+                // weight 1, mean 0 and var + 1e-5 = 1 make the batch norm the identity; its bias adds the convolution's.
+                var shape = new[] { channels };
+                _entries.Add((name + ".weight", conv, () => torch.ones(shape), shape));
+                _entries.Add((name + ".bias", conv, () => FromInitializer(convBias, conv, shape), shape));
+                _entries.Add((name + ".running_mean", conv, () => torch.zeros(shape), shape));
+                _entries.Add((name + ".running_var", conv, () => torch.full(shape, 1f - TorchEpsilon), shape));
+                _entries.Add((name + ".num_batches_tracked", conv, () => torch.tensor(0L), Array.Empty<long>()));
+            }
+
+            private void AddBatchNorm(string name, OnnxNode bn, OnnxNode conv, OnnxTensor? convBias)
             {
                 if (bn.Inputs.Count < 5 || bn.Int("spatial", 1) != 1 || bn.Int("training_mode", 0) != 0)
                 {
@@ -432,7 +483,21 @@ namespace MedicalTransfer.Weights
                 var shape = new[] { channels };
                 _entries.Add((name + ".weight", bn, () => FromInitializer(scale, bn, shape), shape));
                 _entries.Add((name + ".bias", bn, () => FromInitializer(bias, bn, shape), shape));
-                _entries.Add((name + ".running_mean", bn, () => FromInitializer(mean, bn, shape), shape));
+                _entries.Add((name + ".running_mean", bn, () =>
+                {
+                    // A convolution bias b shifts what the batch norm sees: BN(conv + b) uses mean - b.
+                    var values = OnnxTensorData.ReadFloats(mean, _path, bn.Describe());
+                    if (convBias is not null)
+                    {
+                        var b = OnnxTensorData.ReadFloats(convBias, _path, conv.Describe());
+                        for (int i = 0; i < values.Length; i++)
+                        {
+                            values[i] -= b[i];
+                        }
+                    }
+
+                    return torch.tensor(values, shape);
+                }, shape));
                 _entries.Add((name + ".running_var", bn, () =>
                 {
                     // Same normalisation with torchvision's epsilon: var' + 1e-5 = var + epsilon.
@@ -656,6 +721,6 @@ namespace MedicalTransfer.Weights
             return shapes;
         }
 
-        private sealed record Block(List<(OnnxNode Conv, OnnxNode Bn)> Main, (OnnxNode Conv, OnnxNode Bn)? Projection, OnnxNode Add, OnnxNode Relu);
+        private sealed record Block(List<(OnnxNode Conv, OnnxNode? Bn)> Main, (OnnxNode Conv, OnnxNode? Bn)? Projection, OnnxNode Add, OnnxNode Relu);
     }
 }

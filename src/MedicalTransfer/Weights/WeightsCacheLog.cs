@@ -29,5 +29,8 @@ namespace MedicalTransfer.Weights
 
         [LoggerMessage(EventId = 4010, Level = LogLevel.Information, Message = "Imported ONNX ResNet {Path}: {Block} blocks, stages [{Stages}], {Tensors} tensors.")]
         public static partial void OnnxImported(ILogger logger, string path, string block, string stages, int tensors);
+
+        [LoggerMessage(EventId = 4011, Level = LogLevel.Warning, Message = "The ONNX model {Path} has batch norm folded into its convolutions; they were imported as identity batch norms that add the convolution bias. Inference and training with frozen batch norm are exact; training batch norm starts from identity statistics instead of the original ones.")]
+        public static partial void OnnxFoldedBatchNorm(ILogger logger, string path);
     }
 }

@@ -199,6 +199,12 @@ namespace MedicalTransfer.Tests.Weights
         /// <summary>Strides the first 1x1 convolution of bottlenecks (Caffe's ResNet v1) instead of the 3x3 (torchvision's v1.5).</summary>
         public bool StrideOnFirstConv { get; init; }
 
+        /// <summary>Folds batch norm into the convolutions as PyTorch's eval-mode export does: convolutions with a bias, no BatchNormalization nodes.</summary>
+        public bool FoldedBatchNorm { get; init; }
+
+        /// <summary>Gives every convolution a random bias before its batch norm.</summary>
+        public bool ConvolutionBias { get; init; }
+
         /// <summary>Uses a fixed AveragePool of the last map's size instead of GlobalAveragePool.</summary>
         public bool AveragePool { get; init; }
     }
@@ -213,6 +219,7 @@ namespace MedicalTransfer.Tests.Weights
         public static (byte[] Model, Dictionary<string, float[]> Expected, string Output, byte[]? ExternalData) Build(ResNetArchitecture architecture, SyntheticOptions options, int seed = 7)
         {
             byte[]? externalData = null;
+            float[]? lastConvBias = null;
             var random = new Random(seed);
             var b = new OnnxGraphBuilder();
             var expected = new Dictionary<string, float[]>(StringComparer.Ordinal);
@@ -229,11 +236,28 @@ namespace MedicalTransfer.Tests.Weights
                 }
 
                 long p = k / 2;
-                return b.Node("Conv", new[] { x, w }, ("kernel_shape", new long[] { k, k }), ("strides", new long[] { stride, stride }), ("pads", new long[] { p, p, p, p }));
+                var inputs = new List<string> { x, w };
+                if (options.FoldedBatchNorm || options.ConvolutionBias)
+                {
+                    var convBias = Enumerable.Range(0, (int)outC).Select(_ => (float)(random.NextDouble() - 0.5) * 0.4f).ToArray();
+                    inputs.Add(b.Initializer(key + ".bias", new[] { outC }, convBias));
+                    lastConvBias = convBias;
+                }
+
+                return b.Node("Conv", inputs.ToArray(), ("kernel_shape", new long[] { k, k }), ("strides", new long[] { stride, stride }), ("pads", new long[] { p, p, p, p }));
             }
 
             string Bn(string x, string key, long c)
             {
+                if (options.FoldedBatchNorm)
+                {
+                    expected[key + ".weight"] = Enumerable.Repeat(1f, (int)c).ToArray();
+                    expected[key + ".bias"] = lastConvBias!;
+                    expected[key + ".running_mean"] = new float[c];
+                    expected[key + ".running_var"] = Enumerable.Repeat(1f - 1e-5f, (int)c).ToArray();
+                    return x;
+                }
+
                 float[] Rand(double lo, double hi) => Enumerable.Range(0, (int)c).Select(_ => (float)(lo + random.NextDouble() * (hi - lo))).ToArray();
                 var scale = Rand(0.5, 1.2);
                 var bias = Rand(-0.2, 0.2);
@@ -241,7 +265,7 @@ namespace MedicalTransfer.Tests.Weights
                 var variance = Rand(0.5, 1.5);
                 expected[key + ".weight"] = scale;
                 expected[key + ".bias"] = bias;
-                expected[key + ".running_mean"] = mean;
+                expected[key + ".running_mean"] = options.ConvolutionBias ? mean.Zip(lastConvBias!, (m, cb) => m - cb).ToArray() : mean;
                 expected[key + ".running_var"] = variance.Select(v => v + options.Epsilon - 1e-5f).ToArray();
                 var inputs = new[]
                 {

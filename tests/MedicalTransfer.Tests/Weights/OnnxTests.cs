@@ -194,6 +194,43 @@ namespace MedicalTransfer.Tests.Weights
         }
 
         [Fact]
+        public void Import_BatchNormFoldedIntoConvolutions_ImportsIdentityBatchNormsMatchingOnnxRuntime()
+        {
+            using var folder = new TestSupport.TempFolder();
+            var architecture = ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1);
+            var (bytes, expected, _, _) = SyntheticResNet.Build(architecture, new SyntheticOptions { FoldedBatchNorm = true, Classes = 3 });
+            string path = folder.File("folded.onnx");
+            File.WriteAllBytes(path, bytes);
+            var logger = new ListLogger();
+
+            using var imported = OnnxResNetImporter.Import(path, logger);
+
+            Assert.True(imported.FoldedBatchNorm);
+            AssertValues(expected, imported.StateDict);
+            Assert.Contains(logger.Entries, e => e.Id.Id == 4011 && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+            double relative = OursVersusOnnxRuntime(path, architecture, 3, imported);
+            _output.WriteLine($"folded batch norm logits: relative error {relative:E2}");
+            Assert.True(relative <= 1e-4, $"relative error {relative:E3} exceeds 1e-4");
+        }
+
+        [Fact]
+        public void Import_ConvolutionBiasBeforeBatchNorm_IsFoldedIntoTheRunningMean()
+        {
+            using var folder = new TestSupport.TempFolder();
+            var architecture = ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1);
+            var (bytes, expected, _, _) = SyntheticResNet.Build(architecture, new SyntheticOptions { ConvolutionBias = true, Classes = 3 });
+            string path = folder.File("bias.onnx");
+            File.WriteAllBytes(path, bytes);
+
+            using var imported = OnnxResNetImporter.Import(path, NullLogger.Instance);
+
+            Assert.False(imported.FoldedBatchNorm);
+            AssertValues(expected, imported.StateDict);
+            double relative = OursVersusOnnxRuntime(path, architecture, 3, imported);
+            Assert.True(relative <= 1e-4, $"relative error {relative:E3} exceeds 1e-4");
+        }
+
+        [Fact]
         public void Import_AveragePoolOverTheLastMap_IsGlobalPooling()
         {
             using var folder = new TestSupport.TempFolder();
@@ -303,6 +340,24 @@ namespace MedicalTransfer.Tests.Weights
                 Assert.True(values.Length == got.Length, key);
                 Assert.True(values.Zip(got).All(p => Math.Abs(p.First - p.Second) <= 1e-7f * Math.Max(1f, Math.Abs(p.First))), key);
             }
+        }
+
+        private static double OursVersusOnnxRuntime(string path, ResNetArchitecture architecture, int classes, OnnxImportResult imported)
+        {
+            using var scope = NewDisposeScope();
+            using var model = new ResNet(architecture, classes);
+            WeightLoader.Apply(model, imported.StateDict, path);
+            model.eval();
+            var input = TestSupport.FormulaInput(1, 64);
+            float[] reference = RunOnnxRuntime(path, "image", input);
+            float[] ours;
+            using (no_grad())
+            {
+                ours = model.forward(input).data<float>().ToArray();
+            }
+
+            Assert.Equal(classes, ours.Length);
+            return MaxAbsDifference(ours, reference) / reference.Max(v => Math.Abs(v));
         }
 
         private static float[] RunOnnxRuntime(string path, string inputName, Tensor input)
