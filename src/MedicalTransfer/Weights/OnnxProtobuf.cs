@@ -560,11 +560,15 @@ namespace MedicalTransfer.Weights
                 switch (key)
                 {
                     case "location": location = value; break;
-                    case "offset": offset = long.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture); break;
-                    case "length": length = long.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture); break;
+                    case "offset": offset = ParseSize(value, key); break;
+                    case "length": length = ParseSize(value, key); break;
                     default: break;
                 }
             }
+
+            long ParseSize(string text, string key) => long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long parsed)
+                ? parsed
+                : throw new WeightsFormatException(string.Format(CultureInfo.InvariantCulture, "'{0}': the tensor '{1}' used by {2} has the external-data {3} '{4}', which is not a non-negative integer.", modelPath, tensor.Name, context, key, text));
 
             string folder = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
             if (string.IsNullOrEmpty(location))
@@ -574,7 +578,7 @@ namespace MedicalTransfer.Weights
 
             string full = Path.GetFullPath(Path.Combine(folder, location));
             string folderWithSeparator = folder.EndsWith(Path.DirectorySeparatorChar) ? folder : folder + Path.DirectorySeparatorChar;
-            if (Path.IsPathRooted(location) || !full.StartsWith(folderWithSeparator, StringComparison.Ordinal) || IsLink(full))
+            if (Path.IsPathRooted(location) || !full.StartsWith(folderWithSeparator, StringComparison.Ordinal) || LeadsThroughLink(folder, full))
             {
                 throw new WeightsFormatException(string.Format(CultureInfo.InvariantCulture, "'{0}': the tensor '{1}' used by {2} is stored in the external file '{3}', which is outside the model's folder '{4}' (or a link). External data must stay inside the model's folder; this file was refused.", modelPath, tensor.Name, context, location, folder));
             }
@@ -596,7 +600,23 @@ namespace MedicalTransfer.Weights
             return buffer;
         }
 
-        private static bool IsLink(string path) =>
-            File.Exists(path) && new FileInfo(path).LinkTarget is not null;
+        /// <summary>Whether the file, or a folder between the model's folder and it, is a symbolic link (which could point anywhere).</summary>
+        private static bool LeadsThroughLink(string folder, string path)
+        {
+            if (File.Exists(path) && new FileInfo(path).LinkTarget is not null)
+            {
+                return true;
+            }
+
+            for (string? dir = Path.GetDirectoryName(path); dir is not null && dir.Length > folder.Length; dir = Path.GetDirectoryName(dir))
+            {
+                if (Directory.Exists(dir) && new DirectoryInfo(dir).LinkTarget is not null)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
     }
 }

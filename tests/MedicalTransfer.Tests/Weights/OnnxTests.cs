@@ -303,6 +303,22 @@ namespace MedicalTransfer.Tests.Weights
         }
 
         [Fact]
+        public void Import_ExternalDataThroughALinkedFolder_IsRefused()
+        {
+            using var folder = new TestSupport.TempFolder();
+            using var elsewhere = new TestSupport.TempFolder();
+            Directory.CreateDirectory(folder.File("model"));
+            var (bytes, _, _, external) = SyntheticResNet.Build(ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1), new SyntheticOptions { ExternalLocation = "data/conv1.bin" });
+            File.WriteAllBytes(elsewhere.File("conv1.bin"), external!);
+            Directory.CreateSymbolicLink(folder.File("model/data"), elsewhere.Path);
+            File.WriteAllBytes(folder.File("model/m.onnx"), bytes);
+
+            var ex = Assert.Throws<WeightsFormatException>(() => OnnxResNetImporter.Import(folder.File("model/m.onnx"), NullLogger.Instance));
+
+            Assert.Contains("'data/conv1.bin', which is outside the model's folder", ex.Message, StringComparison.Ordinal);
+        }
+
+        [Fact]
         public void Import_TruncatedFile_ThrowsFormatErrorNamingTheFile()
         {
             using var folder = new TestSupport.TempFolder();
