@@ -22,6 +22,9 @@ namespace MedicalTransfer.Tests.Weights
         /// <summary>200 announcing the full length, then the connection is closed after <paramref name="SentBytes"/> bytes.</summary>
         public sealed record DropAfter(byte[] Bytes, int SentBytes) : ServerReply;
 
+        /// <summary>Reads the request and never answers.</summary>
+        public sealed record Silent : ServerReply;
+
         /// <summary>200 headers and part of the body, then nothing until the client gives up.</summary>
         public sealed record StallAfter(byte[] Bytes, int SentBytes) : ServerReply;
     }
@@ -114,6 +117,9 @@ namespace MedicalTransfer.Tests.Weights
                             await stream.WriteAsync(drop.Bytes.AsMemory(0, drop.SentBytes), _stop.Token);
                             await stream.FlushAsync(_stop.Token);
                             client.Client.LingerState = new LingerOption(true, 0); // reset, not a graceful close
+                            break;
+                        case ServerReply.Silent:
+                            await Task.Delay(TimeSpan.FromSeconds(30), _stop.Token);
                             break;
                         case ServerReply.StallAfter stall:
                             await WriteHeadAsync(stream, 200, "OK", stall.Bytes.Length);

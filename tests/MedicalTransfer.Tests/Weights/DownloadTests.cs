@@ -221,6 +221,20 @@ namespace MedicalTransfer.Tests.Weights
         }
 
         [Fact]
+        public void Resolve_ServerNeverAnswers_TimesOutRetriesAndReportsIt()
+        {
+            using var fixture = new DownloadTestFixture();
+            using var server = new DownloadTestServer((_, n) => n == 1 ? new ServerReply.Silent() : new ServerReply.Body(fixture.Bytes));
+
+            using var resolved = fixture.Weights.Resolve(ResNet18, fixture.Options(server, maxRetries: 1, timeout: TimeSpan.FromMilliseconds(300)), fixture.Logger, CancellationToken.None);
+
+            Assert.Equal(2, server.Requests);
+            var retry = Assert.Single(fixture.Logger.Entries, e => e.Id.Id == 4005);
+            Assert.Contains("no response within 00:00:00.3", retry.Message, StringComparison.Ordinal);
+            Assert.Equal(new[] { fixture.FileName }, fixture.CacheFiles());
+        }
+
+        [Fact]
         public void Resolve_NothingListening_IsTransientAndReportsTheAddress()
         {
             using var fixture = new DownloadTestFixture();
