@@ -1,0 +1,160 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Xml.Linq;
+using Xunit;
+
+namespace MedicalTransfer.PackageTests
+{
+    /// <summary>The tests that share one <c>dotnet pack</c> of the library (they run one after another).</summary>
+    [CollectionDefinition(Name)]
+    public sealed class PackedLibraryCollection : ICollectionFixture<PackedLibrary>
+    {
+        public const string Name = "Packed library";
+    }
+
+    /// <summary>
+    /// Packs src/MedicalTransfer once, in Release, into a temporary feed, with a version no earlier run used
+    /// (0.1.0-test-&lt;guid&gt;), so that the global packages folder can never serve a stale copy. Disposal
+    /// removes the temporary folder and that version from the global packages folder.
+    /// </summary>
+    public sealed class PackedLibrary : IDisposable
+    {
+        public const string PackageId = "MedicalTransfer";
+
+        private static readonly TimeSpan PackTimeout = TimeSpan.FromMinutes(8);
+
+        public PackedLibrary()
+        {
+            RepositoryRoot = FindRepositoryRoot();
+            Version = $"0.1.0-test-{Guid.NewGuid():N}";
+            WorkRoot = Directory.CreateTempSubdirectory("medicaltransfer-package-").FullName;
+            Feed = Path.Combine(WorkRoot, "feed");
+            TorchSharpVersion = ReadTorchSharpVersion(RepositoryRoot);
+
+            // Its own artifacts folder: nothing shared with the solution's Debug build running beside it.
+            var headBefore = GitHead(RepositoryRoot);
+            Pack = DotNetCli.Run(
+                RepositoryRoot,
+                PackTimeout,
+                "pack", Path.Combine("src", "MedicalTransfer", "MedicalTransfer.csproj"),
+                "-c", "Release",
+                "-o", Feed,
+                "--artifacts-path", Path.Combine(WorkRoot, "artifacts"),
+                $"-p:Version={Version}");
+            if (Pack.ExitCode != 0)
+            {
+                throw new InvalidOperationException("Packing the library failed. " + Pack.Describe());
+            }
+
+            // In a shared working copy someone may commit while the pack runs; the package names one of these.
+            PackedCommits = new[] { headBefore, GitHead(RepositoryRoot) }.OfType<string>().Distinct().ToList();
+
+            var packagesFolder = DotNetCli.Run(WorkRoot, TimeSpan.FromMinutes(1), "nuget", "locals", "global-packages", "--list");
+            const string Prefix = "global-packages:";
+            var line = packagesFolder.Output.Split('\n').FirstOrDefault(l => l.Trim().StartsWith(Prefix, StringComparison.Ordinal));
+            if (packagesFolder.ExitCode != 0 || line is null)
+            {
+                throw new InvalidOperationException("Could not find the NuGet global packages folder. " + packagesFolder.Describe());
+            }
+
+            GlobalPackagesFolder = line.Trim()[Prefix.Length..].Trim();
+        }
+
+        /// <summary>The checkout the package is built from (the folder holding MedicalTransfer.sln).</summary>
+        public string RepositoryRoot { get; }
+
+        /// <summary>The unique prerelease version of this run's package.</summary>
+        public string Version { get; }
+
+        /// <summary>A temporary folder outside the repository for everything this run writes.</summary>
+        public string WorkRoot { get; }
+
+        /// <summary>The local feed that holds the .nupkg and .snupkg.</summary>
+        public string Feed { get; }
+
+        /// <summary>The TorchSharp version pinned in Directory.Packages.props.</summary>
+        public string TorchSharpVersion { get; }
+
+        /// <summary>The <c>dotnet pack</c> command's result.</summary>
+        internal CommandResult Pack { get; }
+
+        /// <summary>
+        /// The commit checked out when the pack started and when it ended (one value unless someone committed
+        /// meanwhile); empty when the repository root is not a git checkout (a source archive).
+        /// </summary>
+        public IReadOnlyList<string> PackedCommits { get; }
+
+        /// <summary>Where NuGet extracts packages on this machine.</summary>
+        public string GlobalPackagesFolder { get; }
+
+        public string PackagePath => Path.Combine(Feed, $"{PackageId}.{Version}.nupkg");
+
+        public string SymbolPackagePath => Path.Combine(Feed, $"{PackageId}.{Version}.snupkg");
+
+        public void Dispose()
+        {
+            // NuGet extracts into <root>/<lower-case id>/<normalised version>; only this run's version is removed.
+            var id = Path.Combine(GlobalPackagesFolder, PackageId.ToLowerInvariant());
+            var extracted = Path.Combine(id, Version.ToLowerInvariant());
+            if (Directory.Exists(extracted))
+            {
+                Directory.Delete(extracted, recursive: true);
+            }
+
+            if (Directory.Exists(id) && !Directory.EnumerateFileSystemEntries(id).Any())
+            {
+                Directory.Delete(id);
+            }
+
+            if (Directory.Exists(WorkRoot))
+            {
+                Directory.Delete(WorkRoot, recursive: true);
+            }
+        }
+
+        private static string FindRepositoryRoot()
+        {
+            var root = typeof(PackedLibrary).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+                .Single(a => a.Key == "RepositoryRoot").Value;
+            if (root is null || !File.Exists(Path.Combine(root, "MedicalTransfer.sln")))
+            {
+                throw new InvalidOperationException($"The repository root recorded at build time ('{root}') does not hold MedicalTransfer.sln; rebuild the test project from the checkout.");
+            }
+
+            return root;
+        }
+
+        /// <summary>The checked-out commit, or null when the repository root is not a git checkout.</summary>
+        private static string? GitHead(string repositoryRoot)
+        {
+            if (!Directory.Exists(Path.Combine(repositoryRoot, ".git")) && !File.Exists(Path.Combine(repositoryRoot, ".git")))
+            {
+                return null;
+            }
+
+            var start = new ProcessStartInfo("git") { WorkingDirectory = repositoryRoot, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            start.ArgumentList.Add("rev-parse");
+            start.ArgumentList.Add("HEAD");
+            using var git = Process.Start(start)!;
+            var error = git.StandardError.ReadToEndAsync();
+            var head = git.StandardOutput.ReadToEnd().Trim();
+            git.WaitForExit();
+            if (git.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"`git rev-parse HEAD` in {repositoryRoot} failed with exit code {git.ExitCode}: {error.Result}");
+            }
+
+            return head;
+        }
+
+        private static string ReadTorchSharpVersion(string repositoryRoot)
+        {
+            var props = XDocument.Load(Path.Combine(repositoryRoot, "Directory.Packages.props"));
+            return props.Descendants("TorchSharpVersion").Single().Value.Trim();
+        }
+    }
+}
