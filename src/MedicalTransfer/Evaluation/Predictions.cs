@@ -29,7 +29,7 @@ namespace MedicalTransfer.Evaluation
         {
         }
 
-        internal Predictions(string[] classNames, int[] labels, double[] probabilities)
+        internal Predictions(string[] classNames, int[] labels, double[] probabilities, int[]? predicted = null)
         {
             if (classNames.Length < 2)
             {
@@ -67,6 +67,12 @@ namespace MedicalTransfer.Evaluation
             this.classNames = classNames;
             this.labels = labels;
             this.probabilities = probabilities;
+            if (predicted is not null && predicted.Length != labels.Length)
+            {
+                throw new ArgumentException("Expected one predicted class per image.", nameof(predicted));
+            }
+
+            this.predicted = predicted;
         }
 
         /// <summary>Class names, in the order of the probability columns.</summary>
@@ -78,7 +84,10 @@ namespace MedicalTransfer.Evaluation
         /// <summary>True class index of each image.</summary>
         public IReadOnlyList<int> Labels => labels;
 
-        /// <summary>The class with the highest probability for each image (the first one on a tie, as numpy's argmax).</summary>
+        /// <summary>
+        /// The predicted class of each image: the class with the highest probability (the first one on
+        /// a tie, as numpy's argmax), or for a hard-voting ensemble the majority vote.
+        /// </summary>
         public IReadOnlyList<int> PredictedLabels => predicted ??= ComputeArgmax();
 
         /// <summary>Probability that image <paramref name="image"/> belongs to class <paramref name="classIndex"/>.</summary>

@@ -1,0 +1,186 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using MedicalTransfer.Data;
+using MedicalTransfer.Ensembles;
+using MedicalTransfer.Internal;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedicalTransfer.Evaluation
+{
+    /// <summary>
+    /// Runs a model or an ensemble over a split and computes its metrics. The model is put in
+    /// evaluation mode (and restored afterwards), run without gradients, and fed each image through
+    /// its own <see cref="TransferModel.Preprocessing"/>.
+    /// <code>
+    /// var validation = Evaluator.Predict(model, splits.Validation);
+    /// var report = Evaluator.Evaluate(model, splits.Test,
+    ///     new EvaluationOptions { PositiveClass = "PNEUMONIA", OperatingPoint = OperatingPoint.TargetSensitivity(0.95) },
+    ///     validation);
+    /// Console.WriteLine(report);
+    /// </code>
+    /// </summary>
+    public static class Evaluator
+    {
+        /// <summary>Predicts every test image once.</summary>
+        /// <param name="model">The model.</param>
+        /// <param name="testSet">The held-out test split.</param>
+        /// <param name="options">Loader and test-time augmentation; <see langword="null"/> for the defaults.</param>
+        /// <param name="cancellationToken">Stops reading.</param>
+        /// <returns>Labels and probabilities, in the test set's order (skipped bad files left out).</returns>
+        public static Predictions Predict(TransferModel model, TestSet testSet, PredictionOptions? options = null, CancellationToken cancellationToken = default) =>
+            Predict(model, Guard.NotNull(testSet).Images, options, cancellationToken);
+
+        /// <summary>Predicts every image of a training or validation dataset once.</summary>
+        /// <param name="model">The model.</param>
+        /// <param name="dataset">The images.</param>
+        /// <param name="options">Loader and test-time augmentation; <see langword="null"/> for the defaults.</param>
+        /// <param name="cancellationToken">Stops reading.</param>
+        /// <returns>Labels and probabilities, in the dataset's order.</returns>
+        public static Predictions Predict(TransferModel model, ImageDataset dataset, PredictionOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            Guard.NotNull(model);
+            Guard.NotNull(dataset);
+            CheckClasses(model.ClassNames, dataset.Classes);
+            var result = Run(model, dataset, (options ?? new PredictionOptions()).Validate(), cancellationToken);
+            return new Predictions(model.ClassNames.ToArray(), result.Labels, result.Probabilities);
+        }
+
+        /// <summary>Predicts every test image once with an ensemble (each member preprocesses its own way).</summary>
+        /// <param name="ensemble">The ensemble.</param>
+        /// <param name="testSet">The held-out test split.</param>
+        /// <param name="options">Loader and test-time augmentation; <see langword="null"/> for the defaults.</param>
+        /// <param name="cancellationToken">Stops reading.</param>
+        /// <returns>The ensemble's probabilities.</returns>
+        public static Predictions Predict(Ensemble ensemble, TestSet testSet, PredictionOptions? options = null, CancellationToken cancellationToken = default) =>
+            Predict(ensemble, Guard.NotNull(testSet).Images, options, cancellationToken);
+
+        /// <summary>Predicts every image of a dataset once with an ensemble.</summary>
+        /// <param name="ensemble">The ensemble.</param>
+        /// <param name="dataset">The images.</param>
+        /// <param name="options">Loader and test-time augmentation; <see langword="null"/> for the defaults.</param>
+        /// <param name="cancellationToken">Stops reading.</param>
+        /// <returns>The ensemble's probabilities.</returns>
+        public static Predictions Predict(Ensemble ensemble, ImageDataset dataset, PredictionOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            Guard.NotNull(ensemble);
+            Guard.NotNull(dataset);
+            return ensemble.Combine(ensemble.Members.Select(m => Predict(m, dataset, options, cancellationToken)).ToArray());
+        }
+
+        /// <summary>Predicts the test split and computes its report.</summary>
+        /// <param name="model">The model.</param>
+        /// <param name="testSet">The held-out test split.</param>
+        /// <param name="options">Positive class, operating point, bootstrap; <see langword="null"/> for the defaults.</param>
+        /// <param name="validation">Validation predictions for data-driven operating points (from <see cref="Predict(TransferModel, ImageDataset, PredictionOptions?, CancellationToken)"/>).</param>
+        /// <param name="prediction">Loader and test-time augmentation.</param>
+        /// <param name="cancellationToken">Stops reading.</param>
+        /// <returns>The report.</returns>
+        public static EvaluationReport Evaluate(TransferModel model, TestSet testSet, EvaluationOptions? options = null, Predictions? validation = null, PredictionOptions? prediction = null, CancellationToken cancellationToken = default) =>
+            EvaluationReport.Create(Predict(model, testSet, prediction, cancellationToken), options, validation);
+
+        /// <summary>Predicts the test split with an ensemble and computes its report.</summary>
+        /// <param name="ensemble">The ensemble.</param>
+        /// <param name="testSet">The held-out test split.</param>
+        /// <param name="options">Positive class, operating point, bootstrap; <see langword="null"/> for the defaults.</param>
+        /// <param name="validation">Validation predictions of the same ensemble, for data-driven operating points.</param>
+        /// <param name="prediction">Loader and test-time augmentation.</param>
+        /// <param name="cancellationToken">Stops reading.</param>
+        /// <returns>The report.</returns>
+        public static EvaluationReport Evaluate(Ensemble ensemble, TestSet testSet, EvaluationOptions? options = null, Predictions? validation = null, PredictionOptions? prediction = null, CancellationToken cancellationToken = default) =>
+            EvaluationReport.Create(Predict(ensemble, testSet, prediction, cancellationToken), options, validation);
+
+        internal static void CheckClasses(IReadOnlyList<string> modelClasses, IReadOnlyList<string> dataClasses)
+        {
+            if (!modelClasses.SequenceEqual(dataClasses, StringComparer.Ordinal))
+            {
+                throw new ArgumentException(
+                    $"The model's classes ({string.Join(", ", modelClasses)}) differ from the data's ({string.Join(", ", dataClasses)}); labels would be compared with the wrong outputs. Build the model with ForClasses in the data's order.",
+                    nameof(dataClasses));
+            }
+        }
+
+        /// <summary>The transform that feeds <see cref="Probabilities"/>: the evaluation pipeline, or the central resize square for five-crop.</summary>
+        internal static ImageTransform TransformFor(Preprocessing preprocessing, TestTimeAugmentation augmentation)
+        {
+            if ((augmentation & TestTimeAugmentation.FiveCrop) == 0)
+            {
+                return Transforms.ForEvaluation(preprocessing);
+            }
+
+            return new ComposeTransform(new ImageTransform[]
+            {
+                new ResizeTransform(preprocessing.ResizeSize, 0, 0),
+                new CenterCropTransform(preprocessing.ResizeSize, preprocessing.ResizeSize),
+                new NormalizeTransform(preprocessing.Mean, preprocessing.Std, preprocessing.PixelScale, preprocessing.ChannelOrder),
+            });
+        }
+
+        /// <summary>Softmax probabilities [N, classes] averaged over the augmentation's views; call in eval mode under no_grad.</summary>
+        internal static Tensor Probabilities(TransferModel model, Tensor images, TestTimeAugmentation augmentation, int cropSize)
+        {
+            using var scope = NewDisposeScope();
+            var views = new List<Tensor>();
+            if ((augmentation & TestTimeAugmentation.FiveCrop) != 0)
+            {
+                long h = images.shape[2], w = images.shape[3];
+                long top = (h - cropSize) / 2, left = (w - cropSize) / 2;
+                foreach (var (y, x) in new[] { (top, left), (0L, 0L), (0L, w - cropSize), (h - cropSize, 0L), (h - cropSize, w - cropSize) })
+                {
+                    views.Add(images.narrow(2, y, cropSize).narrow(3, x, cropSize));
+                }
+            }
+            else
+            {
+                views.Add(images);
+            }
+
+            if ((augmentation & TestTimeAugmentation.HorizontalFlip) != 0)
+            {
+                views.AddRange(views.Select(v => v.flip(3)).ToArray());
+            }
+
+            Tensor sum = zeros(1);
+            foreach (var view in views)
+            {
+                sum = sum + nn.functional.softmax(model.call(view.contiguous()).to(ScalarType.Float64), 1);
+            }
+
+            return (sum / views.Count).MoveToOuterDisposeScope();
+        }
+
+        private static (int[] Labels, double[] Probabilities) Run(TransferModel model, ImageDataset dataset, PredictionOptions options, CancellationToken cancellationToken)
+        {
+            var loader = (options.Loader ?? new LoaderOptions()) with { Sampling = SamplingMode.Sequential, DropLast = false };
+            var transform = TransformFor(model.Preprocessing, options.Augmentation);
+            var labels = new List<int>(dataset.Count);
+            var probabilities = new List<double>(dataset.Count * model.ClassNames.Count);
+            bool wasTraining = model.training;
+            var device = model.Device;
+            model.eval();
+            try
+            {
+                using var noGrad = no_grad();
+                foreach (var batch in new DataLoader(dataset, transform, loader).GetBatches(0, cancellationToken))
+                {
+                    using (batch)
+                    using (var scope = NewDisposeScope())
+                    {
+                        var images = batch.Images.device == device ? batch.Images : batch.Images.to(device);
+                        var p = Probabilities(model, images, options.Augmentation, model.Preprocessing.CropSize).cpu();
+                        probabilities.AddRange(p.data<double>().ToArray());
+                        labels.AddRange(batch.LabelValues);
+                    }
+                }
+            }
+            finally
+            {
+                model.train(wasTraining);
+            }
+
+            return (labels.ToArray(), probabilities.ToArray());
+        }
+    }
+}
