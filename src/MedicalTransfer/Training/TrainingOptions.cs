@@ -1,0 +1,275 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using MedicalTransfer.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MedicalTransfer.Training
+{
+    /// <summary>The optimizer a training phase uses.</summary>
+    public enum OptimizerKind
+    {
+        /// <summary>Adam with decoupled weight decay (Loshchilov and Hutter, 2019), as the article uses.</summary>
+        AdamW,
+
+        /// <summary>Stochastic gradient descent with momentum and L2 weight decay.</summary>
+        Sgd,
+    }
+
+    /// <summary>
+    /// How <see cref="TransferModelTrainingExtensions.Fit"/> trains: optimizer, schedule, loss, clipping,
+    /// callbacks, checkpoints. Immutable; validated once when training starts, reporting every problem in
+    /// one message. The defaults are the reference article's recipe (AdamW at 1e-4 with weight decay
+    /// 1e-4, ReduceLROnPlateau with factor 0.5 and patience 3).
+    /// </summary>
+    public sealed record TrainingOptions
+    {
+        /// <summary>Epochs of a single-phase <see cref="TransferModelTrainingExtensions.Fit"/> (progressive phases carry their own).</summary>
+        /// <value>The default is 10.</value>
+        public int Epochs { get; init; } = 10;
+
+        /// <summary>The optimizer.</summary>
+        /// <value>The default is <see cref="OptimizerKind.AdamW"/>.</value>
+        public OptimizerKind Optimizer { get; init; } = OptimizerKind.AdamW;
+
+        /// <summary>Base learning rate of a single-phase fit (progressive phases carry their own).</summary>
+        /// <value>The default is 1e-4.</value>
+        public double LearningRate { get; init; } = 1e-4;
+
+        /// <summary>Weight decay: decoupled for AdamW, L2 for SGD.</summary>
+        /// <value>The default is 1e-4.</value>
+        public double WeightDecay { get; init; } = 1e-4;
+
+        /// <summary>SGD momentum (ignored by AdamW).</summary>
+        /// <value>The default is 0.9.</value>
+        public double Momentum { get; init; } = 0.9;
+
+        /// <summary>AdamW's first and second moment decay rates.</summary>
+        /// <value>The default is (0.9, 0.999).</value>
+        public (double Beta1, double Beta2) Betas { get; init; } = (0.9, 0.999);
+
+        /// <summary>How the learning rate changes within each phase.</summary>
+        /// <value>The default is <see cref="LearningRateSchedule.ReduceOnPlateau"/> with factor 0.5 and patience 3.</value>
+        public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.ReduceOnPlateau();
+
+        /// <summary>Per-stage multipliers of the learning rate (discriminative fine-tuning), or <see langword="null"/> for one rate everywhere.</summary>
+        /// <value>The default is <see langword="null"/>.</value>
+        public StageLearningRates? StageLearningRates { get; init; }
+
+        /// <summary>Cross-entropy weight per class, in label order (for example <c>dataset.Statistics.InverseFrequencyWeights</c>), or <see langword="null"/> for equal weights.</summary>
+        /// <value>The default is <see langword="null"/>.</value>
+        public IReadOnlyList<float>? ClassWeights { get; init; }
+
+        /// <summary>Label smoothing of the cross-entropy, in [0, 1).</summary>
+        /// <value>The default is 0.</value>
+        public double LabelSmoothing { get; init; }
+
+        /// <summary>Largest L2 norm of all gradients together before a step, or <see langword="null"/> for no clipping.</summary>
+        /// <value>The default is <see langword="null"/>.</value>
+        public double? GradientClipNorm { get; init; }
+
+        /// <summary>When set, seeds TorchSharp's random generator (dropout) before training starts; a resumed run restores the saved generator state instead.</summary>
+        /// <value>The default is <see langword="null"/>: the generator is left as it is.</value>
+        public long? Seed { get; init; }
+
+        /// <summary>
+        /// A file the trainer rewrites atomically after every epoch with everything needed to resume: weights,
+        /// optimizer and schedule state, epoch, step, random state, data-order seed, phase and history.
+        /// </summary>
+        /// <value>The default is <see langword="null"/>: no resumable checkpoint.</value>
+        public string? CheckpointPath { get; init; }
+
+        /// <summary>A checkpoint written through <see cref="CheckpointPath"/> to continue from; it must match the model and the phases.</summary>
+        /// <value>The default is <see langword="null"/>: start from the model's current weights.</value>
+        public string? ResumeFrom { get; init; }
+
+        /// <summary>Front-to-back automatic freezing by gradient-norm change rate, or <see langword="null"/> for none.</summary>
+        /// <value>The default is <see langword="null"/>.</value>
+        public AutoFreezeOptions? AutoFreeze { get; init; }
+
+        /// <summary>
+        /// When the whole backbone is frozen, compute each training image's pooled features once and reuse them in
+        /// later epochs, so linear probing costs one backbone pass per image in total. Only correct when the training
+        /// loader applies no random augmentation (the same index must always give the same image).
+        /// </summary>
+        /// <value>The default is <see langword="false"/>.</value>
+        public bool CacheFrozenFeatures { get; init; }
+
+        /// <summary>Observers of training: early stopping, best checkpoint, your own.</summary>
+        /// <value>The default is none.</value>
+        public IReadOnlyList<ITrainingCallback> Callbacks { get; init; } = Array.Empty<ITrainingCallback>();
+
+        /// <summary>Receives a report after every batch and every epoch (for a progress bar).</summary>
+        /// <value>The default is <see langword="null"/>.</value>
+        public IProgress<TrainingProgress>? Progress { get; init; }
+
+        /// <summary>Receives phase, epoch, checkpoint and freezing messages.</summary>
+        /// <value>The default is <see cref="NullLogger.Instance"/>.</value>
+        public ILogger Logger { get; init; } = NullLogger.Instance;
+
+        /// <summary>Checks every option and throws one exception listing every problem.</summary>
+        internal TrainingOptions Validate(int classCount)
+        {
+            var problems = new List<string>();
+            void Check(bool ok, string problem)
+            {
+                if (!ok)
+                {
+                    problems.Add(problem);
+                }
+            }
+
+            Check(Epochs >= 1, F("Epochs must be at least 1; found {0}.", Epochs));
+            Check(Enum.IsDefined(Optimizer), F("Optimizer must be AdamW or Sgd; found {0}.", Optimizer));
+            Check(LearningRate > 0 && double.IsFinite(LearningRate), F("LearningRate must be a positive number; found {0}.", LearningRate));
+            Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), F("WeightDecay must be 0 or more; found {0}.", WeightDecay));
+            Check(Momentum >= 0 && Momentum < 1, F("Momentum must be in [0, 1); found {0}.", Momentum));
+            Check(Betas.Beta1 >= 0 && Betas.Beta1 < 1 && Betas.Beta2 >= 0 && Betas.Beta2 < 1, F("Betas must both be in [0, 1); found ({0}, {1}).", Betas.Beta1, Betas.Beta2));
+            Check(LabelSmoothing >= 0 && LabelSmoothing < 1, F("LabelSmoothing must be in [0, 1); found {0}.", LabelSmoothing));
+            Check(GradientClipNorm is null || (GradientClipNorm > 0 && double.IsFinite(GradientClipNorm.Value)), F("GradientClipNorm must be positive or null; found {0}.", GradientClipNorm));
+            if (Schedule is null)
+            {
+                problems.Add("Schedule must not be null; use LearningRateSchedule.Constant() for a fixed rate.");
+            }
+            else
+            {
+                problems.AddRange(Schedule.Problems());
+            }
+
+            if (ClassWeights is not null)
+            {
+                Check(ClassWeights.Count == classCount, F("ClassWeights has {0} entries but the model has {1} classes; give one weight per class, in label order.", ClassWeights.Count, classCount));
+                Check(ClassWeights.All(w => w >= 0 && float.IsFinite(w)) && ClassWeights.Any(w => w > 0), "ClassWeights must be finite, non-negative and not all zero.");
+            }
+
+            Check(CheckpointPath is null || !string.IsNullOrWhiteSpace(CheckpointPath), "CheckpointPath must be null or a file path.");
+            Check(ResumeFrom is null || !string.IsNullOrWhiteSpace(ResumeFrom), "ResumeFrom must be null or a file path.");
+            Check(Callbacks is not null && Callbacks.All(c => c is not null), "Callbacks must not be null or contain null.");
+            Check(Logger is not null, "Logger must not be null; use NullLogger.Instance.");
+            if (StageLearningRates is not null)
+            {
+                problems.AddRange(StageLearningRates.Problems());
+            }
+
+            if (AutoFreeze is not null)
+            {
+                problems.AddRange(AutoFreeze.Problems());
+            }
+
+            if (problems.Count > 0)
+            {
+                throw new ArgumentException("The training options are invalid:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Select(p => "  - " + p)));
+            }
+
+            return this;
+        }
+
+        private static string F(string format, params object?[] args) => string.Format(CultureInfo.InvariantCulture, format, args);
+    }
+
+    /// <summary>
+    /// Discriminative learning rates: a multiplier of the phase's base rate per stage (<c>stem</c>,
+    /// <c>layer1</c>..<c>layer4</c>, <c>head</c>); stages not listed use the base rate. Each stage with
+    /// trainable parameters becomes its own optimizer parameter group.
+    /// </summary>
+    public sealed record StageLearningRates
+    {
+        private StageLearningRates(IReadOnlyDictionary<string, double> factors) => Factors = factors;
+
+        /// <summary>The multiplier per stage name.</summary>
+        public IReadOnlyDictionary<string, double> Factors { get; }
+
+        /// <summary>
+        /// The usual discriminative pattern: <c>layer4</c> at the base rate, each earlier stage
+        /// <paramref name="decay"/> times lower (layer3 at lr/3, layer2 at lr/9...), the head at
+        /// <paramref name="headFactor"/> times the base rate.
+        /// </summary>
+        /// <param name="decay">Ratio between consecutive stages; the default is 3.</param>
+        /// <param name="headFactor">Multiplier of the head; the default is 10.</param>
+        /// <returns>The multipliers.</returns>
+        public static StageLearningRates Discriminative(double decay = 3, double headFactor = 10)
+        {
+            var factors = new Dictionary<string, double>(StringComparer.Ordinal) { [Stages.Head] = headFactor };
+            string[] backbone = { Stages.Layer4, Stages.Layer3, Stages.Layer2, Stages.Layer1, Stages.Stem };
+            for (int i = 0; i < backbone.Length; i++)
+            {
+                factors[backbone[i]] = 1 / Math.Pow(decay, i);
+            }
+
+            return new StageLearningRates(factors);
+        }
+
+        /// <summary>Explicit multipliers per stage name.</summary>
+        /// <param name="factors">Stage name to multiplier of the base rate.</param>
+        /// <returns>The multipliers.</returns>
+        public static StageLearningRates Of(IReadOnlyDictionary<string, double> factors)
+        {
+            Internal.Guard.NotNull(factors);
+            return new StageLearningRates(new Dictionary<string, double>(factors, StringComparer.Ordinal));
+        }
+
+        /// <summary>The multiplier of a stage (1 when not listed).</summary>
+        internal double FactorOf(string stage) => Factors.TryGetValue(stage, out var f) ? f : 1.0;
+
+        internal IEnumerable<string> Problems()
+        {
+            foreach (var (stage, factor) in Factors)
+            {
+                if (!ResNet.StageNames.Contains(stage) || stage == Stages.Pooling)
+                {
+                    yield return string.Format(CultureInfo.InvariantCulture, "StageLearningRates names '{0}', which is not a stage with parameters; use stem, layer1..layer4 or head.", stage);
+                }
+
+                if (!(factor > 0) || !double.IsFinite(factor))
+                {
+                    yield return string.Format(CultureInfo.InvariantCulture, "StageLearningRates['{0}'] must be a positive number; found {1}.", stage, factor);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Automatic front-to-back freezing in the spirit of AutoFreeze (Liu et al., 2021) and FreezeOut
+    /// (Brock et al., 2017): after each epoch, the mean gradient norm of every trainable backbone stage is
+    /// compared with the previous epoch's; the leading trainable stage freezes when its relative change
+    /// falls below <see cref="Threshold"/>, then the next may follow in the same epoch. Only leading
+    /// stages freeze (so the frozen prefix runs without autograd), and the head never does.
+    /// </summary>
+    public sealed record AutoFreezeOptions
+    {
+        /// <summary>Relative change of a stage's mean gradient norm between consecutive epochs below which it freezes.</summary>
+        /// <value>The default is 0.1.</value>
+        public double Threshold { get; init; } = 0.1;
+
+        /// <summary>Epochs of a phase before the first freezing decision (at least 2: two epochs of norms are needed).</summary>
+        /// <value>The default is 2.</value>
+        public int WarmupEpochs { get; init; } = 2;
+
+        /// <summary>The last stage that may freeze (<c>stem</c> to <c>layer4</c>); later stages and the head always train.</summary>
+        /// <value>The default is <c>layer3</c>.</value>
+        public string LastFreezableStage { get; init; } = Stages.Layer3;
+
+        internal int LastFreezableIndex => ResNet.StageIndex(LastFreezableStage);
+
+        internal IEnumerable<string> Problems()
+        {
+            if (!(Threshold > 0) || !double.IsFinite(Threshold))
+            {
+                yield return string.Format(CultureInfo.InvariantCulture, "AutoFreeze.Threshold must be a positive number; found {0}.", Threshold);
+            }
+
+            if (WarmupEpochs < 2)
+            {
+                yield return string.Format(CultureInfo.InvariantCulture, "AutoFreeze.WarmupEpochs must be at least 2; found {0}.", WarmupEpochs);
+            }
+
+            int index = Array.IndexOf(new[] { Stages.Stem, Stages.Layer1, Stages.Layer2, Stages.Layer3, Stages.Layer4 }, LastFreezableStage);
+            if (index < 0)
+            {
+                yield return string.Format(CultureInfo.InvariantCulture, "AutoFreeze.LastFreezableStage must be stem, layer1, layer2, layer3 or layer4 (never the head); found '{0}'.", LastFreezableStage);
+            }
+        }
+    }
+}

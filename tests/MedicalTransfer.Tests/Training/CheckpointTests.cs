@@ -1,0 +1,158 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using MedicalTransfer.Training;
+using Xunit;
+using static MedicalTransfer.Tests.Training.TrainingFixtures;
+using static TorchSharp.torch;
+
+namespace MedicalTransfer.Tests.Training
+{
+    [Collection(TrainingCollection.Name)]
+    public class CheckpointTests
+    {
+        // Dropout in the head exercises the random generator state; shuffled data the data-order seed.
+        private static TransferModel Model() => TinyModel(head: Head.Mlp(16, inputDropout: 0.3, hiddenDropout: 0.2));
+
+        private static TrainingOptions Options(int epochs, string? checkpoint = null, string? resume = null) => new()
+        {
+            Epochs = epochs,
+            LearningRate = 2e-3,
+            Seed = 42,
+            Schedule = LearningRateSchedule.ReduceOnPlateau(patience: 0),
+            CheckpointPath = checkpoint,
+            ResumeFrom = resume,
+        };
+
+        [Fact]
+        public void Resume_OneEpochThenTwoMore_EqualsThreeUninterruptedEpochsBitwise()
+        {
+            using var folder = new TestSupport.TempFolder();
+            using var straight = Model();
+            var full = Fit(straight, Source(24), Source(8, shuffle: false), Options(3));
+
+            using var interrupted = Model();
+            string checkpoint = folder.File("run.ckpt");
+            Fit(interrupted, Source(24), Source(8, shuffle: false), Options(1, checkpoint));
+            using var resumed = Model();
+            var rest = Fit(resumed, Source(24), Source(8, shuffle: false), Options(3, checkpoint, resume: checkpoint));
+
+            Assert.Equal(full.History.Epochs.Select(e => e.TrainLoss), rest.History.Epochs.Select(e => e.TrainLoss));
+            Assert.Equal(full.History.Epochs.Select(e => e.ValidationLoss), rest.History.Epochs.Select(e => e.ValidationLoss));
+            AssertSameWeights(straight, resumed);
+            Assert.Equal(full.History.Epochs.Select(e => e.LearningRates[0]), rest.History.Epochs.Select(e => e.LearningRates[0]));
+            Assert.Contains(rest.History.Events, e => e.Kind == "resume");
+        }
+
+        [Fact]
+        public void Cancel_MidEpoch_StopsWithinOneBatchKeepsCheckpointAndResumesToTheSameWeights()
+        {
+            using var folder = new TestSupport.TempFolder();
+            string checkpoint = folder.File("run.ckpt");
+            using var straight = Model();
+            Fit(straight, Source(24), Source(8, shuffle: false), Options(3));
+
+            using var cts = new CancellationTokenSource();
+            int batchesAfterCancel = 0;
+            var progress = new SyncProgress<TrainingProgress>(p =>
+            {
+                if (cts.IsCancellationRequested && p.Kind == TrainingProgressKind.Batch)
+                {
+                    batchesAfterCancel++;
+                }
+
+                if (p.Kind == TrainingProgressKind.Batch && p.Epoch == 2 && p.Batch == 1)
+                {
+                    cts.Cancel();
+                }
+            });
+            using var interrupted = Model();
+            Assert.ThrowsAny<OperationCanceledException>(() => Fit(interrupted, Source(24), Source(8, shuffle: false), Options(3, checkpoint) with { Progress = progress }, cts.Token));
+            Assert.Equal(0, batchesAfterCancel);
+            using (var saved = TrainingCheckpoint.ReadFor(checkpoint, interrupted))
+            {
+                Assert.Equal(1, saved.State.EpochsDone);
+                Assert.Equal(3, saved.State.Step);
+            }
+
+            using var resumed = Model();
+            Fit(resumed, Source(24), Source(8, shuffle: false), Options(3, checkpoint, resume: checkpoint));
+            AssertSameWeights(straight, resumed);
+        }
+
+        [Fact]
+        public void Resume_CheckpointOfAnotherClassCount_IsRefusedBeforeAnythingIsApplied()
+        {
+            using var folder = new TestSupport.TempFolder();
+            string checkpoint = folder.File("run.ckpt");
+            using (var two = Model())
+            {
+                Fit(two, Source(8), Source(8, shuffle: false), Options(1, checkpoint));
+            }
+
+            using var three = TinyModel(head: Head.Mlp(16, inputDropout: 0.3, hiddenDropout: 0.2), classes: new[] { "A", "B", "C" });
+            var before = Snapshot(three);
+            var ex = Assert.Throws<WeightsMismatchException>(() => Fit(three, Source(8, classes: 3), Source(8, shuffle: false, classes: 3), Options(2, resume: checkpoint)));
+            Assert.Contains("classes is [\"A\",\"B\"] in the checkpoint but [\"A\",\"B\",\"C\"] in the model", ex.Message, StringComparison.Ordinal);
+            Assert.All(three.state_dict(), kv => Assert.True(BitwiseEqual(before[kv.Key], kv.Value)));
+        }
+
+        [Fact]
+        public void Resume_OptimizerStateForAnotherFreezeSpec_IsAnErrorAndTheModelIsUntouched()
+        {
+            using var folder = new TestSupport.TempFolder();
+            string checkpoint = folder.File("run.ckpt");
+            using (var first = Model())
+            {
+                first.Freeze(Layers.UpTo(2));
+                Fit(first, Source(8), Source(8, shuffle: false), Options(1, checkpoint));
+            }
+
+            // Same phase description, but the optimizer state holds entries the new phase does not train.
+            using var second = Model();
+            second.Freeze(Layers.UpTo(3));
+            var before = Snapshot(second);
+            var ex = Assert.ThrowsAny<Exception>(() => Fit(second, Source(8), Source(8, shuffle: false), Options(2, resume: checkpoint)));
+            Assert.True(ex is ArgumentException or WeightsMismatchException, ex.GetType().Name + ": " + ex.Message);
+            Assert.All(second.state_dict(), kv => Assert.True(BitwiseEqual(before[kv.Key], kv.Value)));
+        }
+
+        [Fact]
+        public void LoadState_EntryForAParameterItDoesNotTrain_ThrowsWeightsMismatch()
+        {
+            using var model = Model();
+            var groups = new[] { new ParameterGroup("head", model.named_parameters().Where(p => p.name.StartsWith("fc.", StringComparison.Ordinal)).ToList(), 1e-3) };
+            using var optimizer = new AdamWOptimizer(groups, 0.9, 0.999, 1e-8, 0);
+            var state = new System.Collections.Generic.Dictionary<string, Tensor> { ["layer4.0.conv1.weight/exp_avg"] = zeros(1) };
+            var ex = Assert.Throws<WeightsMismatchException>(() => optimizer.LoadState(state, new System.Collections.Generic.Dictionary<string, long>(), "x.ckpt"));
+            Assert.Contains("state for 'layer4.0.conv1.weight', which this phase does not train", ex.Message, StringComparison.Ordinal);
+        }
+
+        [Fact]
+        public void Write_FailsMidSave_PreviousCheckpointStaysLoadable()
+        {
+            using var folder = new TestSupport.TempFolder();
+            string checkpoint = folder.File("run.ckpt");
+            using var model = Model();
+            Fit(model, Source(8), Source(8, shuffle: false), Options(1, checkpoint));
+            byte[] good = File.ReadAllBytes(checkpoint);
+
+            // A second run writing to a path whose folder vanished cannot replace the good file half-way;
+            // the atomic writer (temp + flush + rename) is tested in Weights; here the trainer must only use it.
+            var second = Options(1, Path.Combine(folder.Path, "missing", "run.ckpt"));
+            Assert.Throws<DirectoryNotFoundException>(() => Fit(model, Source(8), Source(8, shuffle: false), second));
+            Assert.Equal(good, File.ReadAllBytes(checkpoint));
+            Assert.Empty(Directory.GetFiles(folder.Path, "*.tmp"));
+        }
+
+        private static void AssertSameWeights(TransferModel expected, TransferModel actual)
+        {
+            var a = actual.state_dict();
+            foreach (var (key, value) in expected.state_dict())
+            {
+                Assert.True(BitwiseEqual(value, a[key]), key + " differs");
+            }
+        }
+    }
+}

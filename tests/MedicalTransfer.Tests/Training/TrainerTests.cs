@@ -1,0 +1,165 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using MedicalTransfer.Training;
+using Xunit;
+using static MedicalTransfer.Tests.Training.TrainingFixtures;
+using static TorchSharp.torch;
+
+namespace MedicalTransfer.Tests.Training
+{
+    [Collection(TrainingCollection.Name)]
+    public class TrainerTests
+    {
+        [Fact]
+        public void Fit_TinyTask_LossFallsAndHistoryHasEveryEpoch()
+        {
+            using var model = TinyModel();
+            var result = Fit(model, Source(32), Source(16, shuffle: false, seed: 8), new TrainingOptions { Epochs = 4, LearningRate = 3e-3, Schedule = LearningRateSchedule.Constant() });
+            var epochs = result.History.Epochs;
+            Assert.Equal(new[] { 1, 2, 3, 4 }, epochs.Select(e => e.Epoch));
+            Assert.True(epochs[^1].TrainLoss < epochs[0].TrainLoss, $"train loss {epochs[0].TrainLoss} -> {epochs[^1].TrainLoss}");
+            Assert.All(epochs, e => Assert.Equal(new[] { 3e-3 }, e.LearningRates));
+            Assert.All(epochs, e => Assert.InRange(e.ValidationAccuracy, 0, 1));
+            Assert.All(epochs, e => Assert.NotNull(e.ValidationAuc));
+            Assert.All(epochs, e => Assert.True(e.ImagesPerSecond > 0 && e.Seconds > 0));
+            Assert.False(model.training);
+        }
+
+        [Fact]
+        public void Fit_FrozenPrefix_LeavesFrozenWeightsAndBatchNormStatisticsBitwiseUnchanged()
+        {
+            using var model = TinyModel();
+            model.Freeze(Layers.UpTo(2));
+            var before = Snapshot(model);
+            Fit(model, Source(16), Source(8, shuffle: false), new TrainingOptions { Epochs = 1, LearningRate = 1e-2 });
+            var after = model.state_dict();
+            foreach (var key in before.Keys)
+            {
+                bool frozen = key.StartsWith("conv1.", StringComparison.Ordinal) || key.StartsWith("bn1.", StringComparison.Ordinal) || key.StartsWith("layer1.", StringComparison.Ordinal) || key.StartsWith("layer2.", StringComparison.Ordinal);
+                bool same = BitwiseEqual(before[key], after[key]);
+                if (frozen)
+                {
+                    Assert.True(same, key + " changed although frozen");
+                }
+                else if (key.EndsWith("weight", StringComparison.Ordinal))
+                {
+                    Assert.False(same, key + " did not train");
+                }
+            }
+        }
+
+        [Fact]
+        public void Fit_DiscriminativeRates_OneGroupPerTrainableStageWithScaledRates()
+        {
+            using var model = TinyModel();
+            model.Freeze(Layers.UpTo(1));
+            var result = Fit(model, Source(8), Source(8, shuffle: false), new TrainingOptions { Epochs = 1, LearningRate = 1e-3, Schedule = LearningRateSchedule.Constant(), StageLearningRates = StageLearningRates.Discriminative() });
+            var rates = result.History.Epochs[0].LearningRates;
+            Assert.Equal(4, rates.Count);
+            Assert.Equal(1e-3 / 9, rates[0], 15);
+            Assert.Equal(1e-3 / 3, rates[1], 15);
+            Assert.Equal(1e-3, rates[2], 15);
+            Assert.Equal(1e-2, rates[3], 15);
+        }
+
+        [Fact]
+        public void Fit_ClassWeightsAndLabelSmoothing_ValidationLossIsTheWeightedSmoothedCrossEntropy()
+        {
+            using var model = TinyModel();
+            var (images, labels) = MakeData(8, seed: 9);
+            var validation = new TensorBatchSource(images, labels, 8);
+            var weights = new[] { 0.25f, 3f };
+            var result = Fit(model, Source(8), validation, new TrainingOptions { Epochs = 1, ClassWeights = weights, LabelSmoothing = 0.1 });
+            model.eval();
+            using var noGrad = no_grad();
+            double expected = nn.functional.cross_entropy(model.forward(images), labels, weight: tensor(weights), label_smoothing: 0.1).item<float>();
+            Assert.Equal(expected, result.History.Epochs[0].ValidationLoss, 5);
+        }
+
+        [Fact]
+        public void Fit_NaNLossInEpochTwo_ThrowsNamingEpochAndBatchAndKeepsEpochOneCheckpoint()
+        {
+            using var folder = new TestSupport.TempFolder();
+            string checkpoint = folder.File("run.ckpt");
+            using var model = TinyModel();
+            var train = new PoisonedSource(Source(24), epoch: 1, batch: 2);
+            var ex = Assert.Throws<TrainingDivergedException>(() => Fit(model, train, Source(8, shuffle: false), new TrainingOptions { Epochs = 3, CheckpointPath = checkpoint }));
+            Assert.Equal(2, ex.Epoch);
+            Assert.Equal(2, ex.Batch);
+            Assert.Contains("epoch 2, batch 2 of 3", ex.Message, StringComparison.Ordinal);
+            Assert.True(model.parameters().All(p => !p.isnan().any().item<bool>()), "the diverged step was applied");
+            using var state = TrainingCheckpoint.ReadFor(checkpoint, model);
+            Assert.Equal(1, state.State.EpochsDone);
+        }
+
+        [Fact]
+        public void Fit_ProgressReporter_ReceivesEveryBatchAndEveryEpoch()
+        {
+            using var model = TinyModel();
+            var reports = new List<TrainingProgress>();
+            Fit(model, Source(24), Source(8, shuffle: false), new TrainingOptions { Epochs = 2, Progress = new SyncProgress<TrainingProgress>(reports.Add) });
+            Assert.Equal(6, reports.Count(r => r.Kind == TrainingProgressKind.Batch));
+            Assert.Equal(new[] { 1, 2, 3, 1, 2, 3 }, reports.Where(r => r.Kind == TrainingProgressKind.Batch).Select(r => r.Batch));
+            var epochs = reports.Where(r => r.Kind == TrainingProgressKind.Epoch).ToList();
+            Assert.Equal(new[] { 1, 2 }, epochs.Select(r => r.Epoch));
+            Assert.All(epochs, r => Assert.NotNull(r.EpochRecord));
+            Assert.All(reports, r => Assert.Equal(2, r.TotalEpochs));
+        }
+
+        [Fact]
+        public void EarlyStopping_NoImprovement_StopsAfterPatienceEpochs()
+        {
+            using var model = TinyModel();
+            var stopper = new EarlyStopping(new EarlyStoppingOptions { Patience = 2, MinDelta = 10 });
+            var result = Fit(model, Source(8), Source(8, shuffle: false), new TrainingOptions { Epochs = 10, Callbacks = new[] { stopper } });
+            Assert.True(result.StoppedEarly);
+            Assert.Equal(3, result.History.Epochs.Count);
+            Assert.Equal(3, stopper.StoppedEpoch);
+            Assert.Contains(result.History.Events, e => e.Kind == "early-stop" && e.Epoch == 3);
+        }
+
+        [Fact]
+        public void BestCheckpoint_MonitorsValidationLoss_SavesTheBestEpochsWeights()
+        {
+            using var folder = new TestSupport.TempFolder();
+            using var model = TinyModel();
+            var best = new BestCheckpoint(folder.File("best.safetensors"));
+            var validation = Source(8, shuffle: false, seed: 11);
+            var result = Fit(model, Source(16), validation, new TrainingOptions { Epochs = 3, LearningRate = 1e-2, Schedule = LearningRateSchedule.Constant(), Callbacks = new[] { best } });
+            var bestEpoch = result.History.Epochs.OrderBy(e => e.ValidationLoss).First();
+            Assert.Equal(bestEpoch.Epoch, best.BestEpoch);
+            Assert.Equal(bestEpoch.ValidationLoss, best.BestValue);
+            using var loaded = TransferModel.Load(best.Path, CPU);
+            var (images, labels) = MakeData(8, seed: 11);
+            using var noGrad = no_grad();
+            double loss = nn.functional.cross_entropy(loaded.forward(images), labels).item<float>();
+            Assert.Equal(bestEpoch.ValidationLoss, loss, 5);
+        }
+
+        [Fact]
+        public void History_JsonRoundTripAndCsv_KeepEveryValue()
+        {
+            using var model = TinyModel();
+            var history = Fit(model, Source(8), Source(8, shuffle: false), new TrainingOptions { Epochs = 2 }).History;
+            var copy = TrainingHistory.FromJson(history.ToJson());
+            Assert.Equal(history.Epochs.Select(e => e.ValidationLoss), copy.Epochs.Select(e => e.ValidationLoss));
+            Assert.Equal(history.Epochs[1].LearningRates, copy.Epochs[1].LearningRates);
+            Assert.Equal(history.Events.Count, copy.Events.Count);
+            var lines = history.ToCsv().TrimEnd('\n').Split('\n');
+            Assert.Equal("epoch,phase,phase_name,phase_epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_auc,lr,seconds,images_per_second,frozen", lines[0]);
+            Assert.Equal(3, lines.Length);
+            Assert.StartsWith("2,1,fit,2,", lines[2], StringComparison.Ordinal);
+        }
+
+        [Fact]
+        public void BinaryAuc_TiesAndOrder_MatchesScikitLearn()
+        {
+            // sklearn.metrics.roc_auc_score([0, 0, 1, 1, 0, 1], [0.1, 0.4, 0.35, 0.8, 0.4, 0.4]) == 0.6666666666666666
+            Assert.Equal(2.0 / 3.0, Metrics.BinaryAuc(new[] { 0.1f, 0.4f, 0.35f, 0.8f, 0.4f, 0.4f }, new[] { 0, 0, 1, 1, 0, 1 })!.Value, 12);
+            Assert.Null(Metrics.BinaryAuc(new[] { 0.1f, 0.2f }, new[] { 1, 1 }));
+        }
+    }
+}
