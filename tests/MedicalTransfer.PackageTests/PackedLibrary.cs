@@ -17,12 +17,13 @@ namespace MedicalTransfer.PackageTests
     }
 
     /// <summary>
-    /// Packs src/MedicalTransfer once, in Release, into a temporary feed, with a version no earlier run used
+    /// Packs every project under src/ once, in Release, into a temporary feed, with a version no earlier run used
     /// (0.1.0-test-&lt;guid&gt;), so that the global packages folder can never serve a stale copy. Disposal
     /// removes the temporary folder and that version from the global packages folder.
     /// </summary>
     public sealed class PackedLibrary : IDisposable
     {
+        /// <summary>The core package, the one applications install.</summary>
         public const string PackageId = "MedicalTransfer";
 
         private static readonly TimeSpan PackTimeout = TimeSpan.FromMinutes(8);
@@ -35,22 +36,37 @@ namespace MedicalTransfer.PackageTests
             Feed = Path.Combine(WorkRoot, "feed");
             TorchSharpVersion = ReadTorchSharpVersion(RepositoryRoot);
 
-            // Its own artifacts folder: nothing shared with the solution's Debug build running beside it.
+            // Every project under src/ is a package. Its own artifacts folder: nothing shared with the solution's
+            // Debug build running beside it. Later packs reuse the first one's build of MedicalTransfer.
             var headBefore = GitHead(RepositoryRoot);
-            Pack = DotNetCli.Run(
-                RepositoryRoot,
-                PackTimeout,
-                "pack", Path.Combine("src", "MedicalTransfer", "MedicalTransfer.csproj"),
-                "-c", "Release",
-                "-o", Feed,
-                "--artifacts-path", Path.Combine(WorkRoot, "artifacts"),
-                $"-p:Version={Version}");
-            if (Pack.ExitCode != 0)
+            var projects = Directory.GetDirectories(Path.Combine(RepositoryRoot, "src"))
+                .Select(d => Path.Combine(d, Path.GetFileName(d) + ".csproj"))
+                .Where(File.Exists)
+                .OrderBy(p => p, StringComparer.Ordinal)
+                .ToList();
+            var packs = new List<CommandResult>();
+            foreach (var project in projects)
             {
-                throw new InvalidOperationException("Packing the library failed. " + Pack.Describe());
+                var pack = DotNetCli.Run(
+                    RepositoryRoot,
+                    PackTimeout,
+                    "pack", Path.GetRelativePath(RepositoryRoot, project),
+                    "-c", "Release",
+                    "-o", Feed,
+                    "--artifacts-path", Path.Combine(WorkRoot, "artifacts"),
+                    $"-p:Version={Version}");
+                if (pack.ExitCode != 0)
+                {
+                    throw new InvalidOperationException($"Packing {Path.GetFileName(project)} failed. " + pack.Describe());
+                }
+
+                packs.Add(pack);
             }
 
-            // In a shared working copy someone may commit while the pack runs; the package names one of these.
+            Packs = packs;
+            PackageIds = projects.Select(p => Path.GetFileNameWithoutExtension(p)).ToList();
+
+            // In a shared working copy someone may commit while the pack runs; the packages name one of these.
             PackedCommits = new[] { headBefore, GitHead(RepositoryRoot) }.OfType<string>().Distinct().ToList();
 
             var packagesFolder = DotNetCli.Run(WorkRoot, TimeSpan.FromMinutes(1), "nuget", "locals", "global-packages", "--list");
@@ -73,14 +89,17 @@ namespace MedicalTransfer.PackageTests
         /// <summary>A temporary folder outside the repository for everything this run writes.</summary>
         public string WorkRoot { get; }
 
-        /// <summary>The local feed that holds the .nupkg and .snupkg.</summary>
+        /// <summary>The local feed that holds the .nupkg and .snupkg files.</summary>
         public string Feed { get; }
 
         /// <summary>The TorchSharp version pinned in Directory.Packages.props.</summary>
         public string TorchSharpVersion { get; }
 
-        /// <summary>The <c>dotnet pack</c> command's result.</summary>
-        internal CommandResult Pack { get; }
+        /// <summary>The <c>dotnet pack</c> commands' results, one per package.</summary>
+        internal IReadOnlyList<CommandResult> Packs { get; }
+
+        /// <summary>The packages built: MedicalTransfer and every other project under src/.</summary>
+        public IReadOnlyList<string> PackageIds { get; }
 
         /// <summary>
         /// The commit checked out when the pack started and when it ended (one value unless someone committed
@@ -91,23 +110,26 @@ namespace MedicalTransfer.PackageTests
         /// <summary>Where NuGet extracts packages on this machine.</summary>
         public string GlobalPackagesFolder { get; }
 
-        public string PackagePath => Path.Combine(Feed, $"{PackageId}.{Version}.nupkg");
+        public string PackagePath(string id) => Path.Combine(Feed, $"{id}.{Version}.nupkg");
 
-        public string SymbolPackagePath => Path.Combine(Feed, $"{PackageId}.{Version}.snupkg");
+        public string SymbolPackagePath(string id) => Path.Combine(Feed, $"{id}.{Version}.snupkg");
 
         public void Dispose()
         {
             // NuGet extracts into <root>/<lower-case id>/<normalised version>; only this run's version is removed.
-            var id = Path.Combine(GlobalPackagesFolder, PackageId.ToLowerInvariant());
-            var extracted = Path.Combine(id, Version.ToLowerInvariant());
-            if (Directory.Exists(extracted))
+            foreach (var packageId in PackageIds)
             {
-                Directory.Delete(extracted, recursive: true);
-            }
+                var id = Path.Combine(GlobalPackagesFolder, packageId.ToLowerInvariant());
+                var extracted = Path.Combine(id, Version.ToLowerInvariant());
+                if (Directory.Exists(extracted))
+                {
+                    Directory.Delete(extracted, recursive: true);
+                }
 
-            if (Directory.Exists(id) && !Directory.EnumerateFileSystemEntries(id).Any())
-            {
-                Directory.Delete(id);
+                if (Directory.Exists(id) && !Directory.EnumerateFileSystemEntries(id).Any())
+                {
+                    Directory.Delete(id);
+                }
             }
 
             if (Directory.Exists(WorkRoot))
