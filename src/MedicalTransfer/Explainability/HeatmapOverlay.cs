@@ -82,6 +82,24 @@ namespace MedicalTransfer.Explainability
             SavePng(image, outputPath);
         }
 
+        /// <summary>The overlay of <see cref="Save(string, Heatmap, Preprocessing, string, OverlayOptions?)"/> as PNG bytes, for figures composed in memory.</summary>
+        /// <param name="imagePath">The original image file.</param>
+        /// <param name="map">A map over the model's center crop.</param>
+        /// <param name="preprocessing">The preprocessing of the model that produced the map.</param>
+        /// <param name="options">Colormap and opacity; <see langword="null"/> for the defaults.</param>
+        /// <returns>An RGB PNG of the original image's size.</returns>
+        public static byte[] ToPng(string imagePath, Heatmap map, Preprocessing preprocessing, OverlayOptions? options = null)
+        {
+            Guard.NotNullOrWhiteSpace(imagePath);
+            Guard.NotNull(map);
+            Guard.NotNull(preprocessing).Validate();
+            using var image = LoadRgb(imagePath);
+            Blend(image, ToImageFrame(map, preprocessing, image.Width, image.Height), CropBox(preprocessing, image.Width, image.Height), (options ?? new OverlayOptions()).Validate());
+            using var stream = new MemoryStream();
+            image.SaveAsPng(stream, new PngEncoder { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 });
+            return stream.ToArray();
+        }
+
         /// <summary>Writes a PNG of <paramref name="imagePath"/> with a map already in the image's frame (for example <see cref="EnsembleExplanation.Mean"/>).</summary>
         /// <param name="imagePath">The original image file.</param>
         /// <param name="imageFrameMap">A map with the image's width and height.</param>

@@ -1,0 +1,113 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using MedicalTransfer.Data;
+using MedicalTransfer.Explainability;
+using SkiaSharp;
+
+namespace MedicalTransfer.Reporting
+{
+    /// <summary>One cell of an explanation grid: an image (PNG bytes) and its caption lines.</summary>
+    /// <param name="Png">The picture, for example from <see cref="HeatmapOverlay.ToPng"/>.</param>
+    /// <param name="Lines">Caption lines drawn under the picture.</param>
+    /// <param name="Correct">Colours the caption green when <see langword="true"/>, red when <see langword="false"/>, black when <see langword="null"/>.</param>
+    public sealed record GridTile(byte[] Png, IReadOnlyList<string> Lines, bool? Correct = null);
+
+    /// <summary>A labelled grid of Grad-CAM overlays for a batch of images.</summary>
+    public static class ExplanationGrid
+    {
+        /// <summary>
+        /// Overlays each explanation on its ORIGINAL image and writes a grid, each cell captioned with
+        /// the true class (when known), the predicted class and its probability, and the class explained.
+        /// </summary>
+        /// <param name="imagePaths">The original images, in the order of <paramref name="explanations"/>.</param>
+        /// <param name="explanations">Their explanations (from the same model).</param>
+        /// <param name="preprocessing">That model's preprocessing.</param>
+        /// <param name="path">The PNG to write; its folder must exist.</param>
+        /// <param name="trueClasses">True class names, or <see langword="null"/> when unknown.</param>
+        /// <param name="columns">Cells per row (1 to 16).</param>
+        /// <param name="tileSize">Width of each picture in pixels (64 to 1024).</param>
+        /// <param name="overlay">Colormap and opacity.</param>
+        public static void Save(IReadOnlyList<string> imagePaths, IReadOnlyList<Explanation> explanations, Preprocessing preprocessing, string path, IReadOnlyList<string>? trueClasses = null, int columns = 4, int tileSize = 256, OverlayOptions? overlay = null)
+        {
+            ArgumentNullException.ThrowIfNull(imagePaths);
+            ArgumentNullException.ThrowIfNull(explanations);
+            ArgumentNullException.ThrowIfNull(preprocessing);
+            if (imagePaths.Count != explanations.Count || (trueClasses is not null && trueClasses.Count != explanations.Count))
+            {
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Expected one image path (and true class) per explanation ({0}); found {1} paths and {2} true classes.", explanations.Count, imagePaths.Count, trueClasses?.Count ?? 0), nameof(imagePaths));
+            }
+
+            var tiles = explanations.Select((e, i) =>
+            {
+                var lines = new List<string>();
+                if (trueClasses is not null)
+                {
+                    lines.Add("true: " + trueClasses[i]);
+                }
+
+                lines.Add(string.Format(CultureInfo.InvariantCulture, "pred: {0} ({1:0.00})", e.PredictedClassName, e.Probabilities[e.PredictedClass]));
+                if (e.TargetClass != e.PredictedClass)
+                {
+                    lines.Add(string.Format(CultureInfo.InvariantCulture, "map of: {0} ({1:0.00})", e.TargetClassName, e.TargetProbability));
+                }
+
+                return new GridTile(HeatmapOverlay.ToPng(imagePaths[i], e.LowResolution, preprocessing, overlay), lines, trueClasses is null ? null : trueClasses[i] == e.PredictedClassName);
+            }).ToArray();
+            Save(tiles, path, columns, tileSize);
+        }
+
+        /// <summary>Writes a grid of captioned pictures.</summary>
+        /// <param name="tiles">The cells, row by row.</param>
+        /// <param name="path">The PNG to write; its folder must exist.</param>
+        /// <param name="columns">Cells per row (1 to 16).</param>
+        /// <param name="tileSize">Width of each picture in pixels (64 to 1024); heights keep each picture's aspect ratio within a square cell.</param>
+        public static void Save(IReadOnlyList<GridTile> tiles, string path, int columns = 4, int tileSize = 256)
+        {
+            ArgumentNullException.ThrowIfNull(tiles);
+            Charts.CheckPath(path);
+            if (tiles.Count == 0)
+            {
+                throw new ArgumentException("Expected at least one tile; found none.", nameof(tiles));
+            }
+
+            ArgumentOutOfRangeException.ThrowIfLessThan(columns, 1);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(columns, 16);
+            ArgumentOutOfRangeException.ThrowIfLessThan(tileSize, 64);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(tileSize, 1024);
+            const int Gap = 8;
+            float fontSize = Math.Max(11, tileSize / 16f);
+            int lineHeight = (int)Math.Ceiling(fontSize * 1.3);
+            int captionHeight = (tiles.Max(t => t.Lines.Count) * lineHeight) + Gap;
+            int cols = Math.Min(columns, tiles.Count);
+            int rows = (tiles.Count + cols - 1) / cols;
+            int width = (cols * (tileSize + Gap)) + Gap;
+            int height = (rows * (tileSize + captionHeight + Gap)) + Gap;
+            using var surface = SKSurface.Create(new SKImageInfo(width, height));
+            var canvas = surface.Canvas;
+            canvas.Clear(SKColors.White);
+            using var typeface = Figures.Typeface(bold: false);
+            using var font = new SKFont(typeface, fontSize);
+            using var paint = new SKPaint { IsAntialias = true };
+            for (int i = 0; i < tiles.Count; i++)
+            {
+                var tile = tiles[i] ?? throw new ArgumentNullException(nameof(tiles), string.Format(CultureInfo.InvariantCulture, "Tile {0} is null.", i));
+                int x = Gap + ((i % cols) * (tileSize + Gap));
+                int y = Gap + ((i / cols) * (tileSize + captionHeight + Gap));
+                using var bitmap = SKBitmap.Decode(tile.Png) ?? throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Tile {0} does not hold a PNG or JPEG image.", i), nameof(tiles));
+                float scale = Math.Min((float)tileSize / bitmap.Width, (float)tileSize / bitmap.Height);
+                float w = bitmap.Width * scale, h = bitmap.Height * scale;
+                using var image = SKImage.FromBitmap(bitmap);
+                canvas.DrawImage(image, SKRect.Create(x + ((tileSize - w) / 2), y + ((tileSize - h) / 2), w, h), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
+                paint.Color = tile.Correct switch { true => new SKColor(0, 110, 40), false => new SKColor(190, 20, 20), null => SKColors.Black };
+                for (int l = 0; l < tile.Lines.Count; l++)
+                {
+                    canvas.DrawText(tile.Lines[l], x + 2, y + tileSize + (lineHeight * (l + 1)), SKTextAlign.Left, font, paint);
+                }
+            }
+
+            Figures.WritePng(surface, path);
+        }
+    }
+}
