@@ -1,4 +1,6 @@
 using System;
+using System.Buffers;
+using System.Buffers.Binary;
 using System.Globalization;
 using System.IO;
 using SixLabors.ImageSharp;
@@ -32,31 +34,80 @@ namespace MedicalTransfer.Data
 
         public static FloatImage Decode(string path, ImageLoadOptions options)
         {
-            byte[] bytes;
+            // A pooled buffer: files of X-rays are often above the large-object-heap threshold, and
+            // allocating one per image per epoch would keep the garbage collector busy.
+            byte[] buffer;
+            int length;
             try
             {
-                bytes = File.ReadAllBytes(path);
+                using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+                if (file.Length > int.MaxValue)
+                {
+                    throw new ImageDataException(path, Format("Image file '{0}' is {1} bytes long; files above 2 GB are not images this SDK can use.", path, file.Length));
+                }
+
+                length = (int)file.Length;
+                buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, length));
+                try
+                {
+                    file.ReadExactly(buffer, 0, length);
+                }
+                catch
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    throw;
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw new ImageDataException(path, Format("Image file '{0}' cannot be read: {1} Check that it exists and is readable.", path, e.Message), e);
             }
 
-            return Decode(path, bytes, options);
+            try
+            {
+                return Decode(path, buffer, length, options);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
 
-        public static FloatImage Decode(string path, byte[] bytes, ImageLoadOptions options)
+        public static FloatImage Decode(string path, byte[] bytes, ImageLoadOptions options) => Decode(path, bytes, bytes.Length, options);
+
+        /// <summary>Decodes the first <paramref name="length"/> bytes of <paramref name="buffer"/>.</summary>
+        public static FloatImage Decode(string path, byte[] buffer, int length, ImageLoadOptions options)
         {
+            ReadOnlySpan<byte> bytes = buffer.AsSpan(0, length);
             if (bytes.Length == 0)
             {
                 throw new ImageDataException(path, Format("Image file '{0}' is empty (0 bytes); expected a PNG, JPEG or BMP image. Remove it or replace it with the original file.", path));
+            }
+
+            if (GrayPngDecoder.IsFastGray(bytes, out int grayWidth, out int grayHeight, out int bitDepth))
+            {
+                CheckPixels(path, grayWidth, grayHeight, options);
+                CheckComplete(path, bytes, PngFormat.Instance);
+                try
+                {
+                    FloatImage? gray = GrayPngDecoder.Decode(buffer, length, grayWidth, grayHeight, bitDepth, Scale8, Scale16);
+                    if (gray is not null)
+                    {
+                        return gray;
+                    }
+                }
+                catch (Exception e) when (e is InvalidDataException or OverflowException)
+                {
+                    throw new ImageDataException(path, Format("Image file '{0}' (PNG, {1}x{2}, {3}-bit gray) cannot be decoded: {4}. Remove or replace the file.", path, grayWidth, grayHeight, bitDepth, e.Message), e);
+                }
             }
 
             IImageInfo? info;
             IImageFormat? format;
             try
             {
-                info = Image.Identify(Config, bytes, out format);
+                using var stream = new MemoryStream(buffer, 0, length, writable: false);
+                info = Image.Identify(Config, stream, out format);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -68,12 +119,7 @@ namespace MedicalTransfer.Data
                 throw new ImageDataException(path, Format("Image file '{0}' is not a PNG, JPEG or BMP image: its content looks like {1}. Convert it to PNG (16-bit for X-rays) or remove it.", path, Sniff(bytes)));
             }
 
-            long pixels = (long)info.Width * info.Height;
-            if (info.Width <= 0 || info.Height <= 0 || pixels > options.MaxPixels)
-            {
-                throw new ImageDataException(path, Format("Image file '{0}' declares {1}x{2} = {3} pixels; the limit is {4} (ImageLoadOptions.MaxPixels). Downscale the image or raise the limit if it is genuine.", path, info.Width, info.Height, pixels, options.MaxPixels));
-            }
-
+            CheckPixels(path, info.Width, info.Height, options);
             CheckComplete(path, bytes, format);
 
             try
@@ -105,19 +151,28 @@ namespace MedicalTransfer.Data
             }
         }
 
+        private static void CheckPixels(string path, int width, int height, ImageLoadOptions options)
+        {
+            long pixels = (long)width * height;
+            if (width <= 0 || height <= 0 || pixels > options.MaxPixels)
+            {
+                throw new ImageDataException(path, Format("Image file '{0}' declares {1}x{2} = {3} pixels; the limit is {4} (ImageLoadOptions.MaxPixels). Downscale the image or raise the limit if it is genuine.", path, width, height, pixels, options.MaxPixels));
+            }
+        }
+
         /// <summary>
         /// ImageSharp fills the missing part of a truncated JPEG or PNG with black instead of failing,
         /// so completeness is checked on the bytes: a JPEG must end its last scan with an EOI marker,
         /// a PNG must contain its IEND chunk, a BMP must be as long as its header says.
         /// </summary>
-        private static void CheckComplete(string path, byte[] bytes, IImageFormat format)
+        private static void CheckComplete(string path, ReadOnlySpan<byte> bytes, IImageFormat format)
         {
             ReadOnlySpan<byte> span = bytes;
             bool complete = format switch
             {
                 JpegFormat => span.LastIndexOf(stackalloc byte[] { 0xFF, 0xD9 }) > span.LastIndexOf(stackalloc byte[] { 0xFF, 0xDA }),
                 PngFormat => span.Slice(Math.Max(0, span.Length - 4096)).IndexOf("IEND"u8) >= 0,
-                BmpFormat => span.Length >= 6 && BitConverter.ToUInt32(bytes, 2) <= (uint)span.Length,
+                BmpFormat => span.Length >= 6 && BinaryPrimitives.ReadUInt32LittleEndian(span.Slice(2)) <= (uint)span.Length,
                 _ => true,
             };
 
@@ -132,7 +187,7 @@ namespace MedicalTransfer.Data
             }
         }
 
-        private static FloatImage DecodeGray16(byte[] bytes)
+        private static FloatImage DecodeGray16(ReadOnlySpan<byte> bytes)
         {
             using Image<L16> image = Load<L16>(bytes);
             FloatImage result = FloatImage.Rent(1, image.Width, image.Height, 65535f);
@@ -153,7 +208,7 @@ namespace MedicalTransfer.Data
             return result;
         }
 
-        private static FloatImage DecodeGray8(byte[] bytes)
+        private static FloatImage DecodeGray8(ReadOnlySpan<byte> bytes)
         {
             using Image<L8> image = Load<L8>(bytes);
             FloatImage result = FloatImage.Rent(1, image.Width, image.Height, 255f);
@@ -174,7 +229,7 @@ namespace MedicalTransfer.Data
             return result;
         }
 
-        private static FloatImage DecodeRgb24(byte[] bytes)
+        private static FloatImage DecodeRgb24(ReadOnlySpan<byte> bytes)
         {
             using Image<Rgb24> image = Load<Rgb24>(bytes);
             FloatImage result = FloatImage.Rent(3, image.Width, image.Height, 255f);
@@ -199,7 +254,7 @@ namespace MedicalTransfer.Data
             return result;
         }
 
-        private static FloatImage DecodeRgb48(byte[] bytes)
+        private static FloatImage DecodeRgb48(ReadOnlySpan<byte> bytes)
         {
             using Image<Rgb48> image = Load<Rgb48>(bytes);
             FloatImage result = FloatImage.Rent(3, image.Width, image.Height, 65535f);
@@ -224,7 +279,7 @@ namespace MedicalTransfer.Data
             return result;
         }
 
-        private static Image<TPixel> Load<TPixel>(byte[] bytes)
+        private static Image<TPixel> Load<TPixel>(ReadOnlySpan<byte> bytes)
             where TPixel : unmanaged, IPixel<TPixel>
         {
             Image<TPixel> image = Image.Load<TPixel>(Config, bytes);
