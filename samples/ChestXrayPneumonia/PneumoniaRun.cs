@@ -1,0 +1,275 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using System.Threading;
+using MedicalTransfer;
+using MedicalTransfer.Data;
+using MedicalTransfer.Evaluation;
+using MedicalTransfer.Explainability;
+using MedicalTransfer.Freezing;
+using MedicalTransfer.Reporting;
+using MedicalTransfer.Training;
+using MedicalTransfer.Weights;
+using Microsoft.Extensions.Logging;
+using TorchSharp;
+
+namespace ChestXrayPneumonia
+{
+    /// <summary>One run of the sample: data, model, training, evaluation and the report folder.</summary>
+    internal sealed class PneumoniaRun
+    {
+        private const string Positive = "PNEUMONIA";
+        private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+        private readonly RunSettings _settings;
+        private readonly ConsoleUi _ui = new();
+
+        public PneumoniaRun(RunSettings settings) => _settings = settings;
+
+        private string Out(string name) => Path.Combine(_settings.Output, name);
+
+        public int Execute(CancellationToken cancellationToken)
+        {
+            var watch = Stopwatch.StartNew();
+            Directory.CreateDirectory(_settings.Output);
+            var device = _settings.Device switch
+            {
+                "cpu" => torch.CPU,
+                "cuda" => torch.CUDA,
+                _ => torch.cuda.is_available() ? torch.CUDA : torch.CPU,
+            };
+            string started = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+            WriteRunFile(started, null, device, null);
+            using var loggerFactory = _ui.CreateLoggerFactory();
+            var logger = loggerFactory.CreateLogger("ChestXrayPneumonia");
+
+            try
+            {
+                var splits = LoadData(logger);
+                _ui.Line($"Data: {splits.Train.Count} train, {splits.Validation.Count} validation, {splits.Test.Count} test images; classes {string.Join(", ", splits.Train.Classes)}");
+                _ui.Line(splits.Report.ToString());
+
+                using var model = BuildModel(splits.Train.Classes, device, logger, cancellationToken);
+                _ui.Line(model.Summary().ToString());
+
+                var loaderOptions = new LoaderOptions { BatchSize = _settings.BatchSize, Seed = _settings.Seed, Device = device, Logger = logger, CacheShorterSide = model.Preprocessing.ResizeSize };
+                var train = new DataLoader(splits.Train, Transforms.ForTraining(model.Preprocessing), loaderOptions with { DropLast = true });
+                var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(model.Preprocessing), loaderOptions with { Sampling = SamplingMode.Sequential });
+
+                ApplyAdaptiveFreezing(model, validation, logger, cancellationToken);
+                var result = Train(model, splits.Train, train, validation, logger, cancellationToken);
+                if (result is null)
+                {
+                    return 130;
+                }
+
+                result.History.SaveJson(Out("history.json"));
+                result.History.SaveCsv(Out("history.csv"));
+                TrainingCharts.SaveTrainingCurves(result.History, Out("training_curves.png"));
+
+                using var best = TransferModel.Load(Out("model.safetensors"), device);
+                Evaluate(best, splits, loaderOptions, cancellationToken);
+                WriteRunFile(started, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture), device, watch.Elapsed.TotalSeconds);
+                _ui.Line($"Done in {watch.Elapsed.TotalSeconds:F0} s. Report: {_settings.Output}");
+                return 0;
+            }
+            catch (OperationCanceledException)
+            {
+                _ui.Line($"Stopped. The last checkpoint is in {Out("checkpoint.mtckpt")}; continue with: dotnet run --project samples/ChestXrayPneumonia -- --resume \"{_settings.Output}\"");
+                return 130;
+            }
+            catch (MedicalTransferException ex)
+            {
+                Console.Error.WriteLine("error: " + ex.Message);
+                return 1;
+            }
+        }
+
+        private DatasetSplits LoadData(ILogger logger)
+        {
+            var split = new SplitOptions { Seed = _settings.Seed };
+            if (_settings.Data is string data)
+            {
+                return Directory.Exists(Path.Combine(data, "train")) && Directory.Exists(Path.Combine(data, "test"))
+                    ? ImageFolder.LoadSplits(data, split, logger)
+                    : ImageFolder.Load(data, logger).Split(split);
+            }
+
+            // The embedded default: synthetic chest phantoms, written once per (count, seed) and reused.
+            string cache = Path.Combine(Path.GetTempPath(), "medicaltransfer-samples", string.Create(CultureInfo.InvariantCulture, $"chest-phantoms-{_settings.SyntheticImages}-seed{_settings.Seed}"));
+            if (!File.Exists(Path.Combine(cache, ".complete")))
+            {
+                string temp = cache + ".partial-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+                _ui.Line($"Generating {_settings.SyntheticImages} synthetic chest X-ray phantoms in {cache} ...");
+                SyntheticChestXRay.WriteImageFolder(temp, new SyntheticChestXRayOptions { Count = _settings.SyntheticImages, Seed = _settings.Seed, Size = 224 });
+                File.WriteAllText(Path.Combine(temp, ".complete"), "ok");
+                if (Directory.Exists(cache))
+                {
+                    Directory.Delete(cache, recursive: true);
+                }
+
+                Directory.Move(temp, cache);
+            }
+
+            return ImageFolder.Load(cache, logger).Split(split);
+        }
+
+        private TransferModel BuildModel(IReadOnlyList<string> classes, torch.Device device, ILogger logger, CancellationToken cancellationToken)
+        {
+            var builder = _settings.Weights switch
+            {
+                "onnx" => TransferBuilder.FromPretrained(ResNetWeights.MLNetResNet18),
+                "imagenet" => TransferBuilder.FromResNet(_settings.Depth).WithPretrained(ResNetWeights.ImageNet),
+                string file => TransferBuilder.FromResNet(_settings.Depth).WithWeights(file),
+            };
+            var weightsPreprocessing = _settings.Weights switch
+            {
+                "onnx" => ResNetWeights.MLNetResNet18.Preprocessing,
+                "imagenet" => ResNetWeights.ImageNet.Preprocessing,
+                _ => Preprocessing.ImageNet,
+            };
+
+            // Scale the weights' own resize/crop to the requested image size, keeping their colour handling.
+            int size = _settings.ImageSize;
+            var preprocessing = new Preprocessing
+            {
+                Mean = weightsPreprocessing.Mean,
+                Std = weightsPreprocessing.Std,
+                ChannelOrder = weightsPreprocessing.ChannelOrder,
+                PixelScale = weightsPreprocessing.PixelScale,
+                CropSize = size,
+                ResizeSize = size * weightsPreprocessing.ResizeSize / weightsPreprocessing.CropSize,
+            };
+
+            FreezeSpec freeze = _settings.Freeze switch
+            {
+                "none" or "adaptive" => Layers.None,
+                "all" => Layers.All,
+                string upTo => Layers.UpTo(int.Parse(upTo.AsSpan(5), NumberStyles.Integer, CultureInfo.InvariantCulture)),
+            };
+
+            return builder
+                .WithHead(Head.Mlp(256))
+                .Freeze(freeze)
+                .WithPreprocessing(preprocessing)
+                .ForClasses(classes.ToArray())
+                .OnDevice(device)
+                .WithSeed(_settings.Seed)
+                .WithLogger(logger)
+                .Build(cancellationToken);
+        }
+
+        private void ApplyAdaptiveFreezing(TransferModel model, DataLoader validation, ILogger logger, CancellationToken cancellationToken)
+        {
+            if (_settings.Freeze != "adaptive" || _settings.Resumed)
+            {
+                return;
+            }
+
+            var ranking = model.RankLayerImportance(validation, logger: logger, cancellationToken: cancellationToken);
+            _ui.Line(ranking.ToString());
+            var spec = ranking.FreezeLeastImportant(2);
+            model.Freeze(spec);
+            _ui.Line("Adaptive freezing: " + spec);
+        }
+
+        private TrainingResult? Train(TransferModel model, ImageDataset trainSet, DataLoader train, DataLoader validation, ILogger logger, CancellationToken cancellationToken)
+        {
+            var options = new TrainingOptions
+            {
+                Epochs = _settings.Epochs,
+                LearningRate = 3e-4,
+                ClassWeights = trainSet.Statistics.InverseFrequencyWeights,
+                Seed = _settings.Seed,
+                CheckpointPath = Out("checkpoint.mtckpt"),
+                ResumeFrom = _settings.Resumed && File.Exists(Out("checkpoint.mtckpt")) ? Out("checkpoint.mtckpt") : null,
+                Callbacks = new ITrainingCallback[] { new BestCheckpoint(Out("model.safetensors"), TrainingMetric.ValidationLoss) },
+                Logger = logger,
+            };
+
+            return _ui.RunWithProgress(progress =>
+            {
+                var withProgress = options with { Progress = progress };
+                if (!_settings.Progressive)
+                {
+                    return model.Fit(train, validation, withProgress, cancellationToken);
+                }
+
+                // The article's phases, scaled to the epoch budget: head, then layer3+layer4+head, then all.
+                int head = Math.Max(1, _settings.Epochs / 4);
+                int full = Math.Max(1, _settings.Epochs / 4);
+                var phases = TrainingPhases.Article(head, _settings.Epochs - head - full, full);
+                return model.FitProgressive(train, validation, phases, withProgress, cancellationToken);
+            });
+        }
+
+        private void Evaluate(TransferModel model, DatasetSplits splits, LoaderOptions loaderOptions, CancellationToken cancellationToken)
+        {
+            var prediction = new PredictionOptions { Loader = loaderOptions };
+
+            // The operating point is chosen on validation predictions (90% sensitivity) and applied unchanged to the test set.
+            var validationPredictions = Evaluator.Predict(model, splits.Validation, prediction, cancellationToken);
+            var options = new EvaluationOptions { PositiveClass = Positive, OperatingPoint = OperatingPoint.TargetSensitivity(0.9) };
+            var report = Evaluator.Evaluate(model, splits.Test, options, validationPredictions, prediction, cancellationToken);
+
+            File.WriteAllText(Out("metrics.json"), report.ToJson());
+            File.WriteAllText(Out("classification_report.txt"), report.Classification.ToString());
+            Charts.SaveConfusionMatrix(report.ConfusionMatrix, Out("confusion_matrix.png"));
+            if (report.Binary is { } binary)
+            {
+                Charts.SaveRocCurve(binary, Out("roc.png"));
+                Charts.SavePrecisionRecallCurve(binary, Out("pr.png"));
+            }
+
+            Charts.SaveReliabilityDiagram(report.Calibration, Out("reliability.png"));
+            _ui.Line(report.ToString());
+            ExplainSomeTestImages(model, splits.Test, report.Predictions);
+        }
+
+        private void ExplainSomeTestImages(TransferModel model, TestSet test, Predictions predictions)
+        {
+            // Two correct images of each class and up to four wrong ones, with the heatmap of the predicted class.
+            var indices = Enumerable.Range(0, test.Count).ToArray();
+            var correct = indices.Where(i => predictions.PredictedLabels[i] == predictions.Labels[i])
+                .GroupBy(i => predictions.Labels[i]).SelectMany(g => g.Take(2));
+            var wrong = indices.Where(i => predictions.PredictedLabels[i] != predictions.Labels[i]).Take(4);
+            string folder = Out("gradcam");
+            Directory.CreateDirectory(folder);
+            var gradCam = new GradCam();
+            foreach (var (group, chosen) in new[] { ("correct", correct.ToArray()), ("wrong", wrong.ToArray()) })
+            {
+                if (chosen.Length == 0)
+                {
+                    continue;
+                }
+
+                var paths = chosen.Select(i => test.Samples[i].Path).ToArray();
+                var explanations = gradCam.Explain(model, paths);
+                for (int k = 0; k < paths.Length; k++)
+                {
+                    var e = explanations[k];
+                    string name = string.Create(CultureInfo.InvariantCulture, $"{group}-{k + 1}-true-{test.Classes[predictions.Labels[chosen[k]]]}-pred-{e.PredictedClassName}-{e.TargetProbability:0.00}.png");
+                    HeatmapOverlay.Save(paths[k], e, model.Preprocessing, Path.Combine(folder, name));
+                }
+            }
+        }
+
+        private void WriteRunFile(string started, string? finished, torch.Device device, double? seconds)
+        {
+            var run = new RunFile(
+                _settings,
+                started,
+                finished,
+                device.ToString(),
+                typeof(TransferModel).Assembly.GetName().Version?.ToString() ?? "unknown",
+                typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown",
+                Environment.Version.ToString(),
+                System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+                seconds);
+            File.WriteAllText(Out("run.json"), JsonSerializer.Serialize(run, Indented));
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using System;
+using System.CommandLine;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using ChestXrayPneumonia;
+
+// The article's chest X-ray example as a command-line program. Parses and checks the arguments, then
+// hands a RunSettings to PneumoniaRun. Wrong arguments: one line, the usage, exit code 2.
+var data = new Option<string?>("--data") { Description = "An ImageFolder (the Kaggle chest_xray layout with train/val/test, or one folder of class folders). Default: synthetic chest phantoms, generated once and cached." };
+var depth = new Option<int>("--depth") { Description = "ResNet depth: 18, 34, 50, 101 or 152 (with --weights onnx the layout is fixed by the file).", DefaultValueFactory = _ => 18 };
+var weights = new Option<string>("--weights") { Description = "onnx (ImageNet ResNet-18 from a NuGet package, no network), imagenet (torchvision checkpoint, downloaded once), or a .pth/.safetensors file.", DefaultValueFactory = _ => "onnx" };
+var freeze = new Option<string>("--freeze") { Description = "none, all, upto:N (N in 0..4) or adaptive (rank stages by ablation on validation data, freeze the least important).", DefaultValueFactory = _ => "upto:2" };
+var progressive = new Option<bool>("--progressive") { Description = "Fine-tune in the article's three phases (head; layer3+layer4+head; everything), scaled to --epochs." };
+var epochs = new Option<int>("--epochs") { Description = "Training epochs (in all phases together).", DefaultValueFactory = _ => 4 };
+var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 16 };
+var imageSize = new Option<int>("--image-size") { Description = "Side of the square the network sees.", DefaultValueFactory = _ => 160 };
+var device = new Option<string>("--device") { Description = "cpu or cuda (default: cuda when available).", DefaultValueFactory = _ => "auto" };
+var seed = new Option<int>("--seed") { Description = "Seed for data splits, augmentation, initialisation and dropout.", DefaultValueFactory = _ => 42 };
+var output = new Option<string?>("--out") { Description = "Report folder. Default: runs/<timestamp> under the current folder." };
+var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run from its report folder (its settings are reused)." };
+var images = new Option<int>("--synthetic-images") { Description = "How many synthetic phantoms to generate when --data is not given.", DefaultValueFactory = _ => 400 };
+
+var root = new RootCommand("Fine-tunes an ImageNet ResNet to tell NORMAL from PNEUMONIA chest X-rays and writes a report folder (metrics, pictures, Grad-CAM, the model).")
+{
+    data, depth, weights, freeze, progressive, epochs, batchSize, imageSize, device, seed, output, resume, images,
+};
+
+root.SetAction(parse =>
+{
+    RunSettings settings;
+    try
+    {
+        settings = RunSettings.From(
+            parse.GetValue(data), parse.GetValue(depth), parse.GetValue(weights)!, parse.GetValue(freeze)!, parse.GetValue(progressive),
+            parse.GetValue(epochs), parse.GetValue(batchSize), parse.GetValue(imageSize), parse.GetValue(device)!, parse.GetValue(seed),
+            parse.GetValue(output), parse.GetValue(resume), parse.GetValue(images));
+    }
+    catch (ArgumentException ex)
+    {
+        return Usage(ex.Message);
+    }
+
+    using var cancel = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        // First Ctrl+C: stop after the current batch and keep the checkpoints. Second: default behaviour.
+        if (!cancel.IsCancellationRequested)
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        }
+    };
+    return new PneumoniaRun(settings).Execute(cancel.Token);
+});
+
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    return Usage(parsed.Errors[0].Message);
+}
+
+return parsed.Invoke();
+
+int Usage(string message)
+{
+    Console.Error.WriteLine("error: " + message);
+    root.Parse("--help").Invoke();
+    return 2;
+}

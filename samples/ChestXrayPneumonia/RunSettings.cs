@@ -1,0 +1,117 @@
+using System;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+
+namespace ChestXrayPneumonia
+{
+    /// <summary>The checked arguments of one run, saved in run.json so that --resume can reuse them.</summary>
+    internal sealed record RunSettings
+    {
+        private static readonly int[] Depths = { 18, 34, 50, 101, 152 };
+
+        public string? Data { get; init; }
+
+        public int Depth { get; init; }
+
+        public string Weights { get; init; } = "onnx";
+
+        public string Freeze { get; init; } = "upto:2";
+
+        public bool Progressive { get; init; }
+
+        public int Epochs { get; init; }
+
+        public int BatchSize { get; init; }
+
+        public int ImageSize { get; init; }
+
+        public string Device { get; init; } = "auto";
+
+        public int Seed { get; init; }
+
+        public string Output { get; init; } = string.Empty;
+
+        public bool Resumed { get; init; }
+
+        public int SyntheticImages { get; init; }
+
+        public static RunSettings From(string? data, int depth, string weights, string freeze, bool progressive, int epochs, int batchSize, int imageSize, string device, int seed, string? output, string? resume, int syntheticImages)
+        {
+            if (resume is not null)
+            {
+                string file = Path.Combine(resume, "run.json");
+                if (!File.Exists(file))
+                {
+                    throw new ArgumentException($"--resume: expected a report folder with run.json, but '{Path.GetFullPath(file)}' does not exist.");
+                }
+
+                var saved = JsonSerializer.Deserialize<RunFile>(File.ReadAllText(file))?.Settings
+                    ?? throw new ArgumentException($"--resume: '{file}' holds no settings.");
+                return saved with { Output = Path.GetFullPath(resume), Resumed = true };
+            }
+
+            if (data is not null && !Directory.Exists(data))
+            {
+                throw new ArgumentException($"--data: the folder '{Path.GetFullPath(data)}' does not exist. Expected an ImageFolder such as chest_xray/ with train/, val/ and test/ (or class folders directly).");
+            }
+
+            if (!Depths.Contains(depth))
+            {
+                throw new ArgumentException($"--depth must be one of {string.Join(", ", Depths)}; found {depth}.");
+            }
+
+            bool isFile = weights is not ("onnx" or "imagenet");
+            if (isFile && !File.Exists(weights))
+            {
+                throw new ArgumentException($"--weights must be onnx, imagenet or an existing .pth/.safetensors file; '{weights}' is none of these.");
+            }
+
+            if (weights == "onnx" && depth != 18)
+            {
+                throw new ArgumentException("--weights onnx is the ML.NET ImageNet ResNet-18 (basic blocks, stages 2-2-2-3): use --depth 18, or --weights imagenet for other depths.");
+            }
+
+            if (!(freeze is "none" or "all" or "adaptive" || (freeze.StartsWith("upto:", StringComparison.Ordinal) && int.TryParse(freeze.AsSpan(5), NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n is >= 0 and <= 4)))
+            {
+                throw new ArgumentException($"--freeze must be none, all, upto:N (N from 0 to 4) or adaptive; found '{freeze}'.");
+            }
+
+            if (epochs < 1 || batchSize < 2 || imageSize < 32 || syntheticImages < 40)
+            {
+                throw new ArgumentException("--epochs must be at least 1, --batch-size at least 2, --image-size at least 32 and --synthetic-images at least 40.");
+            }
+
+            if (progressive && epochs < 3)
+            {
+                throw new ArgumentException("--progressive runs three phases: give --epochs 3 or more.");
+            }
+
+            if (device is not ("auto" or "cpu" or "cuda"))
+            {
+                throw new ArgumentException($"--device must be cpu or cuda; found '{device}'.");
+            }
+
+            string folder = output ?? Path.Combine("runs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+            return new RunSettings
+            {
+                Data = data is null ? null : Path.GetFullPath(data),
+                Depth = depth,
+                Weights = isFile ? Path.GetFullPath(weights) : weights,
+                Freeze = freeze,
+                Progressive = progressive,
+                Epochs = epochs,
+                BatchSize = batchSize,
+                ImageSize = imageSize,
+                Device = device,
+                Seed = seed,
+                Output = Path.GetFullPath(folder),
+                SyntheticImages = syntheticImages,
+            };
+        }
+    }
+
+    /// <summary>The content of run.json.</summary>
+    internal sealed record RunFile(RunSettings Settings, string Started, string? Finished, string Device, string MedicalTransfer, string TorchSharp, string Runtime, string Os, double? Seconds);
+}
