@@ -168,7 +168,7 @@ namespace MedicalTransfer.Evaluation
                     using (batch)
                     using (var scope = NewDisposeScope())
                     {
-                        var images = batch.Images.device == device ? batch.Images : batch.Images.to(device);
+                        var images = batch.Images.to(device);
                         var p = Probabilities(model, images, options.Augmentation, model.Preprocessing.CropSize).cpu();
                         probabilities.AddRange(p.data<double>().ToArray());
                         labels.AddRange(batch.LabelValues);

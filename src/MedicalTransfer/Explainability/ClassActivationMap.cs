@@ -107,7 +107,7 @@ namespace MedicalTransfer.Explainability
             try
             {
                 using var scope = NewDisposeScope();
-                var input = images.device == model.Device ? images : images.to(model.Device);
+                var input = images.to(model.Device);
                 Tensor activation;
                 using (no_grad())
                 {
