@@ -172,22 +172,7 @@ namespace MedicalTransfer.Data
 
                             break;
                         case 4:
-                            for (int i = 0; i < bpp; i++)
-                            {
-                                Unsafe.Add(ref row, i) += Unsafe.Add(ref up, i); // a = c = 0: Paeth picks b
-                            }
-
-                            for (int i = bpp; i < stride; i++)
-                            {
-                                int a = Unsafe.Add(ref row, i - bpp), b = Unsafe.Add(ref up, i), c = Unsafe.Add(ref up, i - bpp);
-                                int pa = Math.Abs(b - c), pb = Math.Abs(a - c), pc = Math.Abs(a + b - c - c);
-                                // Paeth's choice (a on ties, then b, then c) as two selects, which
-                                // the JIT turns into conditional moves: noisy X-rays defeat branch prediction.
-                                int pick = pb < pa ? b : a;
-                                int best = Math.Min(pa, pb);
-                                Unsafe.Add(ref row, i) += (byte)(pc < best ? c : pick);
-                            }
-
+                            PaethRow(ref row, ref up, stride, bpp);
                             break;
                         default:
                             throw new InvalidDataException("row " + y + " has an unknown filter type " + filter);
@@ -198,6 +183,58 @@ namespace MedicalTransfer.Data
             {
                 ArrayPool<byte>.Shared.Return(zeros);
             }
+        }
+
+        /// <summary>
+        /// Paeth-unfilters one row. Each byte depends on the byte <paramref name="bpp"/> to its left,
+        /// so the left and upper-left neighbours are carried in registers per interleaved sample
+        /// instead of being reloaded from memory just after being stored.
+        /// </summary>
+        private static void PaethRow(ref byte row, ref byte up, int stride, int bpp)
+        {
+            if (bpp == 2)
+            {
+                int a0 = 0, a1 = 0, c0 = 0, c1 = 0;
+                for (int i = 0; i + 1 < stride; i += 2)
+                {
+                    int b0 = Unsafe.Add(ref up, i), b1 = Unsafe.Add(ref up, i + 1);
+                    a0 = (byte)(Unsafe.Add(ref row, i) + Paeth(a0, b0, c0));
+                    a1 = (byte)(Unsafe.Add(ref row, i + 1) + Paeth(a1, b1, c1));
+                    Unsafe.Add(ref row, i) = (byte)a0;
+                    Unsafe.Add(ref row, i + 1) = (byte)a1;
+                    c0 = b0;
+                    c1 = b1;
+                }
+
+                return;
+            }
+
+            int a = 0, c = 0;
+            for (int i = 0; i < stride; i++)
+            {
+                // bpp is 1 here (8-bit gray).
+                int b = Unsafe.Add(ref up, i);
+                a = (byte)(Unsafe.Add(ref row, i) + Paeth(a, b, c));
+                Unsafe.Add(ref row, i) = (byte)a;
+                c = b;
+            }
+        }
+
+        /// <summary>Paeth's predictor (a on ties, then b, then c) as selects the JIT turns into conditional moves.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static int Paeth(int a, int b, int c)
+        {
+            int pa = Abs(b - c), pb = Abs(a - c), pc = Abs(a + b - c - c);
+            int pick = pb < pa ? b : a;
+            return pc < Math.Min(pa, pb) ? c : pick;
+        }
+
+        /// <summary>Branch-free absolute value (Math.Abs branches to check for int.MinValue).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static int Abs(int x)
+        {
+            int sign = x >> 31;
+            return (x ^ sign) - sign;
         }
     }
 

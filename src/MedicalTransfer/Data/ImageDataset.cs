@@ -1,4 +1,6 @@
+using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Globalization;
 
 namespace MedicalTransfer.Data
@@ -17,8 +19,9 @@ namespace MedicalTransfer.Data
         internal ImageDataset(string root, IReadOnlyList<string> classes, IReadOnlyList<ImageSample> samples, int ignoredFileCount)
         {
             Root = root;
-            Classes = classes;
-            Samples = samples;
+            // Read-only copies: a caller cannot relabel or add files behind the dataset's back.
+            Classes = Array.AsReadOnly(classes.ToArray());
+            Samples = Array.AsReadOnly(samples.ToArray());
             IgnoredFileCount = ignoredFileCount;
         }
 
