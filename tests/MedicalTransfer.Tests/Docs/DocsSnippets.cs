@@ -1,0 +1,233 @@
+// The C# blocks of README.md and docs/*.md, verbatim, so that the compiler checks them.
+// DocsSnippetsTests fails when a block in the docs is not found here. Free variables of a block
+// (a model, a data split, ...) are the parameters of its method. These methods are compiled, not run.
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using MedicalTransfer;
+using MedicalTransfer.Data;
+using MedicalTransfer.Ensembles;
+using MedicalTransfer.Evaluation;
+using MedicalTransfer.Explainability;
+using MedicalTransfer.Freezing;
+using MedicalTransfer.Models;
+using MedicalTransfer.Reporting;
+using MedicalTransfer.Training;
+using MedicalTransfer.Weights;
+using Microsoft.Extensions.Logging;
+using TorchSharp;
+using static TorchSharp.torch;
+
+#pragma warning disable CA1303, CA1822, CA2000, CA1031, CS0168, CS0219, IDE0059 // snippets print literals and keep locals for the reader
+
+namespace MedicalTransfer.Tests.Docs
+{
+    internal static class ReadmeSnippets
+    {
+        public static void QuickStart()
+        {
+            using var model = TransferBuilder.FromResNet(50)
+                .WithPretrained(ResNetWeights.ImageNet)      // torchvision's checkpoint, downloaded once and verified
+                .Freeze(Layers.UpTo(2))                      // stem, layer1 and layer2 frozen (BatchNorm included)
+                .WithHead(Head.Mlp(512))                     // the article's head: Dropout, Linear 512, ReLU, BN, Dropout, Linear
+                .ForClasses("NORMAL", "PNEUMONIA")
+                .Build();                                    // CUDA when available, else CPU
+
+            Console.WriteLine(model.Summary());              // per-stage parameters, trainable or frozen
+            model.Save("pneumonia-resnet50.safetensors");    // one self-describing file; TransferModel.Load reads it back
+        }
+    }
+
+    internal static class GettingStartedSnippets
+    {
+        public static void FirstModel()
+        {
+            using var model = TransferBuilder.FromResNet(50)        // 18, 34, 50, 101 or 152
+                .WithPretrained(ResNetWeights.ImageNet)             // or .WithWeights("resnet50.pth"), a safetensors file, a saved model
+                .Freeze(Layers.UpTo(2))                             // Layers.None, Layers.All, Layers.From(3), Layers.Only("layer4.0"), ...
+                .WithHead(Head.Mlp(512))                            // Head.Linear() is the default; Head.Custom(...) takes your own module
+                .ForClasses("NORMAL", "PNEUMONIA")
+                .Build();
+
+            Console.WriteLine(model.Summary());
+        }
+    }
+
+    internal static class CookbookSnippets
+    {
+        public static void Section1()
+        {
+            var splits = ImageFolder.LoadSplits("chest_xray", new SplitOptions { Seed = 42 });
+            var statistics = splits.Train.Statistics;
+            Console.WriteLine(statistics);                          // counts per class and the imbalance ratio
+            IReadOnlyList<float> classWeights = statistics.InverseFrequencyWeights;
+        }
+
+        public static void Section2()
+        {
+            using var basic = new BasicBlock(inChannels: 64, channels: 128, stride: 2);    // 3x3, 3x3, 1x1 projection shortcut
+            using var bottleneck = new Bottleneck(inChannels: 256, channels: 64);           // 1x1, 3x3, 1x1 (x4), identity shortcut
+            foreach (int depth in ResNetArchitecture.SupportedDepths)
+            {
+                using var resnet = new ResNet(ResNetArchitecture.ForDepth(depth), numClasses: 1000);
+                long parameters = resnet.parameters().Sum(p => p.numel());
+                Console.WriteLine($"ResNet-{depth}: {parameters / 1e6:0.0}M parameters");   // 11.7, 21.8, 25.6, 44.5, 60.2
+            }
+        }
+
+        public static void Section3Layered()
+        {
+            FreezeSpec all = Layers.All;                           // 'all': the whole backbone, the head trains
+            FreezeSpec partial = Layers.UpTo(2);                   // section 3.1's 'partial': stem, layer1, layer2
+            FreezeSpec allButLayer4 = Layers.AllExcept("layer4");  // section 4.2's 'partial': everything but layer4
+            FreezeSpec none = Layers.None;                         // 'none'
+            Console.WriteLine(partial);                            // Layers.UpTo(2) [stem, layer1, layer2]
+        }
+
+        public static void Section3Adaptive(TransferModel model, DataLoader validationLoader)
+        {
+            LayerImportanceReport ranking = model.RankLayerImportance(validationLoader);
+            Console.WriteLine(ranking);                    // stages from most to least important for this task
+            model.Freeze(ranking.FreezeLeastImportant(2));
+        }
+
+        public static void Section4(DatasetSplits splits)
+        {
+            var mean = new[] { 0.485f, 0.456f, 0.406f };
+            var std = new[] { 0.229f, 0.224f, 0.225f };
+            ImageTransform trainTransform = Transforms.Compose(
+                Transforms.RandomResizedCrop(224),
+                Transforms.RandomHorizontalFlip(),
+                Transforms.RandomRotation(10),
+                Transforms.ColorJitter(brightness: 0.2, contrast: 0.2),
+                Transforms.ToTensor(),
+                Transforms.Normalize(mean, std));
+            ImageTransform testTransform = Transforms.Compose(
+                Transforms.Resize(256),
+                Transforms.CenterCrop(224),
+                Transforms.ToTensor(),
+                Transforms.Normalize(mean, std));
+
+            using var model = TransferBuilder.FromResNet(50)
+                .WithPretrained(ResNetWeights.ImageNet)
+                .WithHead(Head.Mlp(512))                           // Dropout 0.5, Linear 512, ReLU, BatchNorm1d, Dropout 0.3, Linear
+                .ForClasses(splits.Train.Classes.ToArray())
+                .Build();
+
+            var loader = new LoaderOptions { BatchSize = 32, Seed = 42 };
+            var train = new DataLoader(splits.Train, trainTransform, loader with { DropLast = true });
+            var validation = new DataLoader(splits.Validation, testTransform, loader with { Sampling = SamplingMode.Sequential });
+
+            TrainingResult result = model.Fit(train, validation, new TrainingOptions
+            {
+                Epochs = 30,
+                Optimizer = OptimizerKind.AdamW,
+                LearningRate = 1e-4,
+                WeightDecay = 1e-4,
+                Schedule = LearningRateSchedule.ReduceOnPlateau(factor: 0.5, patience: 3),
+                ClassWeights = splits.Train.Statistics.InverseFrequencyWeights,
+                Callbacks = new ITrainingCallback[] { new BestCheckpoint("best_model.safetensors") },
+            });
+            result.History.SaveCsv("history.csv");
+        }
+
+        public static void Section5Progressive(TransferModel model, DataLoader train, DataLoader validation)
+        {
+            IReadOnlyList<TrainingPhase> phases = TrainingPhases.Article(headEpochs: 5, partialEpochs: 10, fullEpochs: 5);
+            TrainingResult progressive = model.FitProgressive(train, validation, phases, new TrainingOptions
+            {
+                Callbacks = new ITrainingCallback[] { new BestCheckpoint("best_progressive.safetensors") },
+            });
+        }
+
+        public static void Section5Ensemble()
+        {
+            using var resnet18 = TransferModel.Load("resnet18-frozen.safetensors");
+            using var resnet50 = TransferModel.Load("resnet50-partial.safetensors");
+            using var resnet101 = TransferModel.Load("resnet101-full.safetensors");
+            Ensemble hard = Ensemble.Of(resnet18, resnet50, resnet101).WithVoting(Voting.Hard);
+            Ensemble soft = Ensemble.Of(resnet18, resnet50, resnet101);   // soft voting (mean probability) by default
+        }
+
+        public static void Section6(TransferModel model, DatasetSplits splits)
+        {
+            Predictions validationPredictions = Evaluator.Predict(model, splits.Validation);
+            EvaluationReport report = Evaluator.Evaluate(model, splits.Test,
+                new EvaluationOptions { PositiveClass = "PNEUMONIA", OperatingPoint = OperatingPoint.TargetSensitivity(0.95) },
+                validationPredictions);
+            Console.WriteLine(report);                                   // scikit-learn's layout, sensitivity, specificity, AUC with 95% CIs
+            Charts.SaveConfusionMatrix(report.ConfusionMatrix, "confusion_matrix.png");
+            Charts.SaveRocCurve(report.Binary!, "roc.png");
+
+            var gradCam = new GradCam(Stages.Layer4);
+            string[] images = splits.Test.Samples.Take(4).Select(s => s.Path).ToArray();
+            IReadOnlyList<Explanation> explanations = gradCam.Explain(model, images);
+            for (int i = 0; i < images.Length; i++)
+            {
+                HeatmapOverlay.Save(images[i], explanations[i], model.Preprocessing, $"gradcam-{i}.png");
+            }
+        }
+    }
+
+    internal static class PretrainedWeightsSnippets
+    {
+        public static void Catalogue()
+        {
+            // torchvision's ImageNet ResNet-50 (IMAGENET1K_V2): downloaded once, verified, cached.
+            var model = TransferBuilder.FromResNet(50)
+                .WithPretrained(ResNetWeights.ImageNet)
+                .Build();
+
+            // Offline, from the ML.NET package (basic blocks, stages [2, 2, 2, 3]).
+            var offline = TransferBuilder.FromPretrained(ResNetWeights.MLNetResNet18).Build();
+        }
+    }
+
+    internal static class DataSnippets
+    {
+        public static void ArticlePipelines(TransferModel model, TorchSharp.Modules.CrossEntropyLoss criterion)
+        {
+            // train/ and test/ are read as they are; val/ has 8 images per class, fewer than
+            // MinimumValidationPerClass (20), so train+val are pooled and split 85/15, stratified, by patient.
+            DatasetSplits splits = ImageFolder.LoadSplits("chest_xray", new SplitOptions
+            {
+                ValidationFraction = 0.15,
+                GroupPattern = @"^(person\d+)_",   // person12_bacteria_45.jpeg: all of person12 in one split
+                Seed = 42,
+            });
+            Console.WriteLine(splits.Report);       // per-class counts per split, re-split and group-leak notes
+
+            // transforms.Compose([...]) of the article, line by line
+            ImageTransform train = Transforms.Compose(
+                Transforms.RandomResizedCrop(224),
+                Transforms.RandomHorizontalFlip(),
+                Transforms.RandomRotation(10),
+                Transforms.ColorJitter(brightness: 0.2, contrast: 0.2),
+                Transforms.ToTensor(),
+                Transforms.Normalize(new[] { 0.485f, 0.456f, 0.406f }, new[] { 0.229f, 0.224f, 0.225f }));
+            ImageTransform test = Transforms.Compose(
+                Transforms.Resize(256),
+                Transforms.CenterCrop(224),
+                Transforms.ToTensor(),
+                Transforms.Normalize(new[] { 0.485f, 0.456f, 0.406f }, new[] { 0.229f, 0.224f, 0.225f }));
+
+            // The same two pipelines, built from the weights' own preprocessing:
+            ImageTransform train2 = Transforms.ForTraining(Preprocessing.ImageNet);
+            ImageTransform test2 = Transforms.ForEvaluation(Preprocessing.ImageNet);
+
+            var loader = new DataLoader(splits.Train, train, new LoaderOptions { BatchSize = 32, Seed = 42 });
+            for (int epoch = 0; epoch < 30; epoch++)
+            {
+                foreach (Batch batch in loader.GetBatches(epoch))
+                {
+                    using var scope = torch.NewDisposeScope();   // frees the batch's tensors too
+                    Tensor logits = model.forward(batch.Images);  // [32, 3, 224, 224] float32
+                    Tensor loss = criterion.forward(logits, batch.Labels); // [32] int64
+                    // ...
+                }
+            }
+        }
+    }
+}
