@@ -43,7 +43,8 @@ namespace MedicalTransfer.Reporting
                     // Row i is drawn at the top for i = 0, as confusion matrices are printed.
                     double top = k - i, bottom = k - i - 1;
                     var cell = plot.Add.Rectangle(j, j + 1, bottom, top);
-                    cell.FillColor = colormap.GetColor(0.05 + (0.9 * share));
+                    // ScottPlot's Blues runs from dark to light: a high share is dark.
+                    cell.FillColor = colormap.GetColor(0.95 - (0.9 * share));
                     cell.LineColor = Colors.White;
                     cell.LineWidth = 2;
                     var text = plot.Add.Text(

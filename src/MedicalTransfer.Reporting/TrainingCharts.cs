@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
 using MedicalTransfer.Training;
 using ScottPlot;
@@ -32,7 +31,8 @@ namespace MedicalTransfer.Reporting
             }
 
             double[] x = epochs.Select(e => (double)e.Epoch).ToArray();
-            var loss = Panel(x, options.Title ?? "Loss", "Loss", epochs,
+            string first = "phase: " + epochs[0].PhaseName;
+            var loss = Panel(x, options.Title ?? "Loss per epoch (" + first + ")", "Loss", epochs,
                 ("train", epochs.Select(e => e.TrainLoss).ToArray(), LinePattern.Solid),
                 ("validation", epochs.Select(e => e.ValidationLoss).ToArray(), LinePattern.Solid));
             var series = new List<(string, double[], LinePattern)>
@@ -45,7 +45,7 @@ namespace MedicalTransfer.Reporting
                 series.Add(("validation AUC", epochs.Select(e => e.ValidationAuc!.Value).ToArray(), LinePattern.Dotted));
             }
 
-            var accuracy = Panel(x, "Accuracy", "Accuracy", epochs, series.ToArray());
+            var accuracy = Panel(x, "Accuracy per epoch", "Accuracy", epochs, series.ToArray());
             int half = options.Width / 2;
             using var surface = SKSurface.Create(new SKImageInfo(options.Width, options.Height));
             surface.Canvas.Clear(SKColors.White);
@@ -73,14 +73,14 @@ namespace MedicalTransfer.Reporting
                     var boundary = plot.Add.VerticalLine(epochs[i].Epoch - 0.5);
                     boundary.LinePattern = LinePattern.Dashed;
                     boundary.Color = Colors.Gray;
-                    boundary.LabelText = epochs[i].PhaseName;
-                    boundary.LabelOppositeAxis = true;
+                    // In the legend rather than as an axis label, which would cover the title.
+                    boundary.LegendText = "phase: " + epochs[i].PhaseName;
                 }
             }
 
             plot.XLabel("Epoch");
             plot.YLabel(yLabel);
-            plot.Title(string.Format(CultureInfo.InvariantCulture, "{0} ({1})", title, epochs[0].PhaseName == epochs[^1].PhaseName ? epochs[0].PhaseName : "phases: " + string.Join(", ", epochs.Select(e => e.PhaseName).Distinct())));
+            plot.Title(title);
             plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
             plot.ShowLegend(Alignment.UpperRight);
             return plot;
