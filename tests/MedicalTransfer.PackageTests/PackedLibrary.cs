@@ -9,7 +9,7 @@ using Xunit;
 
 namespace MedicalTransfer.PackageTests
 {
-    /// <summary>The tests that share one <c>dotnet pack</c> of the library (they run one after another).</summary>
+    /// <summary>The tests that share one pack of the packages (they run one after another).</summary>
     [CollectionDefinition(Name)]
     public sealed class PackedLibraryCollection : ICollectionFixture<PackedLibrary>
     {
@@ -36,48 +36,17 @@ namespace MedicalTransfer.PackageTests
             Feed = Path.Combine(WorkRoot, "feed");
             TorchSharpVersion = ReadTorchSharpVersion(RepositoryRoot);
 
-            // Every project under src/ is a package. Its own artifacts folder: nothing shared with the solution's
-            // Debug build running beside it. Later packs reuse the first one's build of MedicalTransfer.
-            var headBefore = GitHead(RepositoryRoot);
-            var projects = Directory.GetDirectories(Path.Combine(RepositoryRoot, "src"))
-                .Select(d => Path.Combine(d, Path.GetFileName(d) + ".csproj"))
-                .Where(File.Exists)
-                .OrderBy(p => p, StringComparer.Ordinal)
-                .ToList();
-            var packs = new List<CommandResult>();
-            foreach (var project in projects)
+            try
             {
-                var pack = DotNetCli.Run(
-                    RepositoryRoot,
-                    PackTimeout,
-                    "pack", Path.GetRelativePath(RepositoryRoot, project),
-                    "-c", "Release",
-                    "-o", Feed,
-                    "--artifacts-path", Path.Combine(WorkRoot, "artifacts"),
-                    $"-p:Version={Version}");
-                if (pack.ExitCode != 0)
-                {
-                    throw new InvalidOperationException($"Packing {Path.GetFileName(project)} failed. " + pack.Describe());
-                }
-
-                packs.Add(pack);
+                (Packs, PackageIds, PackedCommits) = PackAll(RepositoryRoot, Feed, Path.Combine(WorkRoot, "artifacts"), Version);
+                GlobalPackagesFolder = FindGlobalPackagesFolder(WorkRoot);
             }
-
-            Packs = packs;
-            PackageIds = projects.Select(p => Path.GetFileNameWithoutExtension(p)).ToList();
-
-            // In a shared working copy someone may commit while the pack runs; the packages name one of these.
-            PackedCommits = new[] { headBefore, GitHead(RepositoryRoot) }.OfType<string>().Distinct().ToList();
-
-            var packagesFolder = DotNetCli.Run(WorkRoot, TimeSpan.FromMinutes(1), "nuget", "locals", "global-packages", "--list");
-            const string Prefix = "global-packages:";
-            var line = packagesFolder.Output.Split('\n').FirstOrDefault(l => l.Trim().StartsWith(Prefix, StringComparison.Ordinal));
-            if (packagesFolder.ExitCode != 0 || line is null)
+            catch
             {
-                throw new InvalidOperationException("Could not find the NuGet global packages folder. " + packagesFolder.Describe());
+                // xUnit does not dispose a fixture whose constructor failed.
+                Directory.Delete(WorkRoot, recursive: true);
+                throw;
             }
-
-            GlobalPackagesFolder = line.Trim()[Prefix.Length..].Trim();
         }
 
         /// <summary>The checkout the package is built from (the folder holding MedicalTransfer.sln).</summary>
@@ -136,6 +105,54 @@ namespace MedicalTransfer.PackageTests
             {
                 Directory.Delete(WorkRoot, recursive: true);
             }
+        }
+
+        private static (IReadOnlyList<CommandResult> Packs, IReadOnlyList<string> Ids, IReadOnlyList<string> Commits) PackAll(
+            string repositoryRoot, string feed, string artifacts, string version)
+        {
+            // Every project under src/ is a package. Its own artifacts folder: nothing shared with the solution's
+            // Debug build running beside it. Later packs reuse the first one's build of MedicalTransfer.
+            var headBefore = GitHead(repositoryRoot);
+            var projects = Directory.GetDirectories(Path.Combine(repositoryRoot, "src"))
+                .Select(d => Path.Combine(d, Path.GetFileName(d) + ".csproj"))
+                .Where(File.Exists)
+                .OrderBy(p => p, StringComparer.Ordinal)
+                .ToList();
+            var packs = new List<CommandResult>();
+            foreach (var project in projects)
+            {
+                var pack = DotNetCli.Run(
+                    repositoryRoot,
+                    PackTimeout,
+                    "pack", Path.GetRelativePath(repositoryRoot, project),
+                    "-c", "Release",
+                    "-o", feed,
+                    "--artifacts-path", artifacts,
+                    $"-p:Version={version}");
+                if (pack.ExitCode != 0)
+                {
+                    throw new InvalidOperationException($"Packing {Path.GetFileName(project)} failed. " + pack.Describe());
+                }
+
+                packs.Add(pack);
+            }
+
+            // In a shared working copy someone may commit while the pack runs; the packages name one of these.
+            var commits = new[] { headBefore, GitHead(repositoryRoot) }.OfType<string>().Distinct().ToList();
+            return (packs, projects.Select(p => Path.GetFileNameWithoutExtension(p)).ToList(), commits);
+        }
+
+        private static string FindGlobalPackagesFolder(string workingDirectory)
+        {
+            var result = DotNetCli.Run(workingDirectory, TimeSpan.FromMinutes(1), "nuget", "locals", "global-packages", "--list");
+            const string Prefix = "global-packages:";
+            var line = result.Output.Split('\n').FirstOrDefault(l => l.Trim().StartsWith(Prefix, StringComparison.Ordinal));
+            if (result.ExitCode != 0 || line is null)
+            {
+                throw new InvalidOperationException("Could not find the NuGet global packages folder. " + result.Describe());
+            }
+
+            return line.Trim()[Prefix.Length..].Trim();
         }
 
         private static string FindRepositoryRoot()
