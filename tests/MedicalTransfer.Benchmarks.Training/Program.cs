@@ -33,17 +33,20 @@ string root = Path.Combine(Path.GetTempPath(), "mt-bench-training-" + Guid.NewGu
 Directory.CreateDirectory(root);
 try
 {
-    SyntheticChestXRay.WriteImageFolder(root, new SyntheticChestXRayOptions { Count = settings.Batch * settings.Steps, Size = settings.Size, PositiveFraction = 0.5, Seed = 1 });
-    var dataset = ImageFolder.Load(root);
+    SyntheticChestXRay.WriteImageFolder(Path.Combine(root, "train"), new SyntheticChestXRayOptions { Count = settings.Batch * settings.Steps, Size = settings.Size, PositiveFraction = 0.5, Seed = 1 });
+    SyntheticChestXRay.WriteImageFolder(Path.Combine(root, "validation"), new SyntheticChestXRayOptions { Count = settings.Batch, Size = settings.Size, PositiveFraction = 0.5, Seed = 2 });
+    var dataset = ImageFolder.Load(Path.Combine(root, "train"));
+    var validationSet = ImageFolder.Load(Path.Combine(root, "validation"));
     var transform = Transforms.Compose(Transforms.ToTensor(), Transforms.Normalize(Preprocessing.ImageNet.Mean, Preprocessing.ImageNet.Std));
     var rows = new List<(string Model, string Variant, double ImagesPerSecond)>();
     foreach (int depth in settings.Models)
     {
         string name = "ResNet-" + depth.ToString(CultureInfo.InvariantCulture);
         rows.Add((name, "(a) raw TorchSharp loop", RawLoop(depth, settings)));
-        rows.Add((name, "(b) Trainer, full fine-tune", TrainerRun(depth, Layers.None, dataset, transform, settings)));
-        rows.Add((name, "(c) Trainer, Layers.UpTo(2)", TrainerRun(depth, Layers.UpTo(2), dataset, transform, settings)));
-        rows.Add((name, "(d) Trainer, Layers.All", TrainerRun(depth, Layers.All, dataset, transform, settings)));
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0} {1}: {2:F1} images/s", name, rows[^1].Variant, rows[^1].ImagesPerSecond));
+        rows.Add((name, "(b) Trainer, full fine-tune", TrainerRun(depth, Layers.None, dataset, validationSet, transform, settings)));
+        rows.Add((name, "(c) Trainer, Layers.UpTo(2)", TrainerRun(depth, Layers.UpTo(2), dataset, validationSet, transform, settings)));
+        rows.Add((name, "(d) Trainer, Layers.All", TrainerRun(depth, Layers.All, dataset, validationSet, transform, settings)));
     }
 
     Console.WriteLine();
@@ -87,11 +90,11 @@ static double RawLoop(int depth, Settings settings)
     return settings.Batch * settings.Steps / clock.Elapsed.TotalSeconds;
 }
 
-static double TrainerRun(int depth, FreezeSpec freeze, ImageDataset dataset, ImageTransform transform, Settings settings)
+static double TrainerRun(int depth, FreezeSpec freeze, ImageDataset dataset, ImageDataset validationSet, ImageTransform transform, Settings settings)
 {
     using var model = TransferBuilder.FromResNet(depth).ForClasses(dataset.Classes.ToArray()).Freeze(freeze).OnDevice(CPU).WithSeed(1).Build();
     var train = new DataLoader(dataset, transform, new LoaderOptions { BatchSize = settings.Batch, Workers = 1, CacheShorterSide = settings.Size, Seed = 1 });
-    var validation = new DataLoader(dataset, transform, new LoaderOptions { BatchSize = settings.Batch, Workers = 1, CacheShorterSide = settings.Size, Sampling = SamplingMode.Sequential });
+    var validation = new DataLoader(validationSet, transform, new LoaderOptions { BatchSize = settings.Batch, Workers = 1, CacheShorterSide = settings.Size, Sampling = SamplingMode.Sequential });
 
     // Epoch 1 warms up (decoding into the loader's cache, first allocations); epoch 2 is measured.
     var result = model.Fit(train, validation, new TrainingOptions { Epochs = 2, Schedule = LearningRateSchedule.Constant() });
