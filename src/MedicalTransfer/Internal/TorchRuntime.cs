@@ -98,7 +98,7 @@ namespace MedicalTransfer.Internal
                     "it requires version GLIBCXX_3.4.32 (GCC 13), which Debian 12 and Ubuntu 22.04 do not provide. " +
                     "(TorchSharp reports this as \"doesn't contain a reference to libtorch-cpu-linux-x64\", which is not the cause.) " +
                     "Remedy: build the application with the MedicalTransfer package referenced directly, so its build step marks that single, never-called requirement as weak " +
-                    "in the application's own copy of libLibTorchSharp.so (and do not set MedicalTransferPatchLibTorchSharp=false); then rebuild (dotnet build) and run again. " +
+                    "in the application's own copy of libLibTorchSharp.so (and do not set MedicalTransferPatchLibTorchSharp=false); then rebuild (dotnet build) and run again; an application built on another machine or with -r must be published on the machine that runs it (dotnet publish -c Release -o out, without -r). " +
                     "Alternatives: a newer OS (Ubuntu 24.04, Debian 13), or a libstdc++ from GCC 13 or later. See docs/troubleshooting.md. Loader error: " + nativeLoadError,
                     failure);
             }
