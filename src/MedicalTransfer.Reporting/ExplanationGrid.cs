@@ -103,11 +103,29 @@ namespace MedicalTransfer.Reporting
                 paint.Color = tile.Correct switch { true => new SKColor(0, 110, 40), false => new SKColor(190, 20, 20), null => SKColors.Black };
                 for (int l = 0; l < tile.Lines.Count; l++)
                 {
-                    canvas.DrawText(tile.Lines[l], x + 2, y + tileSize + (lineHeight * (l + 1)), SKTextAlign.Left, font, paint);
+                    canvas.DrawText(Fit(tile.Lines[l], font, tileSize - 4), x + 2, y + tileSize + (lineHeight * (l + 1)), SKTextAlign.Left, font, paint);
                 }
             }
 
             Figures.WritePng(surface, path);
+        }
+
+        /// <summary>Shortens a caption with an ellipsis so that it does not run into the next cell.</summary>
+        internal static string Fit(string text, SKFont font, float width)
+        {
+            if (font.MeasureText(text) <= width)
+            {
+                return text;
+            }
+
+            const string Ellipsis = "\u2026";
+            int length = text.Length;
+            while (length > 0 && font.MeasureText(string.Concat(text.AsSpan(0, length), Ellipsis)) > width)
+            {
+                length--;
+            }
+
+            return string.Concat(text.AsSpan(0, length), Ellipsis);
         }
     }
 }

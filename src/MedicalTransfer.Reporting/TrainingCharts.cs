@@ -32,7 +32,7 @@ namespace MedicalTransfer.Reporting
 
             double[] x = epochs.Select(e => (double)e.Epoch).ToArray();
             string first = "phase: " + epochs[0].PhaseName;
-            var loss = Panel(x, options.Title ?? "Loss per epoch (" + first + ")", "Loss", epochs,
+            var loss = Panel(x, options.Title ?? "Loss per epoch (" + first + ")", "Loss", Alignment.UpperRight, epochs,
                 ("train", epochs.Select(e => e.TrainLoss).ToArray(), LinePattern.Solid),
                 ("validation", epochs.Select(e => e.ValidationLoss).ToArray(), LinePattern.Solid));
             var series = new List<(string, double[], LinePattern)>
@@ -45,7 +45,7 @@ namespace MedicalTransfer.Reporting
                 series.Add(("validation AUC", epochs.Select(e => e.ValidationAuc!.Value).ToArray(), LinePattern.Dotted));
             }
 
-            var accuracy = Panel(x, "Accuracy per epoch", "Accuracy", epochs, series.ToArray());
+            var accuracy = Panel(x, "Accuracy per epoch", "Accuracy", Alignment.LowerRight, epochs, series.ToArray());
             int half = options.Width / 2;
             using var surface = SKSurface.Create(new SKImageInfo(options.Width, options.Height));
             surface.Canvas.Clear(SKColors.White);
@@ -54,7 +54,7 @@ namespace MedicalTransfer.Reporting
             Figures.WritePng(surface, path);
         }
 
-        private static Plot Panel(double[] x, string title, string yLabel, IReadOnlyList<EpochRecord> epochs, params (string Label, double[] Values, LinePattern Pattern)[] series)
+        private static Plot Panel(double[] x, string title, string yLabel, Alignment legend, IReadOnlyList<EpochRecord> epochs, params (string Label, double[] Values, LinePattern Pattern)[] series)
         {
             var plot = new Plot();
             foreach (var (label, values, pattern) in series)
@@ -82,7 +82,8 @@ namespace MedicalTransfer.Reporting
             plot.YLabel(yLabel);
             plot.Title(title);
             plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
-            plot.ShowLegend(Alignment.UpperRight);
+            // Loss falls and accuracy rises: these corners are usually free of curves.
+            plot.ShowLegend(legend);
             return plot;
         }
 

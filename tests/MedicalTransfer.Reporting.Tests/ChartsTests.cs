@@ -155,6 +155,32 @@ namespace MedicalTransfer.Reporting.Tests
         }
 
         [Fact]
+        public void ExplanationGrid_LongCaption_StaysInsideItsCell()
+        {
+            byte[] png;
+            using (var surface = SKSurface.Create(new SKImageInfo(32, 32)))
+            {
+                surface.Canvas.Clear(SKColors.Gray);
+                using var image = surface.Snapshot();
+                using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+                png = data.ToArray();
+            }
+
+            var caption = new[] { new string('W', 80) };
+            string path = Path.Combine(folder, "long.png");
+            ExplanationGrid.Save(new[] { new GridTile(png, caption), new GridTile(png, caption) }, path, columns: 2, tileSize: 64);
+            using var bitmap = SKBitmap.Decode(path);
+            // The 8-pixel gap between the two cells (x 72..79) stays white in the caption strip.
+            for (int y = 8 + 64; y < bitmap.Height; y++)
+            {
+                for (int x = 8 + 64 + 1; x < 8 + 64 + 8 - 1; x++)
+                {
+                    Assert.Equal(SKColors.White, bitmap.GetPixel(x, y));
+                }
+            }
+        }
+
+        [Fact]
         public void SaveConfusionMatrix_MissingFolder_ThrowsNamingFolder()
         {
             var matrix = ConfusionMatrix.Compute(new[] { "A", "B" }, new[] { 0, 1 }, new[] { 0, 1 });
