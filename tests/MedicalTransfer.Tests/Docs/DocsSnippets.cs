@@ -230,4 +230,142 @@ namespace MedicalTransfer.Tests.Docs
             }
         }
     }
+
+    internal static class TrainingSnippets
+    {
+        public static void Fit(ILoggerFactory loggerFactory)
+        {
+            var splits = ImageFolder.LoadSplits("chest_xray");
+            var train = new DataLoader(splits.Train, Transforms.ForTraining(Preprocessing.ImageNet), new LoaderOptions { BatchSize = 32 });
+            var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(Preprocessing.ImageNet),
+                new LoaderOptions { BatchSize = 32, Sampling = SamplingMode.Sequential });
+
+            using var model = TransferBuilder.FromResNet(50).WithPretrained(ResNetWeights.ImageNet)
+                .WithHead(Head.Mlp(512))               // Dropout 0.5, Linear 512, ReLU, BatchNorm1d, Dropout 0.3, Linear
+                .Freeze(Layers.AllExcept("layer4"))    // the article's section 4.2 "partial"
+                .ForClasses(splits.Train.Classes.ToArray())
+                .Build();
+
+            var best = new BestCheckpoint("best_model.safetensors");            // on validation loss, not test accuracy
+            var result = model.Fit(train, validation, new TrainingOptions
+            {
+                Epochs = 30,                                                     // AdamW 1e-4, weight decay 1e-4,
+                ClassWeights = splits.Train.Statistics.InverseFrequencyWeights,  // ReduceLROnPlateau(0.5, 3) are the defaults
+                CheckpointPath = "run.ckpt",                                     // resumable after every epoch
+                Callbacks = new ITrainingCallback[] { best, new EarlyStopping(new EarlyStoppingOptions { Patience = 7 }) },
+                Progress = new Progress<TrainingProgress>(p => Console.Write($"\repoch {p.Epoch}/{p.TotalEpochs} batch {p.Batch}/{p.BatchesPerEpoch} loss {p.Loss:F4}")),
+                Logger = loggerFactory.CreateLogger("training"),
+            });
+
+            result.History.SaveCsv("history.csv");   // or SaveJson; one row per epoch
+            using var trained = TransferModel.Load(best.Path);
+        }
+
+        public static void Resume(TransferModel model, DataLoader train, DataLoader validation, CancellationToken token, TransferBuilder builder)
+        {
+            var options = new TrainingOptions { Epochs = 30, CheckpointPath = "run.ckpt", Seed = 1 };
+            try { model.Fit(train, validation, options, token); }         // cancelled in epoch 12: OperationCanceledException
+            catch (OperationCanceledException) { }
+            using var fresh = /* the same TransferBuilder description */ builder.Build();
+            fresh.Fit(train, validation, options with { ResumeFrom = "run.ckpt" });   // runs epochs 12..30
+        }
+
+        public static void Progressive(TransferModel model, DataLoader train, DataLoader validation)
+        {
+            var result = model.FitProgressive(train, validation, TrainingPhases.Article(headEpochs: 5, partialEpochs: 10, fullEpochs: 5),
+                new TrainingOptions { Callbacks = new[] { new BestCheckpoint("best.safetensors") } });
+        }
+
+        public static void CustomPhases()
+        {
+            var phases = new[]
+            {
+                new TrainingPhase("probe", Layers.All, 1e-3, epochs: 3),
+                new TrainingPhase("top", Layers.UpTo(2), 1e-4, epochs: 10)
+                {
+                    StageLearningRates = StageLearningRates.Discriminative(),
+                    Schedule = LearningRateSchedule.CosineWithWarmup(),
+                    EarlyStopping = new EarlyStoppingOptions { Patience = 3 },   // ends this phase only
+                },
+            };
+        }
+
+        public static void Importance(TransferModel model, DataLoader validation)
+        {
+            LayerImportanceReport report = model.RankLayerImportance(validation, ImportanceGranularity.Stages);
+            Console.WriteLine(report);                 // stages by how much the validation loss rises when zeroed
+            model.Freeze(report.FreezeLeastImportant(2));   // or report.KeepMostImportant(3)
+        }
+
+        public static void AutoFreeze()
+        {
+            var options = new TrainingOptions
+            {
+                Epochs = 20,
+                AutoFreeze = new AutoFreezeOptions { Threshold = 0.1, WarmupEpochs = 2, LastFreezableStage = Stages.Layer3 },
+            };
+        }
+    }
+
+    internal static class EvaluationSnippets
+    {
+        public static void Evaluate(TransferModel model, TrainingResult trainingResult)
+        {
+            var splits = ImageFolder.Load("chest_xray").Split();
+            // ... build and train `model` on splits.Train / splits.Validation ...
+
+            // 1. Predict the validation split; 2. evaluate the test split with a threshold chosen on validation.
+            Predictions validation = Evaluator.Predict(model, splits.Validation);
+            EvaluationReport report = Evaluator.Evaluate(model, splits.Test,
+                new EvaluationOptions
+                {
+                    PositiveClass = "PNEUMONIA",
+                    OperatingPoint = OperatingPoint.TargetSensitivity(0.90),   // or Argmax (default), Threshold(0.5), YoudenJ
+                    Bootstrap = new BootstrapOptions { Resamples = 1000, Level = 0.95, Seed = 0 },  // the default
+                },
+                validation);
+
+            Console.WriteLine(report);                      // scikit-learn's layout, matrix, AUC, calibration, clinical metrics
+            File.WriteAllText("report.json", report.ToJson());
+
+            Charts.SaveConfusionMatrix(report.ConfusionMatrix, "confusion-matrix.png");
+            Charts.SaveRocCurve(report.Binary!, "roc.png");
+            Charts.SavePrecisionRecallCurve(report.Binary!, "precision-recall.png");
+            Charts.SaveReliabilityDiagram(report.Calibration, "reliability.png");
+            TrainingCharts.SaveTrainingCurves(trainingResult.History, "training-curves.png");
+        }
+
+        public static void WithTestTimeAugmentation(TransferModel model, DatasetSplits splits, EvaluationOptions options, Predictions validation)
+        {
+            var tta = new PredictionOptions { Augmentation = TestTimeAugmentation.HorizontalFlip | TestTimeAugmentation.FiveCrop };
+            var report = Evaluator.Evaluate(model, splits.Test, options, validation, tta);
+        }
+
+        public static void Ensembles(TransferModel resnet18, TransferModel resnet34, DatasetSplits splits, EvaluationOptions options)
+        {
+            var ensemble = Ensemble.Of(resnet18, resnet34);            // soft voting: mean probability
+            var hard = ensemble.WithVoting(Voting.Hard);              // majority of the members' argmax
+            var weighted = ensemble.WithWeights(0.7, 0.3);            // weighted mean probability (normalised)
+            EvaluationReport r = Evaluator.Evaluate(ensemble, splits.Test, options, Evaluator.Predict(ensemble, splits.Validation));
+        }
+    }
+
+    internal static class ExplainabilitySnippets
+    {
+        public static void Explain(TransferModel model, IReadOnlyList<string> imagePaths, IReadOnlyList<string> trueClasses)
+        {
+            var cam = new GradCam();                       // layer4 by default; new GradCam("layer3"), new GradCamPlusPlus("layer4.1")
+            IReadOnlyList<Explanation> maps = cam.Explain(model, imagePaths);              // predicted class of each image
+            IReadOnlyList<Explanation> forPneumonia = cam.Explain(model, imagePaths, "PNEUMONIA");
+
+            HeatmapOverlay.Save(imagePaths[0], maps[0], model.Preprocessing, "overlay.png");   // on the ORIGINAL image
+            ExplanationGrid.Save(imagePaths, maps, model.Preprocessing, "grid.png", trueClasses);  // MedicalTransfer.Reporting
+        }
+
+        public static void ExplainEnsemble(Ensemble ensemble, IReadOnlyList<string> imagePaths)
+        {
+            IReadOnlyList<EnsembleExplanation> e = new GradCam().Explain(ensemble, imagePaths);
+            HeatmapOverlay.SaveImageFrame(imagePaths[0], e[0].Mean, "ensemble-mean.png");
+        }
+    }
 }
