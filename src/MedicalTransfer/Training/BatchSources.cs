@@ -29,6 +29,9 @@ namespace MedicalTransfer.Training
         int Seed { get; }
 
         IEnumerable<ITrainingBatch> GetBatches(int epoch, CancellationToken cancellationToken);
+
+        /// <summary>Images the source skipped as unreadable (under the loader's skip policy), or <see langword="null"/> for in-memory tensors.</summary>
+        DataQualityReport? Quality { get; }
     }
 
     /// <summary>Adapts the data pipeline's loader.</summary>
@@ -41,6 +44,8 @@ namespace MedicalTransfer.Training
         public int BatchesPerEpoch => loader.BatchesPerEpoch;
 
         public int Seed => loader.Options.Seed;
+
+        public DataQualityReport? Quality => loader.Report;
 
         public IEnumerable<ITrainingBatch> GetBatches(int epoch, CancellationToken cancellationToken) =>
             loader.GetBatches(epoch, cancellationToken).Select(b => (ITrainingBatch)new LoaderBatch(b));
@@ -81,6 +86,8 @@ namespace MedicalTransfer.Training
         }
 
         public int Count => (int)images.shape[0];
+
+        public DataQualityReport? Quality => null;
 
         public int BatchesPerEpoch => (Count + batchSize - 1) / batchSize;
 

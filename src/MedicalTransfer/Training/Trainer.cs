@@ -132,7 +132,7 @@ namespace MedicalTransfer.Training
                 }
 
                 model.eval();
-                return new TrainingResult(history, trainingStopped, model.FreezeSpec);
+                return new TrainingResult(history, trainingStopped, model.FreezeSpec, train.Quality, validation.Quality);
             }
             catch (OperationCanceledException)
             {

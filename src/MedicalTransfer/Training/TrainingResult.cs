@@ -1,4 +1,5 @@
 using System.Linq;
+using MedicalTransfer.Data;
 using MedicalTransfer.Freezing;
 
 namespace MedicalTransfer.Training
@@ -6,12 +7,20 @@ namespace MedicalTransfer.Training
     /// <summary>What a training run produced. The model itself holds the final weights (in evaluation mode).</summary>
     public sealed class TrainingResult
     {
-        internal TrainingResult(TrainingHistory history, bool stoppedEarly, FreezeSpec finalFreeze)
+        internal TrainingResult(TrainingHistory history, bool stoppedEarly, FreezeSpec finalFreeze, DataQualityReport? trainingData = null, DataQualityReport? validationData = null)
         {
             History = history;
             StoppedEarly = stoppedEarly;
             FinalFreeze = finalFreeze;
+            TrainingDataQuality = trainingData ?? new DataQualityReport();
+            ValidationDataQuality = validationData ?? new DataQualityReport();
         }
+
+        /// <summary>Training images skipped as unreadable (with <see cref="BadImagePolicy.Skip"/>), with the reason for each; empty when none were.</summary>
+        public DataQualityReport TrainingDataQuality { get; }
+
+        /// <summary>Validation images skipped as unreadable, with the reason for each; empty when none were.</summary>
+        public DataQualityReport ValidationDataQuality { get; }
 
         /// <summary>Every epoch and event, across phases (including those before a resume).</summary>
         public TrainingHistory History { get; }

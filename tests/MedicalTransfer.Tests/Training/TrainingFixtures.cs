@@ -89,6 +89,8 @@ namespace MedicalTransfer.Tests.Training
 
             public int Seed => inner.Seed;
 
+            public MedicalTransfer.Data.DataQualityReport? Quality => null;
+
             public IEnumerable<ITrainingBatch> GetBatches(int epochIndex, CancellationToken cancellationToken)
             {
                 int i = 0;
