@@ -23,7 +23,7 @@ namespace EnsembleComparison
     internal sealed class Comparison
     {
         private const string Positive = SyntheticChestXRay.PneumoniaClass;
-        private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+        private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
         private readonly ComparisonSettings _settings;
 
         public Comparison(ComparisonSettings settings) => _settings = settings;
