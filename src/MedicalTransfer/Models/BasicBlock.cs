@@ -38,12 +38,7 @@ namespace MedicalTransfer.Models
             bn1 = BatchNorm2d(channels);
             conv2 = Conv2d(channels, channels, kernel_size: 3, stride: 1, padding: 1, bias: false);
             bn2 = BatchNorm2d(channels);
-            if (stride != 1 || inChannels != OutChannels)
-            {
-                downsample = Sequential(
-                    Conv2d(inChannels, OutChannels, kernel_size: 1, stride: stride, bias: false),
-                    BatchNorm2d(OutChannels));
-            }
+            downsample = Shortcut.Create(inChannels, OutChannels, stride);
 
             RegisterComponents();
         }

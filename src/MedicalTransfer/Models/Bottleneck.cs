@@ -43,12 +43,7 @@ namespace MedicalTransfer.Models
             bn2 = BatchNorm2d(channels);
             conv3 = Conv2d(channels, OutChannels, kernel_size: 1, bias: false);
             bn3 = BatchNorm2d(OutChannels);
-            if (stride != 1 || inChannels != OutChannels)
-            {
-                downsample = Sequential(
-                    Conv2d(inChannels, OutChannels, kernel_size: 1, stride: stride, bias: false),
-                    BatchNorm2d(OutChannels));
-            }
+            downsample = Shortcut.Create(inChannels, OutChannels, stride);
 
             RegisterComponents();
         }

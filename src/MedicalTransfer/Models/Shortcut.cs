@@ -1,0 +1,18 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch.nn;
+
+namespace MedicalTransfer.Models
+{
+    /// <summary>The residual shortcut both block types share.</summary>
+    internal static class Shortcut
+    {
+        /// <summary>
+        /// torchvision's projection (1x1 convolution + BatchNorm, registered as <c>downsample.0</c> and
+        /// <c>downsample.1</c>) when the stride or channel count changes; <see langword="null"/> (identity) otherwise.
+        /// </summary>
+        public static Sequential? Create(int inChannels, int outChannels, int stride) =>
+            stride != 1 || inChannels != outChannels
+                ? Sequential(Conv2d(inChannels, outChannels, kernel_size: 1, stride: stride, bias: false), BatchNorm2d(outChannels))
+                : null;
+    }
+}
