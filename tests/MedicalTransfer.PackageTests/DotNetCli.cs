@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Text;
+using System.Text.RegularExpressions;
 using System.Threading;
 
 namespace MedicalTransfer.PackageTests
@@ -117,5 +118,22 @@ namespace MedicalTransfer.PackageTests
         /// <summary>Lines of MSBuild or NuGet output that report a warning.</summary>
         public static IReadOnlyList<string> Warnings(string output) =>
             output.Split('\n').Where(l => l.Contains(": warning ", StringComparison.Ordinal)).Distinct().ToList();
+
+        /// <summary>
+        /// <see cref="Warnings"/> less the one that describes the checkout, not the project: when origin is a local
+        /// bare repository (a clone of <c>/somewhere/repo.git</c>, as CI machines make), Microsoft.Build.Tasks.Git
+        /// follows it, finds no working directory there and warns "Unable to locate repository with working
+        /// directory that contains directory '/somewhere/repo.git'". The build is unaffected: src/Package.targets
+        /// then maps SourceLink to RepositoryUrl, which <c>SymbolPackage_Pdbs_LinkSourcesToTheBuiltCommit</c> checks.
+        /// </summary>
+        public static IReadOnlyList<string> ProjectWarnings(string output, string repositoryRoot)
+        {
+            var root = Path.GetFullPath(repositoryRoot).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+            var remote = new Regex("Microsoft\\.Build\\.Tasks\\.Git\\.targets.*: warning : Unable to locate repository with working directory that contains directory '(?<dir>[^']+)'");
+            return Warnings(output)
+                .Where(w => remote.Match(w) is not { Success: true } m
+                    || (Path.GetFullPath(m.Groups["dir"].Value) + Path.DirectorySeparatorChar).StartsWith(root, StringComparison.Ordinal))
+                .ToList();
+        }
     }
 }

@@ -36,7 +36,7 @@ namespace MedicalTransfer.PackageTests
 
             foreach (var pack in _packed.Packs)
             {
-                Assert.True(DotNetCli.Warnings(pack.Output).Count == 0, pack.Describe());
+                Assert.True(DotNetCli.ProjectWarnings(pack.Output, _packed.RepositoryRoot).Count == 0, pack.Describe());
             }
         }
 
