@@ -58,10 +58,10 @@ namespace MedicalTransfer.Models
         public override Tensor forward(Tensor input)
         {
             using var scope = NewDisposeScope();
-            var x = functional.relu(bn1.call(conv1.call(input)));
+            var x = functional.relu(bn1.call(conv1.call(input)), inplace: true);
             x = bn2.call(conv2.call(x));
-            var identity = downsample is null ? input : downsample.call(input);
-            return functional.relu(x.add_(identity)).MoveToOuterDisposeScope();
+            var identity = Shortcut.Apply(downsample, input);
+            return functional.relu(x.add_(identity), inplace: true).MoveToOuterDisposeScope();
         }
 
         /// <inheritdoc />

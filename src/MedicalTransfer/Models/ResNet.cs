@@ -145,7 +145,7 @@ namespace MedicalTransfer.Models
 
         private protected Tensor RunStage(int index, Tensor x) => index switch
         {
-            0 => maxpool.call(functional.relu(bn1.call(conv1.call(x)))),
+            0 => maxpool.call(functional.relu(bn1.call(conv1.call(x)), inplace: true)),
             1 => layer1.call(x),
             2 => layer2.call(x),
             3 => layer3.call(x),

@@ -1,4 +1,6 @@
+using System.Linq;
 using TorchSharp.Modules;
+using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
 namespace MedicalTransfer.Models
@@ -14,5 +16,17 @@ namespace MedicalTransfer.Models
             stride != 1 || inChannels != outChannels
                 ? Sequential(Conv2d(inChannels, outChannels, kernel_size: 1, stride: stride, bias: false), BatchNorm2d(outChannels))
                 : null;
+
+        /// <summary>The shortcut's value for <paramref name="input"/>: the input itself, or its projection.</summary>
+        public static Tensor Apply(Sequential? projection, Tensor input)
+        {
+            if (projection is null)
+            {
+                return input;
+            }
+
+            var layers = projection.children().ToArray();
+            return ((BatchNorm2d)layers[1]).call(PointwiseConvolution.Apply((Conv2d)layers[0], input));
+        }
     }
 }
