@@ -4,24 +4,31 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Threading;
 using MedicalTransfer;
+using MedicalTransfer.Benchmarks.Training;
 using MedicalTransfer.Data;
 using MedicalTransfer.Freezing;
 using MedicalTransfer.Training;
-using MedicalTransfer.Benchmarks.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
 // Training throughput and memory benchmark (not a timed test). Usage:
 //   dotnet run -c Release --project tests/MedicalTransfer.Benchmarks.Training -- [--models 18,50] [--batch 16]
-//       [--size 224] [--threads 2] [--warmup 2] [--steps 5] [--memory]
-// (a) a raw TorchSharp forward/backward/AdamW loop on one in-memory batch; (b) the SDK's Trainer, full fine-tuning,
-// fed by the DataLoader (synthetic PNGs, decoded once into the loader's cache during the warm-up epoch);
-// (c) the Trainer with Layers.UpTo(2) frozen; (d) with Layers.All frozen. Images/s of (b)-(d) are those of the
-// measured epoch's training steps (validation excluded). Compare with bench_training_pytorch.py.
+//       [--size 224] [--threads 2] [--rounds 5] [--steps 2] [--no-loader] [--memory]
+// Variants: (a) a raw TorchSharp loop: forward, cross-entropy, backward, TorchSharp's own optim.AdamW, each step in
+// a DisposeScope; (b) the SDK's Trainer, full fine-tune, on the same in-memory batches; (c) the Trainer with
+// Layers.UpTo(2) frozen; (d) with Layers.All frozen; (e) the Trainer fed by the DataLoader (synthetic PNGs, decoded
+// into the loader's cache first) instead of in-memory batches, which shows what the pipeline costs.
+// Shared machines drift: a step can take 1.0 s for a minute and 1.6 s the next. So the variants take turns: in each
+// of --rounds rounds every variant runs 1 + --steps steps with a fresh optimizer (a Fit call per round for the
+// Trainer rows; the first step, which allocates the optimizer state, is not timed), in an order rotated every
+// round, and a row reports batch / (median timed step), the mean beside it.
+// A Trainer step is the time between two of its per-batch progress reports: everything the Trainer does per
+// batch (learning rate, loss check, metrics, progress) is inside it. Compare with bench_training_pytorch.py.
 var settings = Settings.Parse(args);
 torch.set_num_threads(settings.Threads);
-Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "TorchSharp {0}, {1} thread(s), batch {2}, {3}x{3}, {4} warm-up + {5} measured steps, {6}", typeof(torch).Assembly.GetName().Version, torch.get_num_threads(), settings.Batch, settings.Size, settings.Warmup, settings.Steps, Environment.OSVersion));
+Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "TorchSharp {0}, {1} thread(s), batch {2}, {3}x{3}, {4} rounds x (1 + {5}) steps per variant, {6}, {7} logical CPUs", typeof(torch).Assembly.GetName().Version, torch.get_num_threads(), settings.Batch, settings.Size, settings.Rounds, settings.Steps, Environment.OSVersion, Environment.ProcessorCount));
 
 if (settings.Memory)
 {
@@ -29,79 +36,249 @@ if (settings.Memory)
     return;
 }
 
-string root = Path.Combine(Path.GetTempPath(), "mt-bench-training-" + Guid.NewGuid().ToString("N"));
-Directory.CreateDirectory(root);
-try
+var rows = new List<Row>();
+foreach (int depth in settings.Models)
 {
-    SyntheticChestXRay.WriteImageFolder(Path.Combine(root, "train"), new SyntheticChestXRayOptions { Count = settings.Batch * settings.Steps, Size = settings.Size, PositiveFraction = 0.5, Seed = 1 });
-    SyntheticChestXRay.WriteImageFolder(Path.Combine(root, "validation"), new SyntheticChestXRayOptions { Count = settings.Batch, Size = settings.Size, PositiveFraction = 0.5, Seed = 2 });
-    var dataset = ImageFolder.Load(Path.Combine(root, "train"));
-    var validationSet = ImageFolder.Load(Path.Combine(root, "validation"));
-    var transform = Transforms.Compose(Transforms.ToTensor(), Transforms.Normalize(Preprocessing.ImageNet.Mean, Preprocessing.ImageNet.Std));
-    var rows = new List<(string Model, string Variant, double ImagesPerSecond)>();
-    foreach (int depth in settings.Models)
+    string name = "ResNet-" + depth.ToString(CultureInfo.InvariantCulture);
+    int batches = 1 + settings.Steps;
+    manual_seed(1);
+    using var images = randn(settings.Batch * batches, 3, settings.Size, settings.Size);
+    using var labels = randint(0, 2, new long[] { settings.Batch * batches });
+    var variants = new List<Variant>
     {
-        string name = "ResNet-" + depth.ToString(CultureInfo.InvariantCulture);
-        rows.Add((name, "(a) raw TorchSharp loop", RawLoop(depth, settings)));
-        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0} {1}: {2:F1} images/s", name, rows[^1].Variant, rows[^1].ImagesPerSecond));
-        rows.Add((name, "(b) Trainer, full fine-tune", TrainerRun(depth, Layers.None, dataset, validationSet, transform, settings)));
-        rows.Add((name, "(c) Trainer, Layers.UpTo(2)", TrainerRun(depth, Layers.UpTo(2), dataset, validationSet, transform, settings)));
-        rows.Add((name, "(d) Trainer, Layers.All", TrainerRun(depth, Layers.All, dataset, validationSet, transform, settings)));
+        new RawLoop("(a) raw TorchSharp loop", depth, images, labels, settings.Batch),
+        new TrainerOnTensors("(b) Trainer, full fine-tune", depth, Layers.None, images, labels, settings.Batch),
+        new TrainerOnTensors("(c) Trainer, Layers.UpTo(2)", depth, Layers.UpTo(2), images, labels, settings.Batch),
+        new TrainerOnTensors("(d) Trainer, Layers.All", depth, Layers.All, images, labels, settings.Batch),
+    };
+    if (settings.Loader)
+    {
+        variants.Add(new TrainerOnLoader("(e) Trainer + DataLoader, full", depth, settings.Batch, batches, settings.Size));
     }
 
-    Console.WriteLine();
-    Console.WriteLine("| Model | Variant | images/s | vs (a) | vs (b) |");
-    Console.WriteLine("|---|---|---:|---:|---:|");
-    foreach (var row in rows)
+    try
     {
-        double a = rows.First(r => r.Model == row.Model && r.Variant.StartsWith("(a)", StringComparison.Ordinal)).ImagesPerSecond;
-        double b = rows.First(r => r.Model == row.Model && r.Variant.StartsWith("(b)", StringComparison.Ordinal)).ImagesPerSecond;
-        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "| {0} | {1} | {2:F1} | {3:F2}x | {4:F2}x |", row.Model, row.Variant, row.ImagesPerSecond, row.ImagesPerSecond / a, row.ImagesPerSecond / b));
-    }
-}
-finally
-{
-    Directory.Delete(root, recursive: true);
-}
-
-static double RawLoop(int depth, Settings settings)
-{
-    using var model = TransferBuilder.FromResNet(depth).ForClasses("NORMAL", "PNEUMONIA").OnDevice(CPU).WithSeed(1).Build();
-    model.train();
-    using var optimizer = optim.AdamW(model.parameters(), lr: 1e-4, weight_decay: 1e-4);
-    using var images = randn(settings.Batch, 3, settings.Size, settings.Size);
-    using var labels = randint(0, 2, new long[] { settings.Batch });
-    var clock = new Stopwatch();
-    for (int i = 0; i < settings.Warmup + settings.Steps; i++)
-    {
-        if (i == settings.Warmup)
+        for (int round = 0; round < settings.Rounds; round++)
         {
-            clock.Start();
+            for (int i = 0; i < variants.Count; i++)
+            {
+                variants[(i + round) % variants.Count].Round();
+            }
+
+            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0}: round {1} of {2} done", name, round + 1, settings.Rounds));
         }
 
-        using var scope = NewDisposeScope();
-        var loss = nn.functional.cross_entropy(model.forward(images), labels);
-        optimizer.zero_grad();
-        loss.backward();
-        optimizer.step();
+        foreach (var variant in variants)
+        {
+            rows.Add(new Row(name, variant.Name, settings.Batch, variant.Steps.ToArray()));
+            Console.WriteLine(rows[^1].Describe());
+        }
+    }
+    finally
+    {
+        variants.ForEach(v => v.Dispose());
+    }
+}
+
+Console.WriteLine();
+Console.WriteLine("| Model | Variant | images/s (median step) | images/s (mean) | vs (a) | vs (b) |");
+Console.WriteLine("|---|---|---:|---:|---:|---:|");
+foreach (var row in rows)
+{
+    double a = rows.First(r => r.Model == row.Model && r.Variant.StartsWith("(a)", StringComparison.Ordinal)).MedianImagesPerSecond;
+    double b = rows.First(r => r.Model == row.Model && r.Variant.StartsWith("(b)", StringComparison.Ordinal)).MedianImagesPerSecond;
+    Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "| {0} | {1} | {2:F1} | {3:F1} | {4:F2}x | {5:F2}x |", row.Model, row.Variant, row.MedianImagesPerSecond, row.MeanImagesPerSecond, row.MedianImagesPerSecond / a, row.MedianImagesPerSecond / b));
+}
+
+/// <summary>One row of the table: a model it trains, and the timed steps it has collected over the rounds.</summary>
+internal abstract class Variant : IDisposable
+{
+    protected Variant(string name) => Name = name;
+
+    public string Name { get; }
+
+    public List<double> Steps { get; } = new();
+
+    /// <summary>Runs 1 + --steps steps and adds the durations of all but the first to <see cref="Steps"/>.</summary>
+    public abstract void Round();
+
+    public abstract void Dispose();
+
+    protected static TransferModel Build(int depth, FreezeSpec freeze, IReadOnlyList<string> classes) =>
+        TransferBuilder.FromResNet(depth).ForClasses(classes.ToArray()).Freeze(freeze).OnDevice(CPU).WithSeed(1).Build();
+}
+
+/// <summary>The baseline: what a TorchSharp user writes by hand.</summary>
+internal sealed class RawLoop : Variant
+{
+    private readonly TransferModel model;
+    private readonly Tensor images;
+    private readonly Tensor labels;
+    private readonly int batch;
+
+    public RawLoop(string name, int depth, Tensor images, Tensor labels, int batch)
+        : base(name)
+    {
+        model = Build(depth, Layers.None, new[] { "NORMAL", "PNEUMONIA" });
+        model.train();
+        this.images = images;
+        this.labels = labels;
+        this.batch = batch;
     }
 
-    clock.Stop();
-    return settings.Batch * settings.Steps / clock.Elapsed.TotalSeconds;
+    public override void Round()
+    {
+        // A fresh optimizer every round, as every Fit call builds one: its state is allocated in the untimed step.
+        using var optimizer = optim.AdamW(model.parameters(), lr: 1e-4, weight_decay: 1e-4);
+        var clock = new Stopwatch();
+        long batches = images.shape[0] / batch;
+        for (int i = 0; i < batches; i++)
+        {
+            clock.Restart();
+            using var scope = NewDisposeScope();
+            var index = arange(i * batch, (i + 1) * batch, dtype: ScalarType.Int64);
+            var loss = nn.functional.cross_entropy(model.forward(images.index_select(0, index)), labels.index_select(0, index));
+            optimizer.zero_grad();
+            loss.backward();
+            optimizer.step();
+            _ = loss.item<float>();
+            if (i > 0)
+            {
+                Steps.Add(clock.Elapsed.TotalSeconds);
+            }
+        }
+    }
+
+    public override void Dispose() => model.Dispose();
 }
 
-static double TrainerRun(int depth, FreezeSpec freeze, ImageDataset dataset, ImageDataset validationSet, ImageTransform transform, Settings settings)
+/// <summary>The SDK's Trainer on in-memory batches (the raw loop's own): one epoch of 1 + --steps batches per round.</summary>
+internal sealed class TrainerOnTensors : Variant
 {
-    using var model = TransferBuilder.FromResNet(depth).ForClasses(dataset.Classes.ToArray()).Freeze(freeze).OnDevice(CPU).WithSeed(1).Build();
-    var train = new DataLoader(dataset, transform, new LoaderOptions { BatchSize = settings.Batch, Workers = 1, CacheShorterSide = settings.Size, Seed = 1 });
-    var validation = new DataLoader(validationSet, transform, new LoaderOptions { BatchSize = settings.Batch, Workers = 1, CacheShorterSide = settings.Size, Sampling = SamplingMode.Sequential });
+    private readonly TransferModel model;
+    private readonly TensorBatchSource train;
+    private readonly TensorBatchSource validation;
+    private readonly Tensor validationImages;
+    private readonly Tensor validationLabels;
 
-    // Epoch 1 warms up (decoding into the loader's cache, first allocations); epoch 2 is measured.
-    var result = model.Fit(train, validation, new TrainingOptions { Epochs = 2, Schedule = LearningRateSchedule.Constant() });
-    return result.History.Epochs[^1].ImagesPerSecond;
+    public TrainerOnTensors(string name, int depth, FreezeSpec freeze, Tensor images, Tensor labels, int batch)
+        : base(name)
+    {
+        model = Build(depth, freeze, new[] { "NORMAL", "PNEUMONIA" });
+        train = new TensorBatchSource(images, labels, batch);
+        validationImages = images.narrow(0, 0, batch);
+        validationLabels = labels.narrow(0, 0, batch);
+        validation = new TensorBatchSource(validationImages, validationLabels, batch);
+    }
+
+    public override void Round()
+    {
+        var clock = new StepClock();
+        TransferModelTrainingExtensions.FitCore(model, train, validation, new TrainingOptions { Epochs = 1, Schedule = LearningRateSchedule.Constant(), Progress = clock }, CancellationToken.None);
+        Steps.AddRange(clock.StepsAfterFirst());
+    }
+
+    public override void Dispose()
+    {
+        validationImages.Dispose();
+        validationLabels.Dispose();
+        model.Dispose();
+    }
 }
 
-internal sealed record Settings(int[] Models, int Batch, int Size, int Threads, int Warmup, int Steps, bool Memory)
+/// <summary>The user's path: the Trainer fed by the DataLoader from PNG files, decoded into the loader's cache before round one.</summary>
+internal sealed class TrainerOnLoader : Variant
+{
+    private readonly string root = Path.Combine(Path.GetTempPath(), "mt-bench-training-" + Guid.NewGuid().ToString("N"));
+    private readonly TransferModel model;
+    private readonly DataLoader train;
+    private readonly DataLoader validation;
+
+    public TrainerOnLoader(string name, int depth, int batch, int batches, int size)
+        : base(name)
+    {
+        SyntheticChestXRay.WriteImageFolder(Path.Combine(root, "train"), new SyntheticChestXRayOptions { Count = batch * batches, Size = size, PositiveFraction = 0.5, Seed = 1 });
+        SyntheticChestXRay.WriteImageFolder(Path.Combine(root, "validation"), new SyntheticChestXRayOptions { Count = batch, Size = size, PositiveFraction = 0.5, Seed = 2 });
+        var dataset = ImageFolder.Load(Path.Combine(root, "train"));
+        var transform = Transforms.Compose(Transforms.ToTensor(), Transforms.Normalize(Preprocessing.ImageNet.Mean, Preprocessing.ImageNet.Std));
+        train = new DataLoader(dataset, transform, new LoaderOptions { BatchSize = batch, Workers = 1, CacheShorterSide = size, Seed = 1 });
+        validation = new DataLoader(ImageFolder.Load(Path.Combine(root, "validation")), transform, new LoaderOptions { BatchSize = batch, Workers = 1, Sampling = SamplingMode.Sequential });
+
+        // Decoding is the data benchmark's subject, not this one's: fill the cache now.
+        foreach (var b in train.GetBatches(0))
+        {
+            b.Dispose();
+        }
+
+        model = Build(depth, Layers.None, dataset.Classes);
+    }
+
+    public override void Round()
+    {
+        var clock = new StepClock();
+        model.Fit(train, validation, new TrainingOptions { Epochs = 1, Schedule = LearningRateSchedule.Constant(), Progress = clock });
+        Steps.AddRange(clock.StepsAfterFirst());
+    }
+
+    public override void Dispose()
+    {
+        model.Dispose();
+        if (Directory.Exists(root))
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
+
+internal sealed record Row(string Model, string Variant, int Batch, double[] Steps)
+{
+    public double MedianImagesPerSecond
+    {
+        get
+        {
+            var sorted = Steps.Order().ToArray();
+            double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+            return Batch / median;
+        }
+    }
+
+    public double MeanImagesPerSecond => Batch / Steps.Average();
+
+    public string Describe() => string.Format(
+        CultureInfo.InvariantCulture,
+        "{0} {1}: {2:F1} images/s (median step), {3:F1} (mean); steps {4} s",
+        Model,
+        Variant,
+        MedianImagesPerSecond,
+        MeanImagesPerSecond,
+        string.Join(" ", Steps.Select(s => s.ToString("F2", CultureInfo.InvariantCulture))));
+}
+
+/// <summary>Times the Trainer's steps from its per-batch progress reports (reported synchronously on the training thread).</summary>
+internal sealed class StepClock : IProgress<TrainingProgress>
+{
+    private readonly Stopwatch clock = Stopwatch.StartNew();
+    private readonly List<double> batchEnds = new();
+
+    public void Report(TrainingProgress value)
+    {
+        if (value.Kind == TrainingProgressKind.Batch)
+        {
+            if (value.Batch == 1)
+            {
+                batchEnds.Clear();
+            }
+
+            batchEnds.Add(clock.Elapsed.TotalSeconds);
+        }
+    }
+
+    /// <summary>Durations of the epoch's steps but the first (a step ends at its report; the first report has no start).</summary>
+    public IEnumerable<double> StepsAfterFirst() =>
+        Enumerable.Range(1, Math.Max(0, batchEnds.Count - 1)).Select(i => batchEnds[i] - batchEnds[i - 1]);
+}
+
+internal sealed record Settings(int[] Models, int Batch, int Size, int Threads, int Rounds, int Steps, bool Loader, bool Memory)
 {
     public static Settings Parse(string[] args)
     {
@@ -112,13 +289,20 @@ internal sealed record Settings(int[] Models, int Batch, int Size, int Threads, 
         }
 
         int Int(string name, int fallback) => int.Parse(Value(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
-        return new Settings(
+        var settings = new Settings(
             Value("--models", "18,50").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(),
             Int("--batch", 16),
             Int("--size", 224),
             Int("--threads", 2),
-            Int("--warmup", 2),
-            Int("--steps", 5),
+            Int("--rounds", 5),
+            Int("--steps", 2),
+            !args.Contains("--no-loader"),
             args.Contains("--memory"));
+        if (settings.Rounds < 1 || settings.Steps < 1)
+        {
+            throw new ArgumentException("--rounds and --steps must be at least 1.");
+        }
+
+        return settings;
     }
 }

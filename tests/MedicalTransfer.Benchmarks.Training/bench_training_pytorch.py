@@ -2,8 +2,11 @@
 """PyTorch reference for MedicalTransfer.Benchmarks.Training (run with Debian's /usr/bin/python3: torch 1.13,
 torchvision 0.14). Same settings: ResNet-18/50 with a 2-class fc, batch 16, 224x224, 2 threads, AdamW (1e-4, 1e-4).
 (a) full fine-tune; (c) stem+layer1+layer2 frozen and run under no_grad; (d) whole backbone frozen under no_grad.
-Usage: bench_training_pytorch.py [--models 18,50] [--warmup 2] [--steps 5] [--threads 2]"""
+As the C# benchmark: the variants take turns over --rounds rounds of 1 + --steps steps (the first untimed), and a
+row reports batch / (median step time).
+Usage: bench_training_pytorch.py [--models 18,50] [--rounds 5] [--steps 2] [--threads 2]"""
 import argparse
+import statistics
 import time
 
 import torch
@@ -29,46 +32,67 @@ def forward(model, x, frozen_stages):
     return model.fc(torch.flatten(model.avgpool(x), 1))
 
 
-def run(depth, frozen_stages, args):
-    torch.manual_seed(1)
-    model = build(depth)
-    model.train()
-    frozen = [model.conv1, model.bn1, model.layer1, model.layer2, model.layer3, model.layer4][: {0: 0, 3: 4, 5: 6}[frozen_stages]]
-    for module in frozen:
-        module.eval()
-        for p in module.parameters():
-            p.requires_grad_(False)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, weight_decay=1e-4)
-    x = torch.randn(args.batch, 3, 224, 224)
-    y = torch.randint(0, 2, (args.batch,))
-    for i in range(args.warmup + args.steps):
-        if i == args.warmup:
+class Variant:
+    """One row: a model, its optimizer over the trainable parameters, and the timed steps collected so far."""
+
+    def __init__(self, name, depth, frozen_stages):
+        torch.manual_seed(1)
+        self.name = name
+        self.frozen_stages = frozen_stages
+        self.model = build(depth)
+        self.model.train()
+        frozen = [self.model.conv1, self.model.bn1, self.model.layer1, self.model.layer2, self.model.layer3,
+                  self.model.layer4][: {0: 0, 3: 4, 5: 6}[frozen_stages]]
+        for module in frozen:
+            module.eval()
+            for p in module.parameters():
+                p.requires_grad_(False)
+        self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=1e-4, weight_decay=1e-4)
+        self.steps = []
+
+    def round(self, x, y, batch):
+        # 1 + steps batches; the first is not timed (as the C# benchmark's first step of each round).
+        for i in range(x.shape[0] // batch):
             start = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(forward(model, x, frozen_stages), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return args.batch * args.steps / (time.perf_counter() - start)
+            loss = torch.nn.functional.cross_entropy(forward(self.model, x[i * batch:(i + 1) * batch], self.frozen_stages), y[i * batch:(i + 1) * batch])
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss.item()
+            if i > 0:
+                self.steps.append(time.perf_counter() - start)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="18,50")
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print("PyTorch %s, torchvision %s, %d thread(s), batch %d, 224x224, %d warm-up + %d measured steps"
-          % (torch.__version__, torchvision.__version__, torch.get_num_threads(), args.batch, args.warmup, args.steps))
-    print("| Model | Variant | images/s | vs full |")
-    print("|---|---|---:|---:|")
+    print("PyTorch %s, torchvision %s, %d thread(s), batch %d, %dx%d, %d rounds x (1 + %d) steps per variant"
+          % (torch.__version__, torchvision.__version__, torch.get_num_threads(), args.batch, args.size, args.size, args.rounds, args.steps))
+    rows = []
     for depth in [int(d) for d in args.models.split(",")]:
-        full = run(depth, 0, args)
-        for name, stages, value in [("full fine-tune", 0, full), ("stem..layer2 frozen (no_grad)", 3, None), ("backbone frozen (no_grad)", 5, None)]:
-            value = value if value is not None else run(depth, stages, args)
-            print("| ResNet-%d | %s | %.1f | %.2fx |" % (depth, name, value, value / full))
+        torch.manual_seed(1)
+        batches = 1 + args.steps
+        x = torch.randn(args.batch * batches, 3, args.size, args.size)
+        y = torch.randint(0, 2, (args.batch * batches,))
+        variants = [Variant("full fine-tune", depth, 0), Variant("stem..layer2 frozen (no_grad)", depth, 3),
+                    Variant("backbone frozen (no_grad)", depth, 5)]
+        for r in range(args.rounds):
+            for i in range(len(variants)):
+                variants[(i + r) % len(variants)].round(x, y, args.batch)
+        for v in variants:
+            rows.append(("ResNet-%d" % depth, v.name, args.batch / statistics.median(v.steps), args.batch / statistics.mean(v.steps)))
+    print("| Model | Variant | images/s (median step) | images/s (mean) | vs full |")
+    print("|---|---|---:|---:|---:|")
+    for model, name, median, mean in rows:
+        full = next(r[2] for r in rows if r[0] == model and r[1] == "full fine-tune")
+        print("| %s | %s | %.1f | %.1f | %.2fx |" % (model, name, median, mean, median / full))
 
 
 if __name__ == "__main__":
