@@ -15,7 +15,7 @@ namespace MedicalTransfer.Training
     /// AdamW and SGD over named parameter groups. The updates are TorchSharp's own (same operations in the same
     /// order, so results match <c>torch.optim.AdamW</c>/<c>SGD</c> bit for bit), but the state is keyed by
     /// parameter name, so checkpoints are readable, checked key by key, and survive a change of freezing. A
-    /// parameter without a gradient (frozen) is skipped entirely: no decay, no momentum.
+    /// parameter that does not train (no gradient, or frozen since the backward pass) is skipped entirely: no decay, no momentum.
     /// </summary>
     internal abstract class ParameterOptimizer : IDisposable
     {
@@ -52,13 +52,45 @@ namespace MedicalTransfer.Training
             {
                 foreach (var (name, parameter) in Groups[g].Parameters)
                 {
+                    // One scope per parameter: its temporaries go back to the allocator before the next
+                    // parameter's are made, as libtorch's own optimizers do, instead of all piling up to the end.
+                    using var parameterScope = NewDisposeScope();
                     var grad = parameter.grad;
-                    if (grad is null)
+                    if (grad is null || !parameter.requires_grad)
                     {
                         continue;
                     }
 
                     Update(name, parameter, grad, LearningRates[g]);
+                }
+            }
+        }
+
+        /// <summary>
+        /// Clears the gradients after a step. Trainable parameters keep their gradient buffers, zeroed in place
+        /// (as TorchSharp's own optimizers do): setting them to none made every backward pass allocate them afresh,
+        /// 100 MB of new pages a step for a ResNet-50, which slowed CPU training. Parameters that no
+        /// longer train (frozen since the last step) lose theirs, and <see cref="Step"/> skips them either way.
+        /// </summary>
+        public void ZeroGradients()
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            foreach (var parameter in AllParameters)
+            {
+                var grad = parameter.grad;
+                if (grad is null)
+                {
+                    continue;
+                }
+
+                if (parameter.requires_grad)
+                {
+                    grad.zero_();
+                }
+                else
+                {
+                    parameter.grad = null;
                 }
             }
         }

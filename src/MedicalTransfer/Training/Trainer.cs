@@ -393,7 +393,7 @@ namespace MedicalTransfer.Training
                     }
 
                     optimizer.Step();
-                    model.zero_grad();
+                    optimizer.ZeroGradients();
                     correct += logits.argmax(1).eq(labels).sum().item<long>();
                     lossSum += (double)lossValue * batch.Count;
                     seen += batch.Count;

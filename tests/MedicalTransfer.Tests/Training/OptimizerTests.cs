@@ -37,6 +37,40 @@ namespace MedicalTransfer.Tests.Training
             Assert.Empty(optimizer.StateTensors());
         }
 
+        [Fact]
+        public void ZeroGradients_TrainableKeepZeroedBuffers_FrozenLoseThem()
+        {
+            using var a = nn.Linear(3, 2);
+            var groups = new[] { new ParameterGroup("all", a.named_parameters().ToList(), 0.1) };
+            using var optimizer = new AdamWOptimizer(groups, 0.9, 0.999, 1e-8, 0.5);
+            a.call(randn(4, 3)).sum().backward();
+            a.bias!.requires_grad_(false);
+
+            optimizer.ZeroGradients();
+
+            using var weightGradient = a.weight!.grad;
+            Assert.NotNull(weightGradient);
+            Assert.Equal(0f, weightGradient!.abs().max().item<float>());
+            Assert.Null(a.bias!.grad);
+        }
+
+        [Fact]
+        public void Step_ParameterFrozenAfterBackward_IsLeftUntouched()
+        {
+            using var a = nn.Linear(3, 2);
+            using var weightBefore = a.weight!.detach().clone();
+            using var biasBefore = a.bias!.detach().clone();
+            var groups = new[] { new ParameterGroup("all", a.named_parameters().ToList(), 0.1) };
+            using var optimizer = new AdamWOptimizer(groups, 0.9, 0.999, 1e-8, 0.5);
+            a.call(randn(4, 3)).sum().backward();
+            a.weight!.requires_grad_(false);
+
+            optimizer.Step();
+
+            Assert.True(a.weight!.Equals(weightBefore));
+            Assert.False(a.bias!.Equals(biasBefore));
+        }
+
         private static void AssertMatches(System.Func<ParameterGroup[], ParameterOptimizer> ours, System.Func<System.Collections.Generic.IEnumerable<TorchSharp.Modules.Parameter>, optim.Optimizer> theirs)
         {
             random.manual_seed(3);
@@ -49,9 +83,9 @@ namespace MedicalTransfer.Tests.Training
             using var reference = theirs(b.parameters());
             for (int i = 0; i < 3; i++)
             {
-                a.zero_grad();
                 a.call(x).square().sum().backward();
                 mine.Step();
+                mine.ZeroGradients();
                 reference.zero_grad();
                 b.call(x).square().sum().backward();
                 reference.step();
