@@ -141,6 +141,8 @@ namespace MedicalTransfer.Training
             }
             finally
             {
+                // The gradient buffers kept between steps are not the caller's to hold (100 MB for a ResNet-50).
+                model.zero_grad();
                 optimizer?.Dispose();
                 resume?.Dispose();
                 classWeights?.Dispose();

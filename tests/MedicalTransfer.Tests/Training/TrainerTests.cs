@@ -29,6 +29,15 @@ namespace MedicalTransfer.Tests.Training
         }
 
         [Fact]
+        public void Fit_Finished_LeavesNoGradientBuffersBehind()
+        {
+            // Between steps the trainer keeps gradient buffers (zeroed in place, for speed); they must not outlive Fit.
+            using var model = TinyModel();
+            Fit(model, Source(16), Source(8, shuffle: false, seed: 8), new TrainingOptions { Epochs = 1, Schedule = LearningRateSchedule.Constant() });
+            Assert.All(model.parameters(), p => Assert.Null(p.grad));
+        }
+
+        [Fact]
         public void Fit_FrozenPrefix_LeavesFrozenWeightsAndBatchNormStatisticsBitwiseUnchanged()
         {
             using var model = TinyModel();
