@@ -15,7 +15,7 @@ using static TorchSharp.torch;
 
 // Training throughput and memory benchmark (not a timed test). Usage:
 //   dotnet run -c Release --project tests/MedicalTransfer.Benchmarks.Training -- [--models 18,50] [--batch 16]
-//       [--size 224] [--threads 2] [--rounds 5] [--steps 2] [--no-loader] [--memory]
+//       [--size 224] [--threads 2] [--rounds 5] [--steps 2] [--variants abcde] [--no-loader] [--memory]
 // Variants: (a) a raw TorchSharp loop: forward, cross-entropy, backward, TorchSharp's own optim.AdamW, each step in
 // a DisposeScope; (b) the SDK's Trainer, full fine-tune, on the same in-memory batches; (c) the Trainer with
 // Layers.UpTo(2) frozen; (d) with Layers.All frozen; (e) the Trainer fed by the DataLoader (synthetic PNGs, decoded
@@ -48,10 +48,18 @@ foreach (int depth in settings.Models)
     {
         new RawLoop("(a) raw TorchSharp loop", depth, images, labels, settings.Batch),
         new TrainerOnTensors("(b) Trainer, full fine-tune", depth, Layers.None, images, labels, settings.Batch),
-        new TrainerOnTensors("(c) Trainer, Layers.UpTo(2)", depth, Layers.UpTo(2), images, labels, settings.Batch),
-        new TrainerOnTensors("(d) Trainer, Layers.All", depth, Layers.All, images, labels, settings.Batch),
     };
-    if (settings.Loader)
+    if (settings.Runs('c'))
+    {
+        variants.Add(new TrainerOnTensors("(c) Trainer, Layers.UpTo(2)", depth, Layers.UpTo(2), images, labels, settings.Batch));
+    }
+
+    if (settings.Runs('d'))
+    {
+        variants.Add(new TrainerOnTensors("(d) Trainer, Layers.All", depth, Layers.All, images, labels, settings.Batch));
+    }
+
+    if (settings.Loader && settings.Runs('e'))
     {
         variants.Add(new TrainerOnLoader("(e) Trainer + DataLoader, full", depth, settings.Batch, batches, settings.Size));
     }
@@ -278,8 +286,11 @@ internal sealed class StepClock : IProgress<TrainingProgress>
         Enumerable.Range(1, Math.Max(0, batchEnds.Count - 1)).Select(i => batchEnds[i] - batchEnds[i - 1]);
 }
 
-internal sealed record Settings(int[] Models, int Batch, int Size, int Threads, int Rounds, int Steps, bool Loader, bool Memory)
+internal sealed record Settings(int[] Models, int Batch, int Size, int Threads, int Rounds, int Steps, bool Loader, bool Memory, string Variants)
 {
+    /// <summary>Whether the variant with this letter runs (--variants abcde, default all; (a) and (b) always, as the ratios need them).</summary>
+    public bool Runs(char letter) => letter is 'a' or 'b' || Variants.Contains(letter, StringComparison.Ordinal);
+
     public static Settings Parse(string[] args)
     {
         string Value(string name, string fallback)
@@ -297,7 +308,8 @@ internal sealed record Settings(int[] Models, int Batch, int Size, int Threads, 
             Int("--rounds", 5),
             Int("--steps", 2),
             !args.Contains("--no-loader"),
-            args.Contains("--memory"));
+            args.Contains("--memory"),
+            Value("--variants", "abcde"));
         if (settings.Rounds < 1 || settings.Steps < 1)
         {
             throw new ArgumentException("--rounds and --steps must be at least 1.");
