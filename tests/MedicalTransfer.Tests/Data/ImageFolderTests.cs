@@ -311,36 +311,4 @@ namespace MedicalTransfer.Tests.Data
             Classes((split + "/NORMAL", normal), (split + "/PNEUMONIA", pneumonia));
         }
     }
-
-    /// <summary>Collects formatted log messages.</summary>
-    internal sealed class ListLogger : ILogger
-    {
-        private readonly object gate = new();
-
-        public List<(LogLevel Level, string Message)> Entries { get; } = new();
-
-        public IEnumerable<string> Messages
-        {
-            get
-            {
-                lock (gate)
-                {
-                    return Entries.Select(e => e.Message).ToArray();
-                }
-            }
-        }
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (gate)
-            {
-                Entries.Add((logLevel, formatter(state, exception)));
-            }
-        }
-    }
 }

@@ -81,19 +81,6 @@ namespace MedicalTransfer.Tests.Weights
         public void Dispose() => _folder.Dispose();
     }
 
-    /// <summary>Collects log entries for assertions.</summary>
-    internal sealed class ListLogger : ILogger
-    {
-        public ConcurrentQueue<(LogLevel Level, EventId Id, string Message)> Entries { get; } = new();
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Entries.Enqueue((logLevel, eventId, formatter(state, exception)));
-    }
-
     /// <summary>An <see cref="IProgress{T}"/> that records reports synchronously (Progress&lt;T&gt; posts them later).</summary>
     internal sealed class RecordingProgress : IProgress<DownloadProgress>
     {
