@@ -63,9 +63,9 @@ namespace MedicalTransfer.Models
         public override Tensor forward(Tensor input)
         {
             using var scope = NewDisposeScope();
-            var x = functional.relu(bn1.call(PointwiseConvolution.Apply(conv1, input)), inplace: true);
+            var x = functional.relu(bn1.call(conv1.call(input)), inplace: true);
             x = functional.relu(bn2.call(conv2.call(x)), inplace: true);
-            x = bn3.call(PointwiseConvolution.Apply(conv3, x));
+            x = bn3.call(conv3.call(x));
             var identity = Shortcut.Apply(downsample, input);
             return functional.relu(x.add_(identity), inplace: true).MoveToOuterDisposeScope();
         }
