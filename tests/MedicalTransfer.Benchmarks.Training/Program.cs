@@ -15,7 +15,7 @@ using static TorchSharp.torch;
 
 // Training throughput and memory benchmark (not a timed test). Usage:
 //   dotnet run -c Release --project tests/MedicalTransfer.Benchmarks.Training -- [--models 18,50] [--batch 16]
-//       [--size 224] [--threads 2] [--rounds 5] [--steps 2] [--variants abcde] [--no-loader] [--memory]
+//       [--size 224] [--threads 2] [--rounds 5] [--steps 2] [--variants abcde] [--no-loader] [--default-allocator] [--memory]
 // Variants: (a) a raw TorchSharp loop: forward, cross-entropy, backward, TorchSharp's own optim.AdamW, each step in
 // a DisposeScope; (b) the SDK's Trainer, full fine-tune, on the same in-memory batches; (c) the Trainer with
 // Layers.UpTo(2) frozen; (d) with Layers.All frozen; (e) the Trainer fed by the DataLoader (synthetic PNGs, decoded
@@ -26,9 +26,21 @@ using static TorchSharp.torch;
 // round, and a row reports batch / (median timed step), the mean beside it.
 // A Trainer step is the time between two of its per-batch progress reports: everything the Trainer does per
 // batch (learning rate, loss check, metrics, progress) is inside it. Compare with bench_training_pytorch.py.
+// The C allocator: by default every variant runs with freed memory kept for reuse, the Trainer's default
+// (TrainingOptions.RetainFreedMemory; process-wide, so it is set once before the first variant and the raw loop gets it
+// too); --default-allocator leaves glibc as it is for all of them. The page-fault column shows the difference.
 var settings = Settings.Parse(args);
 torch.set_num_threads(settings.Threads);
 Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "TorchSharp {0}, {1} thread(s), batch {2}, {3}x{3}, {4} rounds x (1 + {5}) steps per variant, {6}, {7} logical CPUs", typeof(torch).Assembly.GetName().Version, torch.get_num_threads(), settings.Batch, settings.Size, settings.Rounds, settings.Steps, Environment.OSVersion, Environment.ProcessorCount));
+
+if (!settings.DefaultAllocator)
+{
+    Console.WriteLine("C allocator: " + MedicalTransfer.Internal.NativeAllocator.RetainFreedMemory() + " (freed memory kept for reuse, as the Trainer does by default)");
+}
+else
+{
+    Console.WriteLine("C allocator: left as it is (--default-allocator)");
+}
 
 if (settings.Memory)
 {
@@ -47,21 +59,21 @@ foreach (int depth in settings.Models)
     var variants = new List<Variant>
     {
         new RawLoop("(a) raw TorchSharp loop", depth, images, labels, settings.Batch),
-        new TrainerOnTensors("(b) Trainer, full fine-tune", depth, Layers.None, images, labels, settings.Batch),
+        new TrainerOnTensors("(b) Trainer, full fine-tune", depth, Layers.None, images, labels, settings.Batch, settings.Options),
     };
     if (settings.Runs('c'))
     {
-        variants.Add(new TrainerOnTensors("(c) Trainer, Layers.UpTo(2)", depth, Layers.UpTo(2), images, labels, settings.Batch));
+        variants.Add(new TrainerOnTensors("(c) Trainer, Layers.UpTo(2)", depth, Layers.UpTo(2), images, labels, settings.Batch, settings.Options));
     }
 
     if (settings.Runs('d'))
     {
-        variants.Add(new TrainerOnTensors("(d) Trainer, Layers.All", depth, Layers.All, images, labels, settings.Batch));
+        variants.Add(new TrainerOnTensors("(d) Trainer, Layers.All", depth, Layers.All, images, labels, settings.Batch, settings.Options));
     }
 
     if (settings.Loader && settings.Runs('e'))
     {
-        variants.Add(new TrainerOnLoader("(e) Trainer + DataLoader, full", depth, settings.Batch, batches, settings.Size));
+        variants.Add(new TrainerOnLoader("(e) Trainer + DataLoader, full", depth, settings.Batch, batches, settings.Size, settings.Options));
     }
 
     try
@@ -78,7 +90,7 @@ foreach (int depth in settings.Models)
 
         foreach (var variant in variants)
         {
-            rows.Add(new Row(name, variant.Name, settings.Batch, variant.Steps.ToArray()));
+            rows.Add(new Row(name, variant.Name, settings.Batch, variant.Steps.ToArray(), variant.Faults.ToArray()));
             Console.WriteLine(rows[^1].Describe());
         }
     }
@@ -89,13 +101,13 @@ foreach (int depth in settings.Models)
 }
 
 Console.WriteLine();
-Console.WriteLine("| Model | Variant | images/s (median step) | images/s (mean) | vs (a) | vs (b) |");
-Console.WriteLine("|---|---|---:|---:|---:|---:|");
+Console.WriteLine("| Model | Variant | images/s (median step) | images/s (mean) | vs (a) | vs (b) | page faults/step |");
+Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
 foreach (var row in rows)
 {
     double a = rows.First(r => r.Model == row.Model && r.Variant.StartsWith("(a)", StringComparison.Ordinal)).MedianImagesPerSecond;
     double b = rows.First(r => r.Model == row.Model && r.Variant.StartsWith("(b)", StringComparison.Ordinal)).MedianImagesPerSecond;
-    Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "| {0} | {1} | {2:F1} | {3:F1} | {4:F2}x | {5:F2}x |", row.Model, row.Variant, row.MedianImagesPerSecond, row.MeanImagesPerSecond, row.MedianImagesPerSecond / a, row.MedianImagesPerSecond / b));
+    Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "| {0} | {1} | {2:F1} | {3:F1} | {4:F2}x | {5:F2}x | {6:N0} |", row.Model, row.Variant, row.MedianImagesPerSecond, row.MeanImagesPerSecond, row.MedianImagesPerSecond / a, row.MedianImagesPerSecond / b, row.MedianFaults));
 }
 
 /// <summary>One row of the table: a model it trains, and the timed steps it has collected over the rounds.</summary>
@@ -106,6 +118,9 @@ internal abstract class Variant : IDisposable
     public string Name { get; }
 
     public List<double> Steps { get; } = new();
+
+    /// <summary>Minor page faults of the process during each timed step (-1 where /proc is not there).</summary>
+    public List<long> Faults { get; } = new();
 
     /// <summary>Runs 1 + --steps steps and adds the durations of all but the first to <see cref="Steps"/>.</summary>
     public abstract void Round();
@@ -142,6 +157,7 @@ internal sealed class RawLoop : Variant
         long batches = images.shape[0] / batch;
         for (int i = 0; i < batches; i++)
         {
+            long faults = PageFaults.Read();
             clock.Restart();
             using var scope = NewDisposeScope();
             var index = arange(i * batch, (i + 1) * batch, dtype: ScalarType.Int64);
@@ -153,6 +169,7 @@ internal sealed class RawLoop : Variant
             if (i > 0)
             {
                 Steps.Add(clock.Elapsed.TotalSeconds);
+                Faults.Add(PageFaults.Since(faults));
             }
         }
     }
@@ -168,10 +185,12 @@ internal sealed class TrainerOnTensors : Variant
     private readonly TensorBatchSource validation;
     private readonly Tensor validationImages;
     private readonly Tensor validationLabels;
+    private readonly TrainingOptions options;
 
-    public TrainerOnTensors(string name, int depth, FreezeSpec freeze, Tensor images, Tensor labels, int batch)
+    public TrainerOnTensors(string name, int depth, FreezeSpec freeze, Tensor images, Tensor labels, int batch, TrainingOptions options)
         : base(name)
     {
+        this.options = options;
         model = Build(depth, freeze, new[] { "NORMAL", "PNEUMONIA" });
         train = new TensorBatchSource(images, labels, batch);
         validationImages = images.narrow(0, 0, batch);
@@ -182,8 +201,9 @@ internal sealed class TrainerOnTensors : Variant
     public override void Round()
     {
         var clock = new StepClock();
-        TransferModelTrainingExtensions.FitCore(model, train, validation, new TrainingOptions { Epochs = 1, Schedule = LearningRateSchedule.Constant(), Progress = clock }, CancellationToken.None);
+        TransferModelTrainingExtensions.FitCore(model, train, validation, options with { Progress = clock }, CancellationToken.None);
         Steps.AddRange(clock.StepsAfterFirst());
+        Faults.AddRange(clock.FaultsAfterFirst());
     }
 
     public override void Dispose()
@@ -201,10 +221,12 @@ internal sealed class TrainerOnLoader : Variant
     private readonly TransferModel model;
     private readonly DataLoader train;
     private readonly DataLoader validation;
+    private readonly TrainingOptions options;
 
-    public TrainerOnLoader(string name, int depth, int batch, int batches, int size)
+    public TrainerOnLoader(string name, int depth, int batch, int batches, int size, TrainingOptions options)
         : base(name)
     {
+        this.options = options;
         SyntheticChestXRay.WriteImageFolder(Path.Combine(root, "train"), new SyntheticChestXRayOptions { Count = batch * batches, Size = size, PositiveFraction = 0.5, Seed = 1 });
         SyntheticChestXRay.WriteImageFolder(Path.Combine(root, "validation"), new SyntheticChestXRayOptions { Count = batch, Size = size, PositiveFraction = 0.5, Seed = 2 });
         var dataset = ImageFolder.Load(Path.Combine(root, "train"));
@@ -224,8 +246,9 @@ internal sealed class TrainerOnLoader : Variant
     public override void Round()
     {
         var clock = new StepClock();
-        model.Fit(train, validation, new TrainingOptions { Epochs = 1, Schedule = LearningRateSchedule.Constant(), Progress = clock });
+        model.Fit(train, validation, options with { Progress = clock });
         Steps.AddRange(clock.StepsAfterFirst());
+        Faults.AddRange(clock.FaultsAfterFirst());
     }
 
     public override void Dispose()
@@ -238,8 +261,10 @@ internal sealed class TrainerOnLoader : Variant
     }
 }
 
-internal sealed record Row(string Model, string Variant, int Batch, double[] Steps)
+internal sealed record Row(string Model, string Variant, int Batch, double[] Steps, long[] Faults)
 {
+    public long MedianFaults => Faults.Order().ElementAt(Faults.Length / 2);
+
     public double MedianImagesPerSecond
     {
         get
@@ -254,12 +279,13 @@ internal sealed record Row(string Model, string Variant, int Batch, double[] Ste
 
     public string Describe() => string.Format(
         CultureInfo.InvariantCulture,
-        "{0} {1}: {2:F1} images/s (median step), {3:F1} (mean); steps {4} s",
+        "{0} {1}: {2:F1} images/s (median step), {3:F1} (mean); steps {4} s; page faults {5}",
         Model,
         Variant,
         MedianImagesPerSecond,
         MeanImagesPerSecond,
-        string.Join(" ", Steps.Select(s => s.ToString("F2", CultureInfo.InvariantCulture))));
+        string.Join(" ", Steps.Select(s => s.ToString("F2", CultureInfo.InvariantCulture))),
+        string.Join(" ", Faults.Select(f => f.ToString(CultureInfo.InvariantCulture))));
 }
 
 /// <summary>Times the Trainer's steps from its per-batch progress reports (reported synchronously on the training thread).</summary>
@@ -267,6 +293,7 @@ internal sealed class StepClock : IProgress<TrainingProgress>
 {
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private readonly List<double> batchEnds = new();
+    private readonly List<long> batchFaults = new();
 
     public void Report(TrainingProgress value)
     {
@@ -275,19 +302,28 @@ internal sealed class StepClock : IProgress<TrainingProgress>
             if (value.Batch == 1)
             {
                 batchEnds.Clear();
+                batchFaults.Clear();
             }
 
             batchEnds.Add(clock.Elapsed.TotalSeconds);
+            batchFaults.Add(PageFaults.Read());
         }
     }
 
     /// <summary>Durations of the epoch's steps but the first (a step ends at its report; the first report has no start).</summary>
     public IEnumerable<double> StepsAfterFirst() =>
         Enumerable.Range(1, Math.Max(0, batchEnds.Count - 1)).Select(i => batchEnds[i] - batchEnds[i - 1]);
+
+    /// <summary>Page faults of the same steps.</summary>
+    public IEnumerable<long> FaultsAfterFirst() =>
+        Enumerable.Range(1, Math.Max(0, batchFaults.Count - 1)).Select(i => batchFaults[i] < 0 ? -1 : batchFaults[i] - batchFaults[i - 1]);
 }
 
-internal sealed record Settings(int[] Models, int Batch, int Size, int Threads, int Rounds, int Steps, bool Loader, bool Memory, string Variants)
+internal sealed record Settings(int[] Models, int Batch, int Size, int Threads, int Rounds, int Steps, bool Loader, bool Memory, string Variants, bool DefaultAllocator)
 {
+    /// <summary>The Trainer rows' options: one constant-rate epoch per round, the allocator as chosen.</summary>
+    public TrainingOptions Options => new() { Epochs = 1, Schedule = LearningRateSchedule.Constant(), RetainFreedMemory = !DefaultAllocator };
+
     /// <summary>Whether the variant with this letter runs (--variants abcde, default all; (a) and (b) always, as the ratios need them).</summary>
     public bool Runs(char letter) => letter is 'a' or 'b' || Variants.Contains(letter, StringComparison.Ordinal);
 
@@ -309,7 +345,8 @@ internal sealed record Settings(int[] Models, int Batch, int Size, int Threads, 
             Int("--steps", 2),
             !args.Contains("--no-loader"),
             args.Contains("--memory"),
-            Value("--variants", "abcde"));
+            Value("--variants", "abcde"),
+            args.Contains("--default-allocator"));
         if (settings.Rounds < 1 || settings.Steps < 1)
         {
             throw new ArgumentException("--rounds and --steps must be at least 1.");
@@ -317,4 +354,28 @@ internal sealed record Settings(int[] Models, int Batch, int Size, int Threads, 
 
         return settings;
     }
+}
+
+/// <summary>The process's minor page faults so far (Linux /proc/self/stat, field 10), or -1 elsewhere.</summary>
+internal static class PageFaults
+{
+    public static long Read()
+    {
+        try
+        {
+            string stat = File.ReadAllText("/proc/self/stat");
+            string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[7], CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return -1;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return -1;
+        }
+    }
+
+    public static long Since(long start) => start < 0 ? -1 : Read() - start;
 }

@@ -3,9 +3,13 @@
 torchvision 0.14). Same settings: ResNet-18/50 with a 2-class fc, batch 16, 224x224, 2 threads, AdamW (1e-4, 1e-4).
 (a) full fine-tune; (c) stem+layer1+layer2 frozen and run under no_grad; (d) whole backbone frozen under no_grad.
 As the C# benchmark: the variants take turns over --rounds rounds of 1 + --steps steps (the first untimed), and a
-row reports batch / (median step time).
-Usage: bench_training_pytorch.py [--models 18,50] [--rounds 5] [--steps 2] [--threads 2]"""
+row reports batch / (median step time) and the median minor page faults of a step.
+The C allocator: as the C# benchmark, freed memory is kept for reuse (glibc mallopt, what the SDK's Trainer does by
+default) unless --default-allocator is given.
+Usage: bench_training_pytorch.py [--models 18,50] [--rounds 5] [--steps 2] [--threads 2] [--default-allocator]"""
 import argparse
+import ctypes
+import resource
 import statistics
 import time
 
@@ -49,10 +53,12 @@ class Variant:
                 p.requires_grad_(False)
         self.optimizer = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=1e-4, weight_decay=1e-4)
         self.steps = []
+        self.faults = []
 
     def round(self, x, y, batch):
         # 1 + steps batches; the first is not timed (as the C# benchmark's first step of each round).
         for i in range(x.shape[0] // batch):
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
             loss = torch.nn.functional.cross_entropy(forward(self.model, x[i * batch:(i + 1) * batch], self.frozen_stages), y[i * batch:(i + 1) * batch])
             self.optimizer.zero_grad(set_to_none=True)
@@ -61,6 +67,7 @@ class Variant:
             loss.item()
             if i > 0:
                 self.steps.append(time.perf_counter() - start)
+                self.faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults)
 
 
 def main():
@@ -71,7 +78,15 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--default-allocator", action="store_true")
     args = parser.parse_args()
+    if args.default_allocator:
+        print("C allocator: left as it is (--default-allocator)")
+    else:
+        # glibc <malloc.h>: M_MMAP_MAX = -4 (0: never serve allocations with mmap), M_TRIM_THRESHOLD = -1 (-1: never trim).
+        libc = ctypes.CDLL("libc.so.6")
+        applied = libc.mallopt(-4, 0) == 1 and libc.mallopt(-1, -1) == 1
+        print("C allocator: %s (freed memory kept for reuse, as the SDK's Trainer does by default)" % ("Applied" if applied else "NotSupported"))
     torch.set_num_threads(args.threads)
     print("PyTorch %s, torchvision %s, %d thread(s), batch %d, %dx%d, %d rounds x (1 + %d) steps per variant"
           % (torch.__version__, torchvision.__version__, torch.get_num_threads(), args.batch, args.size, args.size, args.rounds, args.steps))
@@ -87,12 +102,12 @@ def main():
             for i in range(len(variants)):
                 variants[(i + r) % len(variants)].round(x, y, args.batch)
         for v in variants:
-            rows.append(("ResNet-%d" % depth, v.name, args.batch / statistics.median(v.steps), args.batch / statistics.mean(v.steps)))
-    print("| Model | Variant | images/s (median step) | images/s (mean) | vs full |")
-    print("|---|---|---:|---:|---:|")
-    for model, name, median, mean in rows:
+            rows.append(("ResNet-%d" % depth, v.name, args.batch / statistics.median(v.steps), args.batch / statistics.mean(v.steps), statistics.median_low(v.faults)))
+    print("| Model | Variant | images/s (median step) | images/s (mean) | vs full | page faults/step |")
+    print("|---|---|---:|---:|---:|---:|")
+    for model, name, median, mean, faults in rows:
         full = next(r[2] for r in rows if r[0] == model and r[1] == "full fine-tune")
-        print("| %s | %s | %.1f | %.1f | %.2fx |" % (model, name, median, mean, median / full))
+        print("| %s | %s | %.1f | %.1f | %.2fx | {:,} |".replace("{:,}", "{:,}".format(faults)) % (model, name, median, mean, median / full))
 
 
 if __name__ == "__main__":

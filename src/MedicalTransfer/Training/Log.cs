@@ -40,5 +40,11 @@ namespace MedicalTransfer.Training
 
         [LoggerMessage(EventId = 5011, Level = LogLevel.Information, Message = "Layer importance: {Unit} raises the validation loss by {Increase:G4} when zeroed")]
         public static partial void Importance(ILogger logger, string unit, double increase);
+
+        [LoggerMessage(EventId = 5012, Level = LogLevel.Information, Message = "CPU allocator: freed memory is now kept for reuse for the rest of this process (glibc mallopt; TrainingOptions.RetainFreedMemory)")]
+        public static partial void AllocatorRetaining(ILogger logger);
+
+        [LoggerMessage(EventId = 5013, Level = LogLevel.Debug, Message = "CPU allocator left as it is: {Outcome}")]
+        public static partial void AllocatorUnchanged(ILogger logger, string outcome);
     }
 }

@@ -6,6 +6,7 @@ using System.Linq;
 using System.Text.Json;
 using System.Threading;
 using MedicalTransfer.Freezing;
+using MedicalTransfer.Internal;
 using MedicalTransfer.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -103,6 +104,7 @@ namespace MedicalTransfer.Training
 
                 classWeights = options.ClassWeights is null ? null : tensor(options.ClassWeights.ToArray()).to(device).DetachFromDisposeScope();
                 Log.TrainingStarted(log, model.Architecture.Name, device.ToString(), phases.Count, TotalEpochs, train.BatchesPerEpoch);
+                TuneAllocator();
                 foreach (var callback in options.Callbacks)
                 {
                     callback.OnTrainingBegin(context);
@@ -148,6 +150,32 @@ namespace MedicalTransfer.Training
                 classWeights?.Dispose();
                 trainCache?.Dispose();
                 validationCache?.Dispose();
+            }
+        }
+
+        /// <summary>Applies <see cref="TrainingOptions.RetainFreedMemory"/> (CPU training only) and logs the outcome.</summary>
+        private void TuneAllocator()
+        {
+            if (!options.RetainFreedMemory)
+            {
+                Log.AllocatorUnchanged(options.Logger, "TrainingOptions.RetainFreedMemory is false");
+                return;
+            }
+
+            if (device.type != DeviceType.CPU)
+            {
+                Log.AllocatorUnchanged(options.Logger, "training on " + device.ToString());
+                return;
+            }
+
+            var outcome = NativeAllocator.RetainFreedMemory();
+            if (outcome == AllocatorTuning.Applied)
+            {
+                Log.AllocatorRetaining(options.Logger);
+            }
+            else
+            {
+                Log.AllocatorUnchanged(options.Logger, outcome == AllocatorTuning.AlreadyApplied ? "already keeping freed memory" : "not Linux with glibc");
             }
         }
 

@@ -38,6 +38,29 @@ namespace MedicalTransfer.Tests.Training
         }
 
         [Fact]
+        public void Fit_RetainFreedMemoryOff_LeavesTheAllocatorAlone_OnByDefault_TunesItForTheProcess()
+        {
+            using var model = TinyModel();
+            var off = new ListLogger();
+            Fit(model, Source(8), Source(8, shuffle: false, seed: 8), new TrainingOptions { Epochs = 1, Schedule = LearningRateSchedule.Constant(), RetainFreedMemory = false, Logger = off });
+            Assert.Contains(off.Entries, e => e.Id.Id == 5013 && e.Message.Contains("RetainFreedMemory is false", StringComparison.Ordinal));
+            Assert.DoesNotContain(off.Entries, e => e.Id.Id == 5012);
+
+            var on = new ListLogger();
+            Fit(model, Source(8), Source(8, shuffle: false, seed: 8), new TrainingOptions { Epochs = 1, Schedule = LearningRateSchedule.Constant(), Logger = on });
+            if (OperatingSystem.IsLinux())
+            {
+                // Applied by this fit, or by an earlier one in this process: either way it is in force now.
+                Assert.Contains(on.Entries, e => e.Id.Id == 5012 || (e.Id.Id == 5013 && e.Message.Contains("already keeping freed memory", StringComparison.Ordinal)));
+                Assert.Equal(MedicalTransfer.Internal.AllocatorTuning.AlreadyApplied, MedicalTransfer.Internal.NativeAllocator.RetainFreedMemory());
+            }
+            else
+            {
+                Assert.Contains(on.Entries, e => e.Id.Id == 5013 && e.Message.Contains("not Linux with glibc", StringComparison.Ordinal));
+            }
+        }
+
+        [Fact]
         public void Fit_FrozenPrefix_LeavesFrozenWeightsAndBatchNormStatisticsBitwiseUnchanged()
         {
             using var model = TinyModel();
