@@ -16,7 +16,7 @@ namespace MedicalTransfer.Models
     /// see also pytorch/pytorch#177227). With <c>ONEDNN_VERBOSE=all</c> the last primitive created before the crash
     /// is ResNet-50's layer4 projection, <c>mb16_ic1024oc2048_ih14oh7kh1sh2</c>; stride-1 1x1 convolutions take
     /// oneDNN's <c>jit_1x1</c> kernels for their input gradient and are left alone (running them as matrix products
-    /// too made a ResNet-50 training step about 20% slower). The product <c>W[out, in] x X[N, in, H*W]</c>, after
+    /// too made ResNet-50 training about 1.5x slower). The product <c>W[out, in] x X[N, in, H*W]</c>, after
     /// keeping every second row and column as the strided convolution does, is the same arithmetic through BLAS,
     /// with the same parameters and state-dict keys. Forward hooks registered on the convolution module itself do
     /// not run on this path. Inference, frozen stages and CUDA keep the convolution kernels.
