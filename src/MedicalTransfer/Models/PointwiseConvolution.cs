@@ -23,9 +23,16 @@ namespace MedicalTransfer.Models
     /// </remarks>
     internal static class PointwiseConvolution
     {
+        /// <summary>
+        /// Whether autograd will need <paramref name="input"/>'s gradient on the CPU: the only case <see cref="Apply"/>
+        /// can take the matrix product. A cheap test, for callers that would otherwise look the convolution up.
+        /// </summary>
+        public static bool MayNeedProduct(Tensor input) =>
+            input.device_type == DeviceType.CPU && input.requires_grad && is_grad_enabled();
+
         public static Tensor Apply(Conv2d conv, Tensor input)
         {
-            if (input.device_type != DeviceType.CPU || !input.requires_grad || !is_grad_enabled() || !IsPlainPointwise(conv))
+            if (!MayNeedProduct(input) || !IsPlainPointwise(conv))
             {
                 return conv.call(input);
             }

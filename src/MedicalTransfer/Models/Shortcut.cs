@@ -25,6 +25,12 @@ namespace MedicalTransfer.Models
                 return input;
             }
 
+            // Inference and frozen stages (most calls) never take the matrix product: no need to look the layers up.
+            if (!PointwiseConvolution.MayNeedProduct(input))
+            {
+                return projection.call(input);
+            }
+
             var layers = projection.children().ToArray();
             return ((BatchNorm2d)layers[1]).call(PointwiseConvolution.Apply((Conv2d)layers[0], input));
         }

@@ -175,7 +175,7 @@ namespace MedicalTransfer.Training
             }
             else
             {
-                Log.AllocatorUnchanged(options.Logger, outcome == AllocatorTuning.AlreadyApplied ? "already keeping freed memory" : "not Linux with glibc");
+                Log.AllocatorUnchanged(options.Logger, outcome == AllocatorTuning.AlreadyApplied ? "already keeping freed memory" : "not Linux with glibc, or glibc refused the settings");
             }
         }
 
