@@ -99,6 +99,27 @@ namespace MedicalTransfer.Tests.Training
         }
 
         [Fact]
+        public void Resume_CheckpointOfAnotherArchitecture_IsRefusedBeforeAnythingIsApplied()
+        {
+            using var folder = new TestSupport.TempFolder();
+            string checkpoint = folder.File("run.ckpt");
+            string basicArchitecture;
+            using (var basic = Model())
+            {
+                Fit(basic, Source(8), Source(8, shuffle: false), Options(1, checkpoint));
+                basicArchitecture = basic.Architecture.ToString();
+            }
+
+            using var deeper = TransferBuilder.FromResNet(MedicalTransfer.Models.ResNetArchitecture.Custom(MedicalTransfer.Models.BlockKind.Basic, 2, 1, 1, 1))
+                .WithHead(Head.Mlp(16, inputDropout: 0.3, hiddenDropout: 0.2)).ForClasses("A", "B").OnDevice(CPU).WithSeed(1).Build();
+            var before = Snapshot(deeper);
+            var ex = Assert.Throws<WeightsMismatchException>(() => Fit(deeper, Source(8), Source(8, shuffle: false), Options(2, resume: checkpoint)));
+            Assert.Contains("architecture is " + basicArchitecture + " in the checkpoint but " + deeper.Architecture + " in the model", ex.Message, StringComparison.Ordinal);
+            Assert.Contains(checkpoint, ex.Message, StringComparison.Ordinal);
+            Assert.All(deeper.state_dict(), kv => Assert.True(BitwiseEqual(before[kv.Key], kv.Value)));
+        }
+
+        [Fact]
         public void Resume_OptimizerStateForAnotherFreezeSpec_IsAnErrorAndTheModelIsUntouched()
         {
             using var folder = new TestSupport.TempFolder();

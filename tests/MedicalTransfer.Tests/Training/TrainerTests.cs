@@ -28,6 +28,28 @@ namespace MedicalTransfer.Tests.Training
             Assert.False(model.training);
         }
 
+        [Theory]
+        [InlineData(1e-3)]
+        [InlineData(0.05)]
+        public void Fit_GradientClipNorm_OneSgdStepMovesTheWeightsByAtMostLearningRateTimesTheNorm(double clip)
+        {
+            // Plain SGD (no momentum, no decay) at learning rate 1: one step moves the trainable weights by exactly the
+            // gradient, so the L2 norm of the change is the clipped gradient norm.
+            double Moved(double? clipNorm)
+            {
+                using var model = TinyModel();
+                var before = Snapshot(model);
+                Fit(model, Source(8), Source(8, shuffle: false, seed: 8), new TrainingOptions { Epochs = 1, Optimizer = OptimizerKind.Sgd, Momentum = 0, WeightDecay = 0, LearningRate = 1, GradientClipNorm = clipNorm, Schedule = LearningRateSchedule.Constant() });
+                var after = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+                return Math.Sqrt(after.Sum(kv => kv.Value.detach().sub(before[kv.Key]).square().sum().item<float>()));
+            }
+
+            double unclipped = Moved(null);
+            double clipped = Moved(clip);
+            Assert.True(unclipped > 2 * clip, $"the unclipped step ({unclipped}) must be larger than the clip for the test to mean anything");
+            Assert.InRange(clipped, clip * 0.98, clip * 1.02);
+        }
+
         [Fact]
         public void Fit_Finished_LeavesNoGradientBuffersBehind()
         {
