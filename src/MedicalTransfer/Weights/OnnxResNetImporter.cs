@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using MedicalTransfer.Models;
+using MedicalTransfer.Weights.OnnxIr;
 using Microsoft.Extensions.Logging;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -71,7 +72,7 @@ namespace MedicalTransfer.Weights
                 throw new FileNotFoundException(string.Format(CultureInfo.InvariantCulture, "The ONNX model '{0}' does not exist. Check the path.", path), path);
             }
 
-            var model = OnnxProtobuf.ReadModel(File.ReadAllBytes(path), path);
+            var model = OnnxModelFile.Read(path);
             var result = new GraphWalker(model, Path.GetFullPath(path)).Run();
             WeightsLog.OnnxImported(logger, path, result.Architecture.Block.ToString(), string.Join(", ", result.Architecture.StageDepths), result.StateDict.Count);
             if (result.FoldedBatchNorm)
@@ -83,25 +84,29 @@ namespace MedicalTransfer.Weights
 
         private sealed class GraphWalker
         {
-            private readonly OnnxModel _model;
-            private readonly OnnxGraph _graph;
+            private readonly ModelProto _model;
+            private readonly GraphProto _graph;
+            private readonly Dictionary<string, TensorProto> _initializers;
+            private readonly Dictionary<NodeProto, int> _index = new(ReferenceEqualityComparer.Instance);
             private readonly string _path;
-            private readonly Dictionary<string, List<OnnxNode>> _consumers = new(StringComparer.Ordinal);
-            private readonly HashSet<OnnxNode> _visited = new();
-            private readonly List<(string Key, OnnxNode Node, Func<Tensor> Make, long[] Shape)> _entries = new();
+            private readonly Dictionary<string, List<NodeProto>> _consumers = new(StringComparer.Ordinal);
+            private readonly HashSet<NodeProto> _visited = new(ReferenceEqualityComparer.Instance);
+            private readonly List<(string Key, NodeProto Node, Func<Tensor> Make, long[] Shape)> _entries = new();
 
-            public GraphWalker(OnnxModel model, string path)
+            public GraphWalker(ModelProto model, string path)
             {
                 _model = model;
                 _graph = model.Graph;
                 _path = path;
-                foreach (var node in _graph.Nodes)
+                _initializers = OnnxModelFile.Initializers(_graph);
+                foreach (var node in _graph.Node)
                 {
-                    foreach (var input in node.Inputs.Where(i => i.Length > 0).Distinct(StringComparer.Ordinal))
+                    _index[node] = _index.Count;
+                    foreach (var input in node.Input.Where(i => i.Length > 0).Distinct(StringComparer.Ordinal))
                     {
                         if (!_consumers.TryGetValue(input, out var list))
                         {
-                            _consumers[input] = list = new List<OnnxNode>();
+                            _consumers[input] = list = new List<NodeProto>();
                         }
 
                         list.Add(node);
@@ -111,7 +116,7 @@ namespace MedicalTransfer.Weights
 
             public OnnxImportResult Run()
             {
-                var inputs = _graph.Inputs.Where(i => !_graph.Initializers.ContainsKey(i.Name)).ToList();
+                var inputs = _graph.Input.Where(i => !_initializers.ContainsKey(i.Name)).ToList();
                 if (inputs.Count != 1)
                 {
                     throw Unsupported(null, string.Format(CultureInfo.InvariantCulture, "the graph has {0} data inputs ({1}); a ResNet has exactly one image input", inputs.Count, string.Join(", ", inputs.Select(i => i.Name))));
@@ -124,12 +129,12 @@ namespace MedicalTransfer.Weights
                 CheckConv(conv1, kernel: 7, stride: 2, inChannels: 3);
                 var stem = Unit(conv1, "the stem batch normalisation");
                 var relu = Consumer(Out(stem), "Relu", "the stem ReLU");
-                var maxPool = Consumer(relu.Outputs[0], "MaxPool", "the stem max pool (3x3, stride 2)");
+                var maxPool = Consumer(relu.Output[0], "MaxPool", "the stem max pool (3x3, stride 2)");
                 CheckPool(maxPool, kernel: 3, stride: 2, padding: 1);
                 AddUnit("conv1", "bn1", stem);
 
                 // Residual blocks, until the global average pool.
-                string current = maxPool.Outputs[0];
+                string current = maxPool.Output[0];
                 var blocks = new List<Block>();
                 while (true)
                 {
@@ -141,7 +146,7 @@ namespace MedicalTransfer.Weights
 
                     var block = ReadBlock(current, blocks.Count == 0 ? maxPool : blocks[^1].Relu);
                     blocks.Add(block);
-                    current = block.Relu.Outputs[0];
+                    current = block.Relu.Output[0];
                 }
 
                 if (blocks.Count == 0)
@@ -155,10 +160,10 @@ namespace MedicalTransfer.Weights
                 var pool = Consumers(current)[0];
                 CheckGlobalPool(pool, input);
                 _visited.Add(pool);
-                string output = pool.Outputs[0];
+                string output = pool.Output[0];
                 bool hasClassifier = ReadClassifier(pool, architecture, ref output);
 
-                var unmapped = _graph.Nodes.FirstOrDefault(n => !_visited.Contains(n));
+                var unmapped = _graph.Node.FirstOrDefault(n => !_visited.Contains(n));
                 if (unmapped is not null)
                 {
                     throw Unsupported(unmapped, "this node is not part of a torchvision ResNet (stem, residual blocks, global average pool, optional classifier)");
@@ -167,7 +172,7 @@ namespace MedicalTransfer.Weights
                 return new OnnxImportResult(architecture, Materialize(), hasClassifier, FoldedBatchNorm, input.Name, output);
             }
 
-            private Block ReadBlock(string input, OnnxNode previous)
+            private Block ReadBlock(string input, NodeProto previous)
             {
                 var consumers = Consumers(input);
                 var convs = consumers.Where(n => n.OpType == "Conv").ToList();
@@ -178,9 +183,9 @@ namespace MedicalTransfer.Weights
                 }
 
                 _visited.UnionWith(convs);
-                var main = new List<(OnnxNode Conv, OnnxNode? Bn)>();
-                (OnnxNode Conv, OnnxNode? Bn)? projection = null;
-                OnnxNode? add = null;
+                var main = new List<(NodeProto Conv, NodeProto? Bn)>();
+                (NodeProto Conv, NodeProto? Bn)? projection = null;
+                NodeProto? add = null;
                 foreach (var conv in convs)
                 {
                     var unit = Unit(conv, "a batch normalisation after every convolution");
@@ -227,7 +232,7 @@ namespace MedicalTransfer.Weights
                     }
 
                     var relu = Consumer(last, "Relu", "a ReLU between the convolutions of a residual block, or the Add that closes it");
-                    var conv = Consumer(relu.Outputs[0], "Conv", "the next convolution of the residual block");
+                    var conv = Consumer(relu.Output[0], "Conv", "the next convolution of the residual block");
                     main.Add(Unit(conv, "a batch normalisation after every convolution"));
                     if (main.Count > 3)
                     {
@@ -236,13 +241,13 @@ namespace MedicalTransfer.Weights
                 }
 
                 string shortcut = projection is { } p ? Out(p) : input;
-                var addInputs = add.Inputs;
+                var addInputs = add.Input;
                 if (addInputs.Count != 2 || !addInputs.Contains(Out(main[^1])) || !addInputs.Contains(shortcut))
                 {
                     throw Unsupported(add, string.Format(CultureInfo.InvariantCulture, "expected the Add closing a residual block to sum the main path and the shortcut ('{0}'); it reads {1}", shortcut, string.Join(", ", addInputs)));
                 }
 
-                var blockRelu = Consumer(add.Outputs[0], "Relu", "the ReLU after the residual Add");
+                var blockRelu = Consumer(add.Output[0], "Relu", "the ReLU after the residual Add");
                 _visited.Add(add);
                 return new Block(main, projection, add, blockRelu);
             }
@@ -330,9 +335,9 @@ namespace MedicalTransfer.Weights
                 }
             }
 
-            private bool ReadClassifier(OnnxNode pool, ResNetArchitecture architecture, ref string output)
+            private bool ReadClassifier(NodeProto pool, ResNetArchitecture architecture, ref string output)
             {
-                var next = Consumers(pool.Outputs[0]);
+                var next = Consumers(pool.Output[0]);
                 if (next.Count == 0)
                 {
                     return false;
@@ -340,25 +345,25 @@ namespace MedicalTransfer.Weights
 
                 var flatten = next.Count == 1 && next[0].OpType is "Flatten" or "Reshape" ? next[0] : throw Unsupported(next[0], "after the global average pool only Flatten or Reshape and then Gemm (the classifier) are supported");
                 _visited.Add(flatten);
-                if (flatten.OpType == "Reshape" && flatten.Inputs.Count > 1)
+                if (flatten.OpType == "Reshape" && flatten.Input.Count > 1)
                 {
                     // The shape operand is an initializer or a small Constant node; either way it is not a weight.
-                    var shapeProducer = _graph.Nodes.FirstOrDefault(n => n.Outputs.Contains(flatten.Inputs[1]));
+                    var shapeProducer = _graph.Node.FirstOrDefault(n => n.Output.Contains(flatten.Input[1]));
                     if (shapeProducer is not null)
                     {
                         _visited.Add(shapeProducer);
                     }
                 }
 
-                output = flatten.Outputs[0];
-                var after = Consumers(flatten.Outputs[0]);
+                output = flatten.Output[0];
+                var after = Consumers(flatten.Output[0]);
                 if (after.Count == 0)
                 {
                     return false;
                 }
 
                 var gemm = after.Count == 1 && after[0].OpType == "Gemm" ? after[0] : throw Unsupported(after[0], "after Flatten only a Gemm classifier is supported");
-                if (gemm.Float("alpha", 1f) != 1f || gemm.Float("beta", 1f) != 1f || gemm.Int("transA", 0) != 0 || gemm.Inputs.Count != 3)
+                if (gemm.Float("alpha", 1f) != 1f || gemm.Float("beta", 1f) != 1f || gemm.Int("transA", 0) != 0 || gemm.Input.Count != 3)
                 {
                     throw Unsupported(gemm, "a classifier Gemm must have alpha = beta = 1, transA = 0 and a bias");
                 }
@@ -393,7 +398,7 @@ namespace MedicalTransfer.Weights
                     }
                 }, new[] { classes, features }));
                 _entries.Add(("fc.bias", gemm, () => FromInitializer(bias, gemm, new[] { classes }), new[] { classes }));
-                output = gemm.Outputs[0];
+                output = gemm.Output[0];
                 return true;
             }
 
@@ -402,37 +407,37 @@ namespace MedicalTransfer.Weights
             /// convolutions (PyTorch's eval-mode export does) leave a convolution with a bias and no batch
             /// norm; that is imported with an identity batch norm that adds the bias.
             /// </summary>
-            private (OnnxNode Conv, OnnxNode? Bn) Unit(OnnxNode conv, string expected)
+            private (NodeProto Conv, NodeProto? Bn) Unit(NodeProto conv, string expected)
             {
-                var after = Consumers(conv.Outputs[0]);
+                var after = Consumers(conv.Output[0]);
                 if (after.Count == 1 && after[0].OpType == "BatchNormalization")
                 {
                     _visited.Add(after[0]);
                     return (conv, after[0]);
                 }
 
-                if (conv.Inputs.Count > 2 && conv.Inputs[2].Length > 0)
+                if (conv.Input.Count > 2 && conv.Input[2].Length > 0)
                 {
                     FoldedBatchNorm = true;
                     return (conv, null);
                 }
 
                 var culprit = after.FirstOrDefault(n => n.OpType != "BatchNormalization") ?? after.FirstOrDefault() ?? conv;
-                throw Unsupported(culprit, string.Format(CultureInfo.InvariantCulture, "expected '{0}' to feed exactly one BatchNormalization ({1}), or the convolution to have a bias (batch norm folded in by the exporter); it feeds {2}", conv.Outputs[0], expected, Describe(after)));
+                throw Unsupported(culprit, string.Format(CultureInfo.InvariantCulture, "expected '{0}' to feed exactly one BatchNormalization ({1}), or the convolution to have a bias (batch norm folded in by the exporter); it feeds {2}", conv.Output[0], expected, Describe(after)));
             }
 
             /// <summary>Whether some batch norms were folded into convolutions by the exporter.</summary>
             public bool FoldedBatchNorm { get; private set; }
 
-            private static string Out((OnnxNode Conv, OnnxNode? Bn) unit) => (unit.Bn ?? unit.Conv).Outputs[0];
+            private static string Out((NodeProto Conv, NodeProto? Bn) unit) => (unit.Bn ?? unit.Conv).Output[0];
 
-            private void AddUnit(string convName, string bnName, (OnnxNode Conv, OnnxNode? Bn) unit)
+            private void AddUnit(string convName, string bnName, (NodeProto Conv, NodeProto? Bn) unit)
             {
                 var conv = unit.Conv;
                 var weight = Initializer(conv, 1);
                 long[] shape = weight.Dims.ToArray();
                 _entries.Add((convName + ".weight", conv, () => FromInitializer(weight, conv, shape), shape));
-                OnnxTensor? convBias = conv.Inputs.Count > 2 && conv.Inputs[2].Length > 0 ? Initializer(conv, 2) : null;
+                TensorProto? convBias = conv.Input.Count > 2 && conv.Input[2].Length > 0 ? Initializer(conv, 2) : null;
                 if (convBias is not null && (convBias.Dims.Count != 1 || convBias.Dims[0] != shape[0]))
                 {
                     throw Unsupported(conv, string.Format(CultureInfo.InvariantCulture, "its bias has shape {0}; expected [{1}]", convBias.DescribeShape(), shape[0]));
@@ -448,7 +453,7 @@ namespace MedicalTransfer.Weights
                 }
             }
 
-            private void AddIdentityBatchNorm(string name, OnnxNode conv, OnnxTensor convBias, long channels)
+            private void AddIdentityBatchNorm(string name, NodeProto conv, TensorProto convBias, long channels)
             {
                 // weight 1, mean 0 and var + 1e-5 = 1 make the batch norm the identity; its bias adds the convolution's.
                 var shape = new[] { channels };
@@ -459,9 +464,9 @@ namespace MedicalTransfer.Weights
                 _entries.Add((name + ".num_batches_tracked", conv, () => torch.tensor(0L), Array.Empty<long>()));
             }
 
-            private void AddBatchNorm(string name, OnnxNode bn, OnnxNode conv, OnnxTensor? convBias)
+            private void AddBatchNorm(string name, NodeProto bn, NodeProto conv, TensorProto? convBias)
             {
-                if (bn.Inputs.Count < 5 || bn.Int("spatial", 1) != 1 || bn.Int("training_mode", 0) != 0)
+                if (bn.Input.Count < 5 || bn.Int("spatial", 1) != 1 || bn.Int("training_mode", 0) != 0)
                 {
                     throw Unsupported(bn, "expected an inference BatchNormalization with inputs X, scale, B, mean, var (spatial = 1)");
                 }
@@ -486,10 +491,10 @@ namespace MedicalTransfer.Weights
                 _entries.Add((name + ".running_mean", bn, () =>
                 {
                     // A convolution bias b shifts what the batch norm sees: BN(conv + b) uses mean - b.
-                    var values = OnnxTensorData.ReadFloats(mean, _path, bn.Describe());
+                    var values = OnnxTensorData.ReadFloats(mean, _path, Describe(bn));
                     if (convBias is not null)
                     {
-                        var b = OnnxTensorData.ReadFloats(convBias, _path, conv.Describe());
+                        var b = OnnxTensorData.ReadFloats(convBias, _path, Describe(conv));
                         for (int i = 0; i < values.Length; i++)
                         {
                             values[i] -= b[i];
@@ -501,7 +506,7 @@ namespace MedicalTransfer.Weights
                 _entries.Add((name + ".running_var", bn, () =>
                 {
                     // Same normalisation with torchvision's epsilon: var' + 1e-5 = var + epsilon.
-                    var values = OnnxTensorData.ReadFloats(variance, _path, bn.Describe());
+                    var values = OnnxTensorData.ReadFloats(variance, _path, Describe(bn));
                     for (int i = 0; i < values.Length; i++)
                     {
                         values[i] += epsilon - TorchEpsilon;
@@ -516,7 +521,7 @@ namespace MedicalTransfer.Weights
                 _entries.Add((name + ".num_batches_tracked", bn, () => torch.tensor(0L), Array.Empty<long>()));
             }
 
-            private void CheckConv(OnnxNode conv, int kernel, int stride, int? inChannels)
+            private void CheckConv(NodeProto conv, int kernel, int stride, int? inChannels)
             {
                 var weight = Initializer(conv, 1);
                 long[] kernelShape = conv.Ints("kernel_shape", weight.Dims.Skip(2).ToArray());
@@ -540,11 +545,11 @@ namespace MedicalTransfer.Weights
                 CheckPads(conv, kernel, stride, kernel / 2);
             }
 
-            private void CheckPool(OnnxNode pool, int kernel, int stride, int padding)
+            private void CheckPool(NodeProto pool, int kernel, int stride, int padding)
             {
                 if (!pool.Ints("kernel_shape", Array.Empty<long>()).SequenceEqual(new long[] { kernel, kernel }) ||
                     !pool.Ints("strides", new long[] { 1, 1 }).SequenceEqual(new long[] { stride, stride }) ||
-                    pool.Int("ceil_mode", 0) != 0 || pool.Ints("dilations", new long[] { 1, 1 }).Any(d => d != 1) || pool.Outputs.Count > 1 && pool.Outputs[1].Length > 0)
+                    pool.Int("ceil_mode", 0) != 0 || pool.Ints("dilations", new long[] { 1, 1 }).Any(d => d != 1) || pool.Output.Count > 1 && pool.Output[1].Length > 0)
                 {
                     throw Unsupported(pool, string.Format(CultureInfo.InvariantCulture, "expected a {0}x{0} pool with stride {1}, floor rounding and no indices output", kernel, stride));
                 }
@@ -557,7 +562,7 @@ namespace MedicalTransfer.Weights
             /// windows ([1, 1, 0, 0]); on even-sized inputs the trailing pad is never read, so those
             /// are accepted as long as the leading pad matches.
             /// </summary>
-            private void CheckPads(OnnxNode node, int kernel, int stride, int padding)
+            private void CheckPads(NodeProto node, int kernel, int stride, int padding)
             {
                 string? autoPad = node.String("auto_pad");
                 if (autoPad is not null && autoPad != "NOTSET" && !(autoPad == "VALID" && padding == 0))
@@ -575,7 +580,7 @@ namespace MedicalTransfer.Weights
                 }
             }
 
-            private void CheckGlobalPool(OnnxNode pool, OnnxValueInfo input)
+            private void CheckGlobalPool(NodeProto pool, ValueInfoProto input)
             {
                 if (pool.OpType == "GlobalAveragePool")
                 {
@@ -584,26 +589,26 @@ namespace MedicalTransfer.Weights
 
                 long[] kernel = pool.Ints("kernel_shape", Array.Empty<long>());
                 long[] pads = pool.Ints("pads", new long[] { 0, 0, 0, 0 });
-                bool squareInput = input.Shape.Count == 4 && input.Shape[2] is { } h && input.Shape[3] is { } w && h == w && h % 32 == 0;
-                long? mapSize = squareInput ? input.Shape[2]!.Value / 32 : null;
+                bool squareInput = input.Shape().Count == 4 && input.Shape()[2] is { } h && input.Shape()[3] is { } w && h == w && h % 32 == 0;
+                long? mapSize = squareInput ? input.Shape()[2]!.Value / 32 : null;
                 if (kernel.Length != 2 || kernel[0] != kernel[1] || pads.Any(p => p != 0) || (mapSize is { } m && kernel[0] != m))
                 {
                     throw Unsupported(pool, string.Format(CultureInfo.InvariantCulture, "an AveragePool is imported as global average pooling only when its window covers the whole last feature map ({0}); found kernel [{1}], pads [{2}]", mapSize is { } s ? string.Format(CultureInfo.InvariantCulture, "{0}x{0} for the declared input", s) : "unknown size", string.Join(", ", kernel), string.Join(", ", pads)));
                 }
             }
 
-            private OnnxTensor Initializer(OnnxNode node, int inputIndex)
+            private TensorProto Initializer(NodeProto node, int inputIndex)
             {
-                if (node.Inputs.Count <= inputIndex || !_graph.Initializers.TryGetValue(node.Inputs[inputIndex], out var tensor))
+                if (node.Input.Count <= inputIndex || !_initializers.TryGetValue(node.Input[inputIndex], out var tensor))
                 {
-                    throw Unsupported(node, string.Format(CultureInfo.InvariantCulture, "its input {0} ('{1}') is not a stored weight (initializer); weights computed by other nodes are not supported", inputIndex, node.Inputs.Count > inputIndex ? node.Inputs[inputIndex] : "missing"));
+                    throw Unsupported(node, string.Format(CultureInfo.InvariantCulture, "its input {0} ('{1}') is not a stored weight (initializer); weights computed by other nodes are not supported", inputIndex, node.Input.Count > inputIndex ? node.Input[inputIndex] : "missing"));
                 }
 
                 return tensor;
             }
 
-            private Tensor FromInitializer(OnnxTensor tensor, OnnxNode node, long[] shape) =>
-                torch.tensor(OnnxTensorData.ReadFloats(tensor, _path, node.Describe()), shape);
+            private Tensor FromInitializer(TensorProto tensor, NodeProto node, long[] shape) =>
+                torch.tensor(OnnxTensorData.ReadFloats(tensor, _path, Describe(node)), shape);
 
             private Dictionary<string, Tensor> Materialize()
             {
@@ -628,12 +633,12 @@ namespace MedicalTransfer.Weights
                 return result;
             }
 
-            private OnnxNode Consumer(string tensor, string opType, string expected)
+            private NodeProto Consumer(string tensor, string opType, string expected)
             {
                 var consumers = Consumers(tensor);
                 if (consumers.Count != 1 || consumers[0].OpType != opType)
                 {
-                    var culprit = consumers.FirstOrDefault(n => n.OpType != opType) ?? consumers.FirstOrDefault() ?? _graph.Nodes.FirstOrDefault(n => n.Outputs.Contains(tensor));
+                    var culprit = consumers.FirstOrDefault(n => n.OpType != opType) ?? consumers.FirstOrDefault() ?? _graph.Node.FirstOrDefault(n => n.Output.Contains(tensor));
                     throw Unsupported(culprit, string.Format(CultureInfo.InvariantCulture, "expected '{0}' to feed exactly one {1} ({2}); it feeds {3}", tensor, opType, expected, Describe(consumers)));
                 }
 
@@ -641,13 +646,19 @@ namespace MedicalTransfer.Weights
                 return consumers[0];
             }
 
-            private List<OnnxNode> Consumers(string tensor) =>
-                _consumers.TryGetValue(tensor, out var list) ? list : new List<OnnxNode>();
+            private List<NodeProto> Consumers(string tensor) =>
+                _consumers.TryGetValue(tensor, out var list) ? list : new List<NodeProto>();
 
-            private static string Describe(List<OnnxNode> nodes) =>
-                nodes.Count == 0 ? "nothing" : string.Join(", ", nodes.Select(n => n.Describe()));
+            private string Describe(List<NodeProto> nodes) =>
+                nodes.Count == 0 ? "nothing" : string.Join(", ", nodes.Select(Describe));
 
-            private WeightsFormatException Unsupported(OnnxNode? node, string why)
+            /// <summary>How messages name a node: its index, its name (or its output when unnamed) and its operator.</summary>
+            private string Describe(NodeProto node) => string.Format(
+                CultureInfo.InvariantCulture,
+                "node #{0} '{1}' ({2})",
+                _index[node], node.Name.Length > 0 ? node.Name : node.Output.Count > 0 ? "-> " + node.Output[0] : "unnamed", node.OpType);
+
+            private WeightsFormatException Unsupported(NodeProto? node, string why)
             {
                 if (node is not null && node.Domain.Length > 0 && node.Domain != "ai.onnx")
                 {
@@ -657,7 +668,7 @@ namespace MedicalTransfer.Weights
                 return new WeightsFormatException(string.Format(
                     CultureInfo.InvariantCulture,
                     "'{0}' cannot be imported as a ResNet: the first node that could not be mapped is {1}: {2}. Supported: torchvision-topology ResNets (basic or bottleneck blocks, any stage depths) made of Conv, BatchNormalization, Relu, Add, MaxPool, GlobalAveragePool or AveragePool, and optionally Flatten/Reshape and Gemm (opset {3} model by '{4}').",
-                    _path, node?.Describe() ?? "the graph input", why, _model.OpsetVersion, _model.ProducerName));
+                    _path, (node is null ? "the graph input" : Describe(node)), why, OnnxModelFile.DefaultOpset(_model), _model.ProducerName));
             }
         }
 
@@ -721,6 +732,6 @@ namespace MedicalTransfer.Weights
             return shapes;
         }
 
-        private sealed record Block(List<(OnnxNode Conv, OnnxNode? Bn)> Main, (OnnxNode Conv, OnnxNode? Bn)? Projection, OnnxNode Add, OnnxNode Relu);
+        private sealed record Block(List<(NodeProto Conv, NodeProto? Bn)> Main, (NodeProto Conv, NodeProto? Bn)? Projection, NodeProto Add, NodeProto Relu);
     }
 }

@@ -3,53 +3,46 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Text;
+using Google.Protobuf;
 using MedicalTransfer.Models;
+using MedicalTransfer.Weights.OnnxIr;
 
 namespace MedicalTransfer.Tests.Weights
 {
     /// <summary>
-    /// Writes small ONNX models (protobuf by hand, as the importer reads it) so tests can build
-    /// ResNet graphs of any layout, and graphs that break the importer's rules on purpose.
+    /// Writes small ONNX models with the protobuf classes generated from the SDK's onnx_ir.proto, so tests can build
+    /// ResNet graphs of any layout, and graphs that break the importer's rules on purpose. ONNX Runtime reads the
+    /// same bytes in the parity tests, so a mistake in the .proto would show there.
     /// </summary>
     internal sealed class OnnxGraphBuilder
     {
-        private readonly List<byte[]> _nodes = new();
-        private readonly List<byte[]> _initializers = new();
-        private readonly List<byte[]> _inputs = new();
-        private readonly List<byte[]> _outputs = new();
+        private readonly GraphProto _graph = new() { Name = "test" };
         private int _counter;
 
-        public void Input(string name, params long[] shape) => _inputs.Add(ValueInfo(name, shape));
+        public void Input(string name, params long[] shape) => _graph.Input.Add(ValueInfo(name, shape));
 
-        public void Output(string name, params long[] shape) => _outputs.Add(ValueInfo(name, shape));
+        public void Output(string name, params long[] shape) => _graph.Output.Add(ValueInfo(name, shape));
 
         /// <summary>Adds a float initializer, stored in the model or (with <paramref name="externalLocation"/>) in an external file.</summary>
         public string Initializer(string name, long[] dims, float[] values, string? externalLocation = null, long offset = 0)
         {
-            var t = new Proto();
-            foreach (long d in dims)
-            {
-                t.Varint(1, (ulong)d);
-            }
-
-            t.Varint(2, 1);
-            t.String(8, name);
+            var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+            t.Dims.AddRange(dims);
             if (externalLocation is null)
             {
                 var raw = new byte[values.Length * 4];
                 Buffer.BlockCopy(values, 0, raw, 0, raw.Length);
-                t.Bytes(9, raw);
+                t.RawData = ByteString.CopyFrom(raw);
             }
             else
             {
-                t.Message(13, new Proto().String(1, "location").String(2, externalLocation));
-                t.Message(13, new Proto().String(1, "offset").String(2, offset.ToString(CultureInfo.InvariantCulture)));
-                t.Message(13, new Proto().String(1, "length").String(2, (values.Length * 4L).ToString(CultureInfo.InvariantCulture)));
-                t.Varint(14, 1);
+                t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = externalLocation });
+                t.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(CultureInfo.InvariantCulture) });
+                t.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = (values.Length * 4L).ToString(CultureInfo.InvariantCulture) });
+                t.DataLocation = TensorProto.Types.DataLocation.External;
             }
 
-            _initializers.Add(t.ToArray());
+            _graph.Initializer.Add(t);
             return name;
         }
 
@@ -58,126 +51,45 @@ namespace MedicalTransfer.Tests.Weights
         {
             string name = opType + (_counter++).ToString(CultureInfo.InvariantCulture);
             string output = name + "_out";
-            var n = new Proto();
-            foreach (var input in inputs)
-            {
-                n.String(1, input);
-            }
-
-            n.String(2, output).String(3, name).String(4, opType);
+            var n = new NodeProto { Name = name, OpType = opType };
+            n.Input.AddRange(inputs);
+            n.Output.Add(output);
             foreach (var (attrName, value) in attributes)
             {
-                var a = new Proto().String(1, attrName);
+                var a = new AttributeProto { Name = attrName };
                 switch (value)
                 {
-                    case long i: a.Varint(3, (ulong)i).Varint(20, 2); break;
-                    case float f: a.Fixed32(2, f).Varint(20, 1); break;
-                    case string s: a.String(4, s).Varint(20, 3); break;
-                    case long[] ints:
-                        foreach (long i in ints)
-                        {
-                            a.Varint(8, (ulong)i);
-                        }
-
-                        a.Varint(20, 7);
-                        break;
+                    case long i: a.I = i; a.Type = AttributeProto.Types.AttributeType.Int; break;
+                    case float f: a.F = f; a.Type = AttributeProto.Types.AttributeType.Float; break;
+                    case string s: a.S = ByteString.CopyFromUtf8(s); a.Type = AttributeProto.Types.AttributeType.String; break;
+                    case long[] ints: a.Ints.AddRange(ints); a.Type = AttributeProto.Types.AttributeType.Ints; break;
                     default: throw new ArgumentException("Unsupported attribute value " + value);
                 }
 
-                n.Message(5, a);
+                n.Attribute.Add(a);
             }
 
-            _nodes.Add(n.ToArray());
+            _graph.Node.Add(n);
             return output;
         }
 
         public byte[] Build(long opset = 13)
         {
-            var g = new Proto();
-            foreach (var node in _nodes)
-            {
-                g.Bytes(1, node);
-            }
-
-            g.String(2, "test");
-            foreach (var init in _initializers)
-            {
-                g.Bytes(5, init);
-            }
-
-            foreach (var input in _inputs)
-            {
-                g.Bytes(11, input);
-            }
-
-            foreach (var output in _outputs)
-            {
-                g.Bytes(12, output);
-            }
-
-            return new Proto()
-                .Varint(1, 7)
-                .String(2, "MedicalTransfer.Tests")
-                .Message(7, g)
-                .Message(8, new Proto().String(1, string.Empty).Varint(2, (ulong)opset))
-                .ToArray();
+            var model = new ModelProto { IrVersion = 7, ProducerName = "MedicalTransfer.Tests", Graph = _graph };
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = opset });
+            return model.ToByteArray();
         }
 
-        private static byte[] ValueInfo(string name, long[] shape)
+        private static ValueInfoProto ValueInfo(string name, long[] shape)
         {
-            var shapeProto = new Proto();
+            var shapeProto = new TensorShapeProto();
             foreach (long d in shape)
             {
-                shapeProto.Message(1, new Proto().Varint(1, (ulong)d));
+                shapeProto.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
             }
 
-            var tensorType = new Proto().Varint(1, 1).Message(2, shapeProto);
-            return new Proto().String(1, name).Message(2, new Proto().Message(1, tensorType)).ToArray();
-        }
-
-        /// <summary>A protobuf message under construction.</summary>
-        private sealed class Proto
-        {
-            private readonly MemoryStream _stream = new();
-
-            public Proto Varint(int field, ulong value)
-            {
-                Raw((ulong)(field << 3));
-                Raw(value);
-                return this;
-            }
-
-            public Proto Fixed32(int field, float value)
-            {
-                Raw((ulong)((field << 3) | 5));
-                _stream.Write(BitConverter.GetBytes(value));
-                return this;
-            }
-
-            public Proto Bytes(int field, byte[] value)
-            {
-                Raw((ulong)((field << 3) | 2));
-                Raw((ulong)value.Length);
-                _stream.Write(value);
-                return this;
-            }
-
-            public Proto String(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
-
-            public Proto Message(int field, Proto value) => Bytes(field, value.ToArray());
-
-            public byte[] ToArray() => _stream.ToArray();
-
-            private void Raw(ulong value)
-            {
-                do
-                {
-                    byte b = (byte)(value & 0x7F);
-                    value >>= 7;
-                    _stream.WriteByte(value != 0 ? (byte)(b | 0x80) : b);
-                }
-                while (value != 0);
-            }
+            var tensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shapeProto };
+            return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensorType } };
         }
     }
 

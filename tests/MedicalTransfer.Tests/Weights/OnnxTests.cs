@@ -95,13 +95,13 @@ namespace MedicalTransfer.Tests.Weights
         public void MLNetResNet18_Preprocessing_IsBgr255MinusTheMeanImagesChannelMeans()
         {
             var prep = ResNetWeights.MLNetResNet18.Preprocessing;
-            var model = OnnxProtobuf.ReadModel(File.ReadAllBytes(MlNetPreprocessPath), MlNetPreprocessPath);
-            var meanImage = OnnxTensorData.ReadFloats(model.Graph.Initializers["MeanImage"], MlNetPreprocessPath, "test");
+            var model = OnnxModelFile.Read(MlNetPreprocessPath);
+            var meanImage = OnnxTensorData.ReadFloats(model.Graph.Initializer.Single(t => t.Name == "MeanImage"), MlNetPreprocessPath, "test");
             int plane = 224 * 224;
             var channelMeans = Enumerable.Range(0, 3).Select(c => meanImage.Skip(c * plane).Take(plane).Average(v => (double)v)).ToArray();
 
             // The graph splits RGB input and concatenates B, G, R before subtracting the mean image.
-            Assert.Equal(new[] { "BInp", "GInp", "RInp" }, model.Graph.Nodes[1].Inputs);
+            Assert.Equal(new[] { "BInp", "GInp", "RInp" }, model.Graph.Node[1].Input);
             Assert.Equal(ChannelOrder.Bgr, prep.ChannelOrder);
             Assert.Equal(255f, prep.PixelScale);
             Assert.Equal(new[] { 1f, 1f, 1f }, prep.Std);
