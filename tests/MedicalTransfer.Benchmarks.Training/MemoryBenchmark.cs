@@ -24,9 +24,9 @@ namespace MedicalTransfer.Benchmarks.Training
                 SyntheticChestXRay.WriteImageFolder(root, new SyntheticChestXRayOptions { Count = 40, Size = 32, PositiveFraction = 0.5, Seed = 2 });
                 var dataset = ImageFolder.Load(root);
                 var transform = Transforms.ToTensor();
-                var train = new DataLoader(dataset, transform, new LoaderOptions { BatchSize = 4, Workers = 1, CacheShorterSide = 32 });
-                var validation = new DataLoader(dataset, transform, new LoaderOptions { BatchSize = 8, Workers = 1, Sampling = SamplingMode.Sequential });
                 using var model = TransferBuilder.FromResNet(ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1)).WithHead(Head.Mlp(16)).ForClasses(dataset.Classes.ToArray()).OnDevice(CPU).WithSeed(1).Build();
+                var train = model.CreateLoader(dataset, transform, new LoaderOptions { BatchSize = 4, Workers = 1, CacheShorterSide = 32 });
+                var validation = model.CreateLoader(dataset, transform, new LoaderOptions { BatchSize = 8, Workers = 1, Sampling = SamplingMode.Sequential });
                 using var process = Process.GetCurrentProcess();
                 int step = 0;
                 Console.WriteLine("| step | live tensors | RSS (MiB) |");

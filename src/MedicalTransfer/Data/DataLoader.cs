@@ -39,11 +39,15 @@ namespace MedicalTransfer.Data
             this.dataset = Guard.NotNull(dataset);
             this.transform = Guard.NotNull(transform);
             Options = (options ?? new LoaderOptions()).Validate();
+            Normalization = InputNormalization.Of(transform);
             if (Options.CacheShorterSide is not null)
             {
                 cache = new ConcurrentDictionary<int, FloatImage>();
             }
         }
+
+        /// <summary>What the pipeline's last normalisation step maps pixels to (the identity when it has none).</summary>
+        internal InputNormalization Normalization { get; }
 
         /// <summary>The options in use.</summary>
         public LoaderOptions Options { get; }

@@ -116,6 +116,9 @@ namespace MedicalTransfer.Data
             this.order = order;
         }
 
+        /// <summary>What this step maps pixels to, for comparing a loader's input with a model's (see <see cref="InputNormalization"/>).</summary>
+        internal InputNormalization Normalization => new(order, scale, mean, std);
+
         internal override FloatImage Apply(FloatImage image, ref SampleRandom random)
         {
             FloatImage source = image;

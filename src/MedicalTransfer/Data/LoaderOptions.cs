@@ -71,6 +71,15 @@ namespace MedicalTransfer.Data
         /// <value>The default is <see cref="NullLogger.Instance"/>.</value>
         public ILogger Logger { get; init; } = NullLogger.Instance;
 
+        /// <summary>
+        /// Lets model verbs (<c>Fit</c>, <c>FitProgressive</c>, <c>RankLayerImportance</c>) accept this loader although its
+        /// normalisation (channel order, pixel scale, mean, standard deviation) differs from the model's
+        /// <see cref="TransferModel.Preprocessing"/>. Only for pipelines that are meant to differ; a loader built with
+        /// <c>model.CreateLoader</c> always matches.
+        /// </summary>
+        /// <value>The default is <see langword="false"/>: such a loader is refused with an <see cref="ArgumentException"/> naming both normalisations.</value>
+        public bool SkipNormalizationCheck { get; init; }
+
         internal LoaderOptions Validate()
         {
             Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "at least 1");

@@ -99,6 +99,7 @@ namespace MedicalTransfer.Training
         {
             Guard.NotNull(model);
             Guard.NotNull(validation);
+            TransferModelDataExtensions.RequireModelNormalization(model, validation, nameof(validation), "validation");
             return Rank(model, new LoaderBatchSource(validation), granularity, logger ?? NullLogger.Instance, cancellationToken);
         }
 

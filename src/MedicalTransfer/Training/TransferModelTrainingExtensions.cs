@@ -40,6 +40,7 @@ namespace MedicalTransfer.Training
             Guard.NotNull(model);
             Guard.NotNull(train);
             Guard.NotNull(validation);
+            RequireModelNormalization(model, train, validation);
             return FitCore(model, new LoaderBatchSource(train), new LoaderBatchSource(validation), options ?? new TrainingOptions(), cancellationToken);
         }
 
@@ -55,6 +56,7 @@ namespace MedicalTransfer.Training
             Guard.NotNull(model);
             Guard.NotNull(train);
             Guard.NotNull(validation);
+            RequireModelNormalization(model, train, validation);
             return Task.Factory.StartNew(() => Fit(model, train, validation, options, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
 
@@ -76,6 +78,7 @@ namespace MedicalTransfer.Training
             Guard.NotNull(model);
             Guard.NotNull(train);
             Guard.NotNull(validation);
+            RequireModelNormalization(model, train, validation);
             Guard.NotNull(phases);
             return new Trainer(model, new LoaderBatchSource(train), new LoaderBatchSource(validation), phases, options ?? new TrainingOptions()).Run(cancellationToken);
         }
@@ -92,6 +95,13 @@ namespace MedicalTransfer.Training
         {
             Guard.NotNull(model);
             return Task.Factory.StartNew(() => FitProgressive(model, train, validation, phases, options, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+
+        /// <summary>Both loaders must normalise as the model's weights expect (issue: BGR 0..255 weights fed ImageNet-normalised RGB).</summary>
+        private static void RequireModelNormalization(TransferModel model, DataLoader train, DataLoader validation)
+        {
+            TransferModelDataExtensions.RequireModelNormalization(model, train, nameof(train), "training");
+            TransferModelDataExtensions.RequireModelNormalization(model, validation, nameof(validation), "validation");
         }
 
         internal static TrainingResult FitCore(TransferModel model, IBatchSource train, IBatchSource validation, TrainingOptions options, CancellationToken cancellationToken)

@@ -117,8 +117,8 @@ namespace MedicalTransfer.Tests.Docs
                 .Build();
 
             var loader = new LoaderOptions { BatchSize = 32, Seed = 42 };
-            var train = new DataLoader(splits.Train, trainTransform, loader with { DropLast = true });
-            var validation = new DataLoader(splits.Validation, testTransform, loader with { Sampling = SamplingMode.Sequential });
+            var train = model.CreateLoader(splits.Train, trainTransform, loader with { DropLast = true });       // checked against the
+            var validation = model.CreateLoader(splits.Validation, testTransform, loader with { Sampling = SamplingMode.Sequential }); // model's normalisation
 
             TrainingResult result = model.Fit(train, validation, new TrainingOptions
             {
@@ -231,20 +231,31 @@ namespace MedicalTransfer.Tests.Docs
         }
     }
 
+    internal static class GettingStartedDataSnippets
+    {
+        public static void Loaders(TransferModel model)
+        {
+            var splits = ImageFolder.LoadSplits("chest_xray");
+            var train = model.CreateLoader(splits.Train, training: true);        // the article's augmentation + the model's normalisation
+            var validation = model.CreateLoader(splits.Validation, training: false);
+            TrainingResult result = model.Fit(train, validation, new TrainingOptions { Epochs = 10 });
+        }
+    }
+
     internal static class TrainingSnippets
     {
         public static void Fit(ILoggerFactory loggerFactory)
         {
             var splits = ImageFolder.LoadSplits("chest_xray");
-            var train = new DataLoader(splits.Train, Transforms.ForTraining(Preprocessing.ImageNet), new LoaderOptions { BatchSize = 32 });
-            var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(Preprocessing.ImageNet),
-                new LoaderOptions { BatchSize = 32, Sampling = SamplingMode.Sequential });
-
             using var model = TransferBuilder.FromResNet(50).WithPretrained(ResNetWeights.ImageNet)
                 .WithHead(Head.Mlp(512))               // Dropout 0.5, Linear 512, ReLU, BatchNorm1d, Dropout 0.3, Linear
                 .Freeze(Layers.AllExcept("layer4"))    // the article's section 4.2 "partial"
                 .ForClasses(splits.Train.Classes.ToArray())
                 .Build();
+
+            // The loaders take the preprocessing the weights expect from the model (augmented for training).
+            var train = model.CreateLoader(splits.Train, training: true, new LoaderOptions { BatchSize = 32 });
+            var validation = model.CreateLoader(splits.Validation, training: false, new LoaderOptions { BatchSize = 32 });
 
             var best = new BestCheckpoint("best_model.safetensors");            // on validation loss, not test accuracy
             var result = model.Fit(train, validation, new TrainingOptions

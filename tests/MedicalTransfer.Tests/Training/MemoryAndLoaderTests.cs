@@ -68,9 +68,9 @@ namespace MedicalTransfer.Tests.Training
             var dataset = ImageFolder.Load(folder.Path);
             var split = dataset.Split(new SplitOptions { ValidationFraction = 0.25, TestFraction = 0.2, MinimumValidationPerClass = 1, Seed = 1 });
             var transform = Transforms.Compose(Transforms.Resize(32), Transforms.CenterCrop(32), Transforms.ToTensor());
-            var train = new DataLoader(split.Train, transform, new LoaderOptions { BatchSize = 4, Workers = 1, Seed = 5 });
-            var validation = new DataLoader(split.Validation, transform, new LoaderOptions { BatchSize = 4, Workers = 1, Sampling = SamplingMode.Sequential });
             using var model = TinyModel(classes: dataset.Classes.ToArray());
+            var train = model.CreateLoader(split.Train, transform, new LoaderOptions { BatchSize = 4, Workers = 1, Seed = 5 });
+            var validation = model.CreateLoader(split.Validation, transform, new LoaderOptions { BatchSize = 4, Workers = 1, Sampling = SamplingMode.Sequential });
             var weights = split.Train.Statistics.InverseFrequencyWeights;
 
             var result = model.Fit(train, validation, new TrainingOptions { Epochs = 2, ClassWeights = weights });
@@ -88,9 +88,9 @@ namespace MedicalTransfer.Tests.Training
             SyntheticChestXRay.WriteImageFolder(folder.Path, new SyntheticChestXRayOptions { Count = 16, Size = 32, PositiveFraction = 0.5, Seed = 4 });
             var dataset = ImageFolder.Load(folder.Path);
             var transform = Transforms.Compose(Transforms.Resize(32), Transforms.ToTensor());
-            var train = new DataLoader(dataset, transform, new LoaderOptions { BatchSize = 4, Workers = 1 });
-            var validation = new DataLoader(dataset, transform, new LoaderOptions { BatchSize = 8, Workers = 1, Sampling = SamplingMode.Sequential });
             using var model = TinyModel(classes: dataset.Classes.ToArray());
+            var train = model.CreateLoader(dataset, transform, new LoaderOptions { BatchSize = 4, Workers = 1 });
+            var validation = model.CreateLoader(dataset, transform, new LoaderOptions { BatchSize = 8, Workers = 1, Sampling = SamplingMode.Sequential });
             using var cts = new CancellationTokenSource();
             string checkpoint = folder.File("run.ckpt");
             var progress = new SyncProgress<TrainingProgress>(p =>
