@@ -58,6 +58,12 @@ namespace MedicalTransfer
         /// <summary>What happened when the initial weights were loaded, or <see langword="null"/> for a randomly initialised model.</summary>
         public WeightsLoadReport? WeightsReport { get; internal set; }
 
+        /// <summary>
+        /// The decision rule chosen on validation predictions (<c>model.UseOperatingPoint(...)</c>), which prediction and
+        /// ONNX export apply and record; <see langword="null"/> for the most probable class.
+        /// </summary>
+        public Prediction.DecisionThreshold? DecisionThreshold { get; internal set; }
+
         /// <summary>The device the parameters live on.</summary>
         public Device Device => parameters().First().device;
 
@@ -167,6 +173,7 @@ namespace MedicalTransfer
                 model = new TransferModel(architecture, head, classes, preprocessing);
                 var freeze = JsonSerializer.Deserialize<string[]>(Required(metadata, "freeze", path)) ?? Array.Empty<string>();
                 model.Freeze(freeze.Length == 0 ? Layers.None : Layers.Only(freeze), metadata.TryGetValue("train_batchnorm", out var tbn) && tbn == "true");
+                model.DecisionThreshold = metadata.TryGetValue("decision_threshold", out var threshold) ? Prediction.DecisionThreshold.Parse(threshold) : null;
             }
             catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException)
             {
@@ -194,7 +201,18 @@ namespace MedicalTransfer
         private static string Required(IReadOnlyDictionary<string, string> metadata, string key, string path) =>
             metadata.TryGetValue(key, out var value) ? value : throw new FormatException($"metadata key '{key}' is missing in '{path}'");
 
-        private Dictionary<string, string> DescribeForFile() => new()
+        private Dictionary<string, string> DescribeForFile()
+        {
+            var description = DescribeCore();
+            if (DecisionThreshold is not null)
+            {
+                description["decision_threshold"] = DecisionThreshold.ToJson();
+            }
+
+            return description;
+        }
+
+        private Dictionary<string, string> DescribeCore() => new()
         {
             ["format"] = FormatName,
             ["format_version"] = FormatVersion,

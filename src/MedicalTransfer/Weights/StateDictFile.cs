@@ -72,7 +72,20 @@ namespace MedicalTransfer.Weights
 
             // Validate everything before touching the disk.
             byte[] header = SafetensorsFormat.BuildHeader(tensors, metadata);
+            WriteAtomically(path, stream => SafetensorsFormat.Write(stream, header, tensors), decorate);
+        }
 
+        /// <summary>
+        /// The one atomic-write helper: writes to a temporary file in the target's folder, flushes it to disk and
+        /// renames it over the target, so a crash mid-write never leaves a half-written file where a good one was.
+        /// The temporary file is removed when <paramref name="write"/> fails.
+        /// </summary>
+        /// <param name="path">The file to write; its folder must exist.</param>
+        /// <param name="write">Writes the whole content to the stream it is given.</param>
+        /// <param name="decorate">Wraps the temporary file's stream (tests use it to fail mid-write).</param>
+        internal static void WriteAtomically(string path, Action<Stream> write, Func<Stream, Stream>? decorate = null)
+        {
+            Guard.NotNullOrWhiteSpace(path);
             string target = Path.GetFullPath(path);
             string folder = Path.GetDirectoryName(target) ?? throw new ArgumentException($"'{path}' has no parent folder.", nameof(path));
             if (!Directory.Exists(folder))
@@ -88,7 +101,7 @@ namespace MedicalTransfer.Weights
                     Stream stream = decorate?.Invoke(file) ?? file;
                     try
                     {
-                        SafetensorsFormat.Write(stream, header, tensors);
+                        write(stream);
                         stream.Flush();
                     }
                     finally
