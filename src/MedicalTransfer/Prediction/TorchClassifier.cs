@@ -1,0 +1,46 @@
+using System;
+using System.Collections.Generic;
+using MedicalTransfer.Data;
+using static TorchSharp.torch;
+
+namespace MedicalTransfer.Prediction
+{
+    /// <summary>A <see cref="TransferModel"/> as an <see cref="IImageClassifier"/>: eval mode, no gradients, softmax in float64 as evaluation computes it.</summary>
+    internal sealed class TorchClassifier : IImageClassifier
+    {
+        private readonly TransferModel model;
+
+        public TorchClassifier(TransferModel model) => this.model = model;
+
+        public IReadOnlyList<string> ClassNames => model.ClassNames;
+
+        public Preprocessing Preprocessing => model.Preprocessing;
+
+        public DecisionThreshold? DecisionThreshold => model.DecisionThreshold;
+
+        public int? FixedInputSize => null;
+
+        public void Classify(float[] images, int count, int size, double[] probabilities)
+        {
+            bool wasTraining = model.training;
+            model.eval();
+            try
+            {
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                int length = count * 3 * size * size;
+                var cpu = empty(new long[] { count, 3, size, size }, ScalarType.Float32);
+                cpu.data<float>().CopyFrom(new ReadOnlySpan<float>(images, 0, length), 0, 0);
+                var device = model.Device;
+                var input = device.type == TorchSharp.DeviceType.CPU ? cpu : cpu.to(device);
+                var p = nn.functional.softmax(model.call(input).to(ScalarType.Float64), 1).cpu().contiguous();
+                var values = p.data<double>().ToArray();
+                Array.Copy(values, probabilities, values.Length);
+            }
+            finally
+            {
+                model.train(wasTraining);
+            }
+        }
+    }
+}
