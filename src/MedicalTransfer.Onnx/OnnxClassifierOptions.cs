@@ -1,0 +1,27 @@
+using System;
+using System.Globalization;
+
+namespace MedicalTransfer.Onnx
+{
+    /// <summary>How <see cref="OnnxImageClassifier.Load"/> sets up ONNX Runtime.</summary>
+    public sealed record OnnxClassifierOptions
+    {
+        /// <summary>Threads ONNX Runtime uses inside one operator (intra-op).</summary>
+        /// <value>The default is <see langword="null"/>: ONNX Runtime's default (the number of physical cores).</value>
+        public int? Threads { get; init; }
+
+        /// <summary>ONNX Runtime's graph optimisation level.</summary>
+        /// <value>The default is <see langword="true"/>: all optimisations (ORT_ENABLE_ALL).</value>
+        public bool OptimizeGraph { get; init; } = true;
+
+        internal OnnxClassifierOptions Validate()
+        {
+            if (Threads is { } t && (t < 1 || t > 1024))
+            {
+                throw new ArgumentOutOfRangeException(nameof(Threads), Threads, string.Format(CultureInfo.InvariantCulture, "OnnxClassifierOptions.Threads must be from 1 to 1024 or null; found {0}.", t));
+            }
+
+            return this;
+        }
+    }
+}
