@@ -1,5 +1,8 @@
 using System;
+using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Text;
 using System.Text.RegularExpressions;
 using Xunit;
@@ -85,6 +88,102 @@ namespace MedicalTransfer.PackageTests
             Assert.Matches(new Regex(@"stem\s+9,536\s+0\s+frozen"), run.Output);
             Assert.Matches(new Regex(@"layer3\s+2,099,712\s+2,099,712\s+trainable"), run.Output);
             Assert.Matches(new Regex(@"total\s+11,177,538\s+10,494,466"), run.Output);
+        }
+
+        // Exports a small model and prints the TorchSharp model's probabilities for a few images.
+        private const string ExporterProgram = """
+            using System.Globalization;
+            using MedicalTransfer;
+            using MedicalTransfer.Data;
+            using MedicalTransfer.Export;
+            using MedicalTransfer.Models;
+            using MedicalTransfer.Prediction;
+
+            string root = args[0];
+            SyntheticChestXRay.WriteImageFolder(Path.Combine(root, "images"), new SyntheticChestXRayOptions { Count = 4, Size = 96, Seed = 3 });
+            using var model = TransferBuilder.FromResNet(ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1)).WithHead(Head.Mlp(16))
+                .ForClasses("NORMAL", "PNEUMONIA").WithSeed(5).Build();
+            model.ExportOnnx(Path.Combine(root, "model.onnx"));
+            await foreach (var p in model.PredictFolder(Path.Combine(root, "images")))
+            {
+                Console.WriteLine($"{Path.GetFileName(p.Source)}\t{p.Probabilities[1].ToString("R", CultureInfo.InvariantCulture)}");
+            }
+            """;
+
+        // Predicts the same images from the exported file with ONNX Runtime only: no TorchSharp backend in this app.
+        private const string PredictorProgram = """
+            using System.Globalization;
+            using MedicalTransfer.Onnx;
+            using MedicalTransfer.Prediction;
+
+            string root = args[0];
+            using var classifier = OnnxImageClassifier.Load(Path.Combine(root, "model.onnx"));
+            await foreach (var p in classifier.PredictFolder(Path.Combine(root, "images")))
+            {
+                Console.WriteLine($"{Path.GetFileName(p.Source)}\t{p.Probabilities[1].ToString("R", CultureInfo.InvariantCulture)}");
+            }
+
+            bool torch = File.ReadAllLines("/proc/self/maps").Any(l => l.Contains("libtorch", StringComparison.Ordinal) || l.Contains("LibTorchSharp", StringComparison.Ordinal));
+            Console.WriteLine("torch native loaded: " + torch);
+            """;
+
+        [Fact]
+        public void OnnxConsoleApps_ExportWithTorchSharpThenPredictWithOnnxPackageOnly_AgreeWithin1e5()
+        {
+            var consumer = Fence(Path.Combine(_packed.WorkRoot, "onnx-consumer"));
+            Step(consumer, "new", "console", "-n", "Exporter", "-o", "Exporter", "-f", "net10.0");
+            Step(consumer, "new", "console", "-n", "Predictor", "-o", "Predictor", "-f", "net10.0");
+            var exporter = Path.Combine(consumer, "Exporter");
+            var predictor = Path.Combine(consumer, "Predictor");
+            Step(exporter, "add", "package", PackedLibrary.PackageId, "--version", _packed.Version, "--source", _packed.Feed);
+            Step(exporter, "add", "package", "TorchSharp-cpu", "--version", _packed.TorchSharpVersion);
+            Step(predictor, "add", "package", "MedicalTransfer.Onnx", "--version", _packed.Version, "--source", _packed.Feed);
+            File.WriteAllText(Path.Combine(exporter, "Program.cs"), ExporterProgram + "\n");
+            File.WriteAllText(Path.Combine(predictor, "Program.cs"), PredictorProgram + "\n");
+            Assert.Empty(DotNetCli.Warnings(Step(exporter, "build").Output));
+            Assert.Empty(DotNetCli.Warnings(Step(predictor, "build").Output));
+            Assert.DoesNotContain(Directory.EnumerateFiles(Path.Combine(predictor, "bin"), "*", SearchOption.AllDirectories), f => Path.GetFileName(f).StartsWith("libtorch", StringComparison.Ordinal));
+
+            var data = Path.Combine(consumer, "data");
+            Directory.CreateDirectory(data);
+            var exported = Step(exporter, "run", "--no-build", "--", data);
+            var predicted = Step(predictor, "run", "--no-build", "--", data);
+
+            var torch = Rows(exported.Output);
+            var onnx = Rows(predicted.Output);
+            Assert.Equal(4, torch.Count);
+            Assert.Equal(torch.Keys.OrderBy(k => k, StringComparer.Ordinal), onnx.Keys.OrderBy(k => k, StringComparer.Ordinal));
+            foreach (var (file, p) in torch)
+            {
+                Assert.True(Math.Abs(p - onnx[file]) <= 1e-5, $"{file}: TorchSharp {p}, ONNX Runtime {onnx[file]}");
+            }
+
+            Assert.Contains("torch native loaded: False", predicted.Output, StringComparison.Ordinal);
+        }
+
+        private static Dictionary<string, double> Rows(string output) => output.Split('\n')
+            .Select(l => l.Trim().Split('\t'))
+            .Where(f => f.Length == 2 && f[0].EndsWith(".png", StringComparison.Ordinal))
+            .ToDictionary(f => f[0], f => double.Parse(f[1], CultureInfo.InvariantCulture), StringComparer.Ordinal);
+
+        /// <summary>A consumer folder outside the repository, fenced from its Directory.*.props, with the test feed added.</summary>
+        private string Fence(string consumer)
+        {
+            Directory.CreateDirectory(consumer);
+            foreach (var fence in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props" })
+            {
+                File.WriteAllText(Path.Combine(consumer, fence), "<Project />\n");
+            }
+
+            File.WriteAllText(Path.Combine(consumer, "nuget.config"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <packageSources>
+                    <add key="medicaltransfer-test-feed" value="{_packed.Feed}" />
+                  </packageSources>
+                </configuration>
+                """);
+            return consumer;
         }
 
         private CommandResult Step(string workingDirectory, params string[] arguments)
