@@ -380,3 +380,105 @@ namespace MedicalTransfer.Tests.Docs
         }
     }
 }
+
+namespace MedicalTransfer.Tests.Docs.Deployment
+{
+    using System.Threading.Tasks;
+    using MedicalTransfer.Export;
+    using MedicalTransfer.Onnx;
+    using MedicalTransfer.Prediction;
+
+    internal static class ReadmeDeploymentSnippets
+    {
+        public static void PredictAndDeploy(TransferModel model)
+        {
+            ImagePrediction p = model.Predict("patient-0042.png");          // or model.PredictFolder("archive") (streamed)
+            model.ExportOnnx("pneumonia.onnx");                              // opset 17, dynamic batch, checked with ONNX Runtime
+            using var onnx = OnnxImageClassifier.Load("pneumonia.onnx");     // package MedicalTransfer.Onnx: no libtorch needed
+            Console.WriteLine(onnx.Predict("patient-0042.png").PredictedClass);
+        }
+    }
+
+    internal static class GettingStartedDeploymentSnippets
+    {
+        public static void PredictAndExport(TransferModel model)
+        {
+            ImagePrediction prediction = model.Predict("patient-0042.png");   // the model's own decoding and preprocessing
+            Console.WriteLine(prediction);                                     // path: class (NORMAL 0.1234, PNEUMONIA 0.8766)
+            model.ExportOnnx("pneumonia.onnx");                                // for ONNX Runtime, ML.NET, Triton
+        }
+    }
+
+    internal static class DeploymentSnippets
+    {
+        public static async Task Predict(TransferModel model, DatasetSplits splits, CancellationToken cancellationToken)
+        {
+            ImagePrediction one = model.Predict("patient-0042.png");           // also a Stream or an ImageSharp Image
+            Console.WriteLine($"{one.PredictedClass}: {one.Probability("PNEUMONIA"):P1}");
+
+            // A decision threshold chosen on VALIDATION predictions; prediction, Save and ExportOnnx keep it.
+            var validation = Evaluator.Predict(model, splits.Validation);
+            model.UseOperatingPoint(OperatingPoint.TargetSensitivity(0.95), validation, "PNEUMONIA");
+
+            var options = new ImagePredictionOptions { BatchSize = 32, Augmentation = TestTimeAugmentation.HorizontalFlip };
+            await foreach (ImagePrediction p in model.PredictFolder("archive/2024", options, cancellationToken))
+            {
+                Console.WriteLine(p.Succeeded ? $"{p.Source},{p.PredictedClass}" : $"{p.Source}: {p.Error}");
+            }
+        }
+
+        public static void Export(TransferModel model)
+        {
+            OnnxExportResult exported = model.ExportOnnx("pneumonia.onnx");   // opset 17, dynamic batch, probabilities
+            model.ExportOnnx("pneumonia-logits.onnx", new OnnxExportOptions
+            {
+                Opset = 13,                       // 13 to 17
+                Output = OnnxOutput.Logits,       // or OnnxOutput.Probabilities (softmax), the default
+                DynamicBatch = false,             // batch dimension fixed to 1
+                FoldBatchNorm = false,            // keep BatchNormalization nodes (default: folded into the convolutions)
+                InputSize = 256,                  // default: the model's crop size
+            });
+        }
+
+        public static async Task OnnxRuntime()
+        {
+            using var classifier = OnnxImageClassifier.Load("pneumonia.onnx", new OnnxClassifierOptions { Threads = 2 });
+            ImagePrediction p = classifier.Predict("patient-0042.png");
+            await foreach (var r in classifier.PredictFolder("archive/2024", new ImagePredictionOptions { BatchSize = 32 }))
+            {
+                Console.WriteLine(r);
+            }
+        }
+
+        public static void Triton(TransferModel model)
+        {
+            string config = model.ExportTritonRepository("models", "pneumonia", maxBatchSize: 32);
+            // models/pneumonia/config.pbtxt and models/pneumonia/1/model.onnx
+        }
+    }
+}
+
+namespace MedicalTransfer.Tests.Docs.MlNet
+{
+    using Microsoft.ML;
+    using Microsoft.ML.Data;
+
+    internal sealed class XrayInput
+    {
+        [ColumnName("input")]
+        public float[] Input { get; set; } = Array.Empty<float>();
+    }
+
+    internal static class DeploymentMlNetSnippets
+    {
+        public static void ApplyOnnxModel(IEnumerable<XrayInput> inputs)
+        {
+            var ml = new MLContext();
+            var schema = SchemaDefinition.Create(typeof(XrayInput));
+            schema[nameof(XrayInput.Input)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 3, 224, 224);
+            var data = ml.Data.LoadFromEnumerable(inputs, schema);
+            var scored = ml.Transforms.ApplyOnnxModel(new[] { "probabilities" }, new[] { "input" }, "pneumonia.onnx").Fit(data).Transform(data);
+            float[][] probabilities = scored.GetColumn<float[]>("probabilities").ToArray();
+        }
+    }
+}
