@@ -28,7 +28,9 @@ namespace MedicalTransfer.Export
 
             x = context.Emit(OnnxEmitContext.Child<AdaptiveAvgPool2d>(c, "avgpool", module), x, "avgpool");
             x = context.Graph.Node("Flatten", "flatten", new[] { x }, ("axis", 1L));
-            return context.Emit(OnnxEmitContext.Child<nn.Module>(c, "fc", module), x, "fc");
+
+            // A backbone without its own classifier (a head held next to it) ends at the pooled features.
+            return c.TryGetValue("fc", out var head) ? context.Emit(head, x, "fc") : x;
         }
     }
 
