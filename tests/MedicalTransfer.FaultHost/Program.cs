@@ -74,9 +74,10 @@ namespace MedicalTransfer.FaultHost
         {
             using TransferModel model = Tiny(3);
             var generator = new torch.Generator(7);
-            using var images = torch.randn(new long[] { 16, 3, 32, 32 }, generator: generator);
-            using var labels = torch.arange(16, dtype: torch.ScalarType.Int64) % 2;
-            var train = new TensorBatchSource(images, labels, batchSize: 8, shuffle: true, seed: 3);
+            // Small and quick: an epoch takes about as long as its checkpoint write, so kills land in both.
+            using var images = torch.randn(new long[] { 8, 3, 16, 16 }, generator: generator);
+            using var labels = torch.arange(8, dtype: torch.ScalarType.Int64) % 2;
+            var train = new TensorBatchSource(images, labels, batchSize: 4, shuffle: true, seed: 3);
             var validation = new TensorBatchSource(images, labels, batchSize: 8);
             var options = new TrainingOptions { Epochs = epochs, CheckpointPath = checkpoint, Callbacks = new[] { new EpochPrinter() } };
             Console.WriteLine("ready");

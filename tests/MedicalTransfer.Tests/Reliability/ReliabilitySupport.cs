@@ -117,6 +117,21 @@ namespace MedicalTransfer.Tests.Reliability
             return host2;
         }
 
+        /// <summary>Waits until <paramref name="count"/> lines starting with <paramref name="prefix"/> have been printed.</summary>
+        public void WaitForLines(string prefix, int count, TimeSpan timeout)
+        {
+            var watch = Stopwatch.StartNew();
+            while (_lines.Count(l => l.StartsWith(prefix, StringComparison.Ordinal)) < count)
+            {
+                if (_process.HasExited || watch.Elapsed > timeout)
+                {
+                    throw new TimeoutException($"The fault host printed fewer than {count} '{prefix}' lines (exited: {_process.HasExited}). Output: {string.Join(" | ", _lines)}. Errors: {Errors}");
+                }
+
+                Thread.Sleep(2);
+            }
+        }
+
         /// <summary>Waits until a line equal to <paramref name="line"/> has been printed.</summary>
         public void WaitForLine(string line, TimeSpan timeout)
         {
