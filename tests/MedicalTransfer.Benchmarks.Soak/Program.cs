@@ -17,7 +17,7 @@ using TorchSharp;
 // TorchSharp tensors (this thread's count, as the Trainer runs on it), the managed heap after a full collection,
 // the RSS and the open file handles (/proc/self/fd), then a verdict per column: the growth between the first sample
 // after warm-up (--warmup-steps) and the last one, and the spread in between. Run with nice -n 10 on a shared machine:
-//   nice -n 10 dotnet run -c Release --project tests/MedicalTransfer.Benchmarks.Soak -- [--steps 2000] [--images 64]
+//   nice -n 10 dotnet run -c Release --project tests/MedicalTransfer.Benchmarks.Soak -- [--steps 2000] [--images 64] [--batch 4] [--crop 32]
 string Arg(string name, string fallback)
 {
     int i = Array.IndexOf(args, name);
@@ -30,6 +30,7 @@ int batch = int.Parse(Arg("--batch", "4"), CultureInfo.InvariantCulture);
 int camEvery = int.Parse(Arg("--cam-every", "3"), CultureInfo.InvariantCulture);
 int reportEvery = int.Parse(Arg("--report-every", "5"), CultureInfo.InvariantCulture);
 int warmupSteps = int.Parse(Arg("--warmup-steps", "300"), CultureInfo.InvariantCulture);
+int crop = int.Parse(Arg("--crop", "32"), CultureInfo.InvariantCulture);
 torch.set_num_threads(int.Parse(Arg("--threads", "2"), CultureInfo.InvariantCulture));
 
 string root = Path.Combine(Path.GetTempPath(), "mt-soak-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
@@ -42,18 +43,18 @@ try
     using TransferModel model = TransferBuilder.FromResNet(ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1))
         .WithHead(Head.Linear())
         .ForClasses(splits.Train.Classes.ToArray())
-        .WithPreprocessing(new Preprocessing { ResizeSize = 40, CropSize = 32 })
+        .WithPreprocessing(new Preprocessing { ResizeSize = crop + (crop / 4), CropSize = crop })
         .OnDevice(torch.CPU)
         .WithSeed(1)
         .Build();
-    var loader = new LoaderOptions { BatchSize = batch, Workers = 2, Seed = 1, CacheShorterSide = 40 };
+    var loader = new LoaderOptions { BatchSize = batch, Workers = 2, Seed = 1, CacheShorterSide = crop + (crop / 4) };
     var train = new DataLoader(splits.Train, Transforms.ForTraining(model.Preprocessing), loader with { DropLast = true });
     var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(model.Preprocessing), loader with { Sampling = SamplingMode.Sequential });
     int stepsPerEpoch = splits.Train.Samples.Count / batch;
     int epochs = (steps + stepsPerEpoch - 1) / stepsPerEpoch;
     string[] camImages = splits.Test.Samples.Select(s => s.Path).Take(2).ToArray();
 
-    Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "Soak: {0} training images ({1} steps per epoch, batch {2}), {3} epochs = {4} steps, 32x32 crops, validation every epoch ({5} images), Grad-CAM on {6} images every {7} epochs, a checkpoint every epoch; {8} thread(s)", splits.Train.Samples.Count, stepsPerEpoch, batch, epochs, epochs * stepsPerEpoch, splits.Validation.Samples.Count, camImages.Length, camEvery, torch.get_num_threads()));
+    Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "Soak: {0} training images ({1} steps per epoch, batch {2}), {3} epochs = {4} steps, validation every epoch ({5} images), Grad-CAM on {6} images every {7} epochs, a checkpoint every epoch; {8} thread(s), {9}x{9} crops", splits.Train.Samples.Count, stepsPerEpoch, batch, epochs, epochs * stepsPerEpoch, splits.Validation.Samples.Count, camImages.Length, camEvery, torch.get_num_threads(), crop));
     Console.WriteLine(Cpu());
     Console.WriteLine();
     Console.WriteLine("| epoch | step | live tensors | managed heap (MiB) | RSS (MiB) | open handles | train loss | s/epoch |");
