@@ -188,6 +188,14 @@ namespace MedicalTransfer.Weights
                 return StateDictFormat.PyTorchZip;
             }
 
+            // Safetensors first: its 8-byte header length can start with the bytes of a pickle's PROTO opcode
+            // (a header of 640, 896, 1152 or 1408 bytes is 0x80 0x02..0x05), which a legacy-format check
+            // would refuse (found by fuzzing, see docs/security.md). A '{' after a length that fits the file decides.
+            if (read == 9 && head[8] == (byte)'{' && System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(head) <= (ulong)(length - 8))
+            {
+                return StateDictFormat.Safetensors;
+            }
+
             if (read >= 2 && head[0] == 0x80 && head[1] is >= 2 and <= 5)
             {
                 throw new WeightsFormatException(
