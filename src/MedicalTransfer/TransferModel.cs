@@ -170,12 +170,13 @@ namespace MedicalTransfer
                 var classes = JsonSerializer.Deserialize<string[]>(Required(metadata, "classes", path)) ?? Array.Empty<string>();
                 var preprocessing = PreprocessingJson.Parse(Required(metadata, "preprocessing", path));
                 var head = HeadSpec.Parse(Required(metadata, "head", path), customHead);
+                ModelFileSize.Check(path, new FileInfo(path).Length, architecture, classes.Length, head);
                 model = new TransferModel(architecture, head, classes, preprocessing);
                 var freeze = JsonSerializer.Deserialize<string[]>(Required(metadata, "freeze", path)) ?? Array.Empty<string>();
                 model.Freeze(freeze.Length == 0 ? Layers.None : Layers.Only(freeze), metadata.TryGetValue("train_batchnorm", out var tbn) && tbn == "true");
                 model.DecisionThreshold = metadata.TryGetValue("decision_threshold", out var threshold) ? Prediction.DecisionThreshold.Parse(threshold) : null;
             }
-            catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException)
+            catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException or OverflowException)
             {
                 throw new WeightsFormatException($"'{path}' has damaged MedicalTransfer metadata: {ex.Message}", ex);
             }

@@ -42,7 +42,7 @@ namespace MedicalTransfer.Data
         }
 
         /// <summary>Decodes the image, or returns null when a chunk asks for the general path (eXIf).</summary>
-        /// <exception cref="InvalidDataException">The compressed data or a row filter is corrupt.</exception>
+        /// <exception cref="InvalidDataException">The compressed data (zlib included) or a row filter is corrupt.</exception>
         public static FloatImage? Decode(byte[] bytes, int fileLength, int width, int height, int bitDepth, float[] scale8, float[] scale16)
         {
             int bytesPerPixel = bitDepth / 8;
@@ -120,6 +120,11 @@ namespace MedicalTransfer.Data
             catch (EndOfStreamException e)
             {
                 throw new InvalidDataException("the compressed image data ends before the last row", e);
+            }
+            catch (IOException e)
+            {
+                // zlib's own failure (ZLibException, an IOException): found by fuzzing, see docs/security.md.
+                throw new InvalidDataException("the compressed image data is corrupt (" + e.Message + ")", e);
             }
             finally
             {

@@ -104,6 +104,7 @@ namespace MedicalTransfer.Data
 
             IImageInfo? info;
             IImageFormat? format;
+            BmpHeader.Check(path, bytes, options);
             try
             {
                 using var stream = new MemoryStream(buffer, 0, length, writable: false);

@@ -49,7 +49,7 @@ namespace MedicalTransfer.Export
             Guard.NotNullOrWhiteSpace(path);
             var o = (options ?? new OnnxExportOptions()).Validate();
             var (proto, result) = Build(model, o, Path.GetFullPath(path));
-            StateDictFile.WriteAtomically(path, stream => proto.WriteTo(stream));
+            AtomicFile.Write(path, proto.CalculateSize(), stream => proto.WriteTo(stream));
             return result;
         }
 
@@ -79,11 +79,7 @@ namespace MedicalTransfer.Export
             Directory.CreateDirectory(Path.Combine(folder, "1"));
             var exported = model.ExportOnnx(Path.Combine(folder, "1", "model.onnx"), (options ?? new OnnxExportOptions()) with { DynamicBatch = true });
             string config = Path.Combine(folder, "config.pbtxt");
-            StateDictFile.WriteAtomically(config, stream =>
-            {
-                var bytes = Encoding.UTF8.GetBytes(TritonConfig(name, exported, maxBatchSize));
-                stream.Write(bytes);
-            });
+            AtomicFile.WriteText(config, TritonConfig(name, exported, maxBatchSize));
             return config;
         }
 

@@ -106,11 +106,11 @@ namespace MedicalTransfer.Training
 
         /// <summary>Writes <see cref="ToJson"/> to a file.</summary>
         /// <param name="path">The file to write.</param>
-        public void SaveJson(string path) => File.WriteAllText(Internal.Guard.NotNullOrWhiteSpace(path), ToJson());
+        public void SaveJson(string path) => Internal.AtomicFile.WriteText(Internal.Guard.NotNullOrWhiteSpace(path), ToJson());
 
         /// <summary>Writes <see cref="ToCsv"/> to a file.</summary>
         /// <param name="path">The file to write.</param>
-        public void SaveCsv(string path) => File.WriteAllText(Internal.Guard.NotNullOrWhiteSpace(path), ToCsv());
+        public void SaveCsv(string path) => Internal.AtomicFile.WriteText(Internal.Guard.NotNullOrWhiteSpace(path), ToCsv());
 
         /// <summary>Reads a history written by <see cref="ToJson"/>.</summary>
         /// <param name="json">The JSON text.</param>

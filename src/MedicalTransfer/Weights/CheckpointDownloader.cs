@@ -6,6 +6,7 @@ using System.Net.Http;
 using System.Security.Cryptography;
 using System.Threading;
 using System.Threading.Tasks;
+using MedicalTransfer.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace MedicalTransfer.Weights
@@ -59,36 +60,37 @@ namespace MedicalTransfer.Weights
         private static async Task AttemptAsync(Uri uri, string finalPath, string expectedSha256, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
         {
             string fileName = Path.GetFileName(finalPath);
-            string directory = Path.GetDirectoryName(Path.GetFullPath(finalPath))!;
-            string temp = Path.Combine(directory, fileName + "." + Guid.NewGuid().ToString("N").Substring(0, 12) + PartialSuffix);
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            try
+            WeightsLog.DownloadStarting(logger, uri, finalPath);
+            idle.CancelAfter(options.Timeout);
+            using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+            using HttpResponseMessage response = await SendAsync(request, options, idle.Token, ct).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
             {
-                WeightsLog.DownloadStarting(logger, uri, finalPath);
-                idle.CancelAfter(options.Timeout);
-                using var request = new HttpRequestMessage(HttpMethod.Get, uri);
-                using HttpResponseMessage response = await SendAsync(request, options, idle.Token, ct).ConfigureAwait(false);
-                if (!response.IsSuccessStatusCode)
+                string status = string.Format(CultureInfo.InvariantCulture, "HTTP {0} {1}", (int)response.StatusCode, response.ReasonPhrase);
+                if (IsTransient(response.StatusCode))
                 {
-                    string status = string.Format(CultureInfo.InvariantCulture, "HTTP {0} {1}", (int)response.StatusCode, response.ReasonPhrase);
-                    if (IsTransient(response.StatusCode))
-                    {
-                        throw new TransientDownloadException("the server answered " + status, null);
-                    }
-
-                    throw new WeightsUnavailableException(string.Format(
-                        CultureInfo.InvariantCulture,
-                        "Could not download '{0}': the server answered {1}, which is not retried. Nothing was written to '{2}'. Check PretrainedWeightsOptions.BaseAddress (a mirror must serve torchvision's file names), or download the file yourself and put it at that path.",
-                        uri, status, finalPath));
+                    throw new TransientDownloadException("the server answered " + status, null);
                 }
 
-                long? total = response.Content.Headers.ContentLength;
-                long received = 0;
+                throw new WeightsUnavailableException(string.Format(
+                    CultureInfo.InvariantCulture,
+                    "Could not download '{0}': the server answered {1}, which is not retried. Nothing was written to '{2}'. Check PretrainedWeightsOptions.BaseAddress (a mirror must serve torchvision's file names), or download the file yourself and put it at that path.",
+                    uri, status, finalPath));
+            }
+
+            long? total = response.Content.Headers.ContentLength;
+            long received = 0;
+            string actual = string.Empty;
+
+            // The body streams into a temporary file beside the final path (the one atomic-write helper); any
+            // exception below, a failed verification included, deletes it and leaves the final path as it was.
+            await AtomicFile.WriteAsync(finalPath, PartialSuffix, total ?? -1, async file =>
+            {
                 using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                 try
                 {
                     using Stream body = await response.Content.ReadAsStreamAsync(idle.Token).ConfigureAwait(false);
-                    using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous);
                     byte[] buffer = new byte[BufferSize];
                     long nextReport = 0;
                     options.Progress?.Report(new DownloadProgress(fileName, 0, total));
@@ -111,16 +113,14 @@ namespace MedicalTransfer.Weights
                             nextReport = received + Math.Max(1 << 20, (total ?? 0) / 20);
                         }
                     }
-
-                    await file.FlushAsync(ct).ConfigureAwait(false);
-                    file.Flush(flushToDisk: true);
                 }
                 catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
                 {
                     throw new TransientDownloadException(string.Format(CultureInfo.InvariantCulture, "no data for {0} after {1:N0} bytes", options.Timeout, received), ex);
                 }
-                catch (Exception ex) when (ex is IOException or HttpRequestException)
+                catch (Exception ex) when (ex is HttpRequestException || (ex is IOException io && !AtomicFile.IsDiskFull(io)))
                 {
+                    // A full disk is not retried: AtomicFile reports it as a DiskFullException.
                     throw new TransientDownloadException(string.Format(CultureInfo.InvariantCulture, "the connection failed after {0:N0} bytes ({1})", received, ex.Message), ex);
                 }
 
@@ -130,7 +130,7 @@ namespace MedicalTransfer.Weights
                 }
 
                 options.Progress?.Report(new DownloadProgress(fileName, received, total ?? received));
-                string actual = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+                actual = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
                 if (!HashMatches(actual, expectedSha256))
                 {
                     WeightsLog.DownloadHashMismatch(logger, uri, expectedSha256, actual);
@@ -142,14 +142,8 @@ namespace MedicalTransfer.Weights
                         expectedSha256,
                         actual);
                 }
-
-                File.Move(temp, finalPath, overwrite: true);
-                WeightsLog.DownloadCompleted(logger, fileName, received, actual, finalPath);
-            }
-            finally
-            {
-                TryDelete(temp);
-            }
+            }, ct).ConfigureAwait(false);
+            WeightsLog.DownloadCompleted(logger, fileName, received, actual, finalPath);
         }
 
         private static async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, PretrainedWeightsOptions options, CancellationToken idle, CancellationToken ct)
@@ -182,26 +176,6 @@ namespace MedicalTransfer.Weights
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan);
             return Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
-        }
-
-        private static void TryDelete(string path)
-        {
-            try
-            {
-                if (File.Exists(path))
-                {
-                    File.Delete(path);
-                }
-            }
-            catch (IOException)
-            {
-                // Best effort: a leftover *.partial file never shadows a checkpoint (only the final
-                // name is ever read) and is overwritten by nothing.
-            }
-            catch (UnauthorizedAccessException)
-            {
-                // As above.
-            }
         }
 
         /// <summary>A failure worth retrying; converted to <see cref="WeightsUnavailableException"/> when retries run out.</summary>

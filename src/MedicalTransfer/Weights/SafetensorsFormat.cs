@@ -58,6 +58,13 @@ namespace MedicalTransfer.Weights
             stream.ReadExactly(json);
             long dataLength = fileLength - 8 - headerLength;
 
+            // JsonDocument accepts invalid UTF-8 inside strings and fails only when a name or value is read, with
+            // an InvalidOperationException (found by fuzzing, see docs/security.md): check the whole header first.
+            if (!System.Text.Unicode.Utf8.IsValid(json))
+            {
+                throw Fail(path, "its header is not valid UTF-8 JSON", "The file is corrupt: download or save it again.");
+            }
+
             JsonDocument document;
             try
             {

@@ -49,11 +49,13 @@ namespace MedicalTransfer.Weights
         /// Writes tensors (in the given order) to a safetensors file atomically: the data goes to a temporary
         /// file in the same folder, is flushed to disk, and then renamed over <paramref name="path"/>, so a
         /// crash never leaves a half-written file there (the previous file, if any, stays intact until the rename).
+        /// See <see cref="AtomicFile"/>: a killed writer's temporary file is removed by the next write.
         /// </summary>
         /// <param name="path">The file to write; its folder must exist.</param>
         /// <param name="tensors">The tensors by name; names must be unique and non-empty. Any device; written from a CPU copy.</param>
         /// <param name="metadata">Strings stored under <c>__metadata__</c>, or null for none.</param>
         /// <exception cref="ArgumentException">A name is empty or repeated, a tensor is disposed, or its dtype has no safetensors code.</exception>
+        /// <exception cref="DiskFullException">The file system is full; the previous file is intact.</exception>
         public static void WriteSafetensors(string path, IReadOnlyList<KeyValuePair<string, torch.Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata) =>
             WriteSafetensors(path, tensors, metadata, decorate: null);
 
@@ -72,56 +74,14 @@ namespace MedicalTransfer.Weights
 
             // Validate everything before touching the disk.
             byte[] header = SafetensorsFormat.BuildHeader(tensors, metadata);
-            WriteAtomically(path, stream => SafetensorsFormat.Write(stream, header, tensors), decorate);
-        }
 
-        /// <summary>
-        /// The one atomic-write helper: writes to a temporary file in the target's folder, flushes it to disk and
-        /// renames it over the target, so a crash mid-write never leaves a half-written file where a good one was.
-        /// The temporary file is removed when <paramref name="write"/> fails.
-        /// </summary>
-        /// <param name="path">The file to write; its folder must exist.</param>
-        /// <param name="write">Writes the whole content to the stream it is given.</param>
-        /// <param name="decorate">Wraps the temporary file's stream (tests use it to fail mid-write).</param>
-        internal static void WriteAtomically(string path, Action<Stream> write, Func<Stream, Stream>? decorate = null)
-        {
-            Guard.NotNullOrWhiteSpace(path);
-            string target = Path.GetFullPath(path);
-            string folder = Path.GetDirectoryName(target) ?? throw new ArgumentException($"'{path}' has no parent folder.", nameof(path));
-            if (!Directory.Exists(folder))
+            long bytes = header.Length;
+            foreach (KeyValuePair<string, torch.Tensor> pair in tensors)
             {
-                throw new DirectoryNotFoundException($"Cannot write '{path}': the folder '{folder}' does not exist. Create it first.");
+                bytes += pair.Value.NumberOfElements * pair.Value.ElementSize;
             }
 
-            string temp = Path.Combine(folder, "." + Path.GetFileName(target) + "." + Path.GetRandomFileName() + ".tmp");
-            try
-            {
-                using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
-                {
-                    Stream stream = decorate?.Invoke(file) ?? file;
-                    try
-                    {
-                        write(stream);
-                        stream.Flush();
-                    }
-                    finally
-                    {
-                        if (!ReferenceEquals(stream, file))
-                        {
-                            stream.Dispose();
-                        }
-                    }
-
-                    file.Flush(flushToDisk: true);
-                }
-
-                File.Move(temp, target, overwrite: true);
-            }
-            catch
-            {
-                TryDelete(temp);
-                throw;
-            }
+            AtomicFile.Write(path, bytes, stream => SafetensorsFormat.Write(stream, header, tensors), decorate);
         }
 
         /// <summary>Reads only the <c>__metadata__</c> strings of a safetensors file (empty if it has none), validating the whole header.</summary>
@@ -228,6 +188,14 @@ namespace MedicalTransfer.Weights
                 return StateDictFormat.PyTorchZip;
             }
 
+            // Safetensors first: its 8-byte header length can start with the bytes of a pickle's PROTO opcode
+            // (a header of 640, 896, 1152 or 1408 bytes is 0x80 0x02..0x05), which a legacy-format check
+            // would refuse (found by fuzzing, see docs/security.md). A '{' after a length that fits the file decides.
+            if (read == 9 && head[8] == (byte)'{' && System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(head) <= (ulong)(length - 8))
+            {
+                return StateDictFormat.Safetensors;
+            }
+
             if (read >= 2 && head[0] == 0x80 && head[1] is >= 2 and <= 5)
             {
                 throw new WeightsFormatException(
@@ -251,21 +219,6 @@ namespace MedicalTransfer.Weights
                 "'{0}' is not a weights file MedicalTransfer can read: expected a PyTorch checkpoint (a zip written by torch.save(model.state_dict(), path)) or a safetensors file (an 8-byte header length, then '{{'); it starts with bytes {1}. Check that the path points at the weights file.",
                 path,
                 Convert.ToHexString(head)));
-        }
-
-        private static void TryDelete(string path)
-        {
-            try
-            {
-                File.Delete(path);
-            }
-            catch (IOException)
-            {
-                // The original failure matters more; a leftover temp file is named so it is recognisable.
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
         }
 
         private enum StateDictFormat

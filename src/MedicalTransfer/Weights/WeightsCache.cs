@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
 using System.Threading;
+using MedicalTransfer.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace MedicalTransfer.Weights
@@ -99,32 +100,12 @@ namespace MedicalTransfer.Weights
         }
 
         /// <summary>
-        /// Removes temporary files of this checkpoint left by downloads that were killed more than a day
-        /// ago. Recent ones may belong to a download running in another process and are kept.
+        /// Removes temporary files of this checkpoint left by downloads that were killed: files no live
+        /// download holds open (see <see cref="AtomicFile.DeleteAbandoned"/>). A download running in another
+        /// process holds its file open, so it is never touched.
         /// </summary>
-        internal static void DeleteStalePartials(string directory, string fileName)
-        {
-            foreach (string partial in Directory.EnumerateFiles(directory, fileName + ".*" + CheckpointDownloader.PartialSuffix))
-            {
-                try
-                {
-                    if (DateTime.UtcNow - File.GetLastWriteTimeUtc(partial) > StalePartialAge)
-                    {
-                        File.Delete(partial);
-                    }
-                }
-                catch (IOException)
-                {
-                    // In use or already gone: never a reason to fail a download.
-                }
-                catch (UnauthorizedAccessException)
-                {
-                    // As above.
-                }
-            }
-        }
-
-        private static readonly TimeSpan StalePartialAge = TimeSpan.FromDays(1);
+        internal static void DeleteStalePartials(string directory, string fileName) =>
+            AtomicFile.DeleteAbandoned(directory, fileName, CheckpointDownloader.PartialSuffix);
 
         private static string UserCacheFolder(Func<string, string?> env)
         {

@@ -27,6 +27,9 @@ namespace MedicalTransfer.Tests.Weights
 
         /// <summary>200 headers and part of the body, then nothing until the client gives up.</summary>
         public sealed record StallAfter(byte[] Bytes, int SentBytes) : ServerReply;
+
+        /// <summary>200 with the whole body, sent in chunks with a pause after each (a slow link, for kill and concurrency tests).</summary>
+        public sealed record Throttled(byte[] Bytes, int ChunkBytes, TimeSpan Pause) : ServerReply;
     }
 
     /// <summary>
@@ -126,6 +129,16 @@ namespace MedicalTransfer.Tests.Weights
                             await stream.WriteAsync(stall.Bytes.AsMemory(0, stall.SentBytes), _stop.Token);
                             await stream.FlushAsync(_stop.Token);
                             await Task.Delay(TimeSpan.FromSeconds(30), _stop.Token);
+                            break;
+                        case ServerReply.Throttled slow:
+                            await WriteHeadAsync(stream, 200, "OK", slow.Bytes.Length);
+                            for (int offset = 0; offset < slow.Bytes.Length; offset += slow.ChunkBytes)
+                            {
+                                await stream.WriteAsync(slow.Bytes.AsMemory(offset, Math.Min(slow.ChunkBytes, slow.Bytes.Length - offset)), _stop.Token);
+                                await stream.FlushAsync(_stop.Token);
+                                await Task.Delay(slow.Pause, _stop.Token);
+                            }
+
                             break;
                         default:
                             throw new InvalidOperationException("Unknown reply.");

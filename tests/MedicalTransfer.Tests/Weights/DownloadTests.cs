@@ -306,20 +306,29 @@ namespace MedicalTransfer.Tests.Weights
         }
 
         [Fact]
-        public void Resolve_Download_RemovesOnlyStaleTemporaryFiles()
+        public void Resolve_Download_RemovesAbandonedTemporaryFilesButNotOnesInUse()
         {
             using var fixture = new DownloadTestFixture();
             using var server = new DownloadTestServer((_, _) => new ServerReply.Body(fixture.Bytes));
             Directory.CreateDirectory(fixture.CacheDirectory);
-            string stale = Path.Combine(fixture.CacheDirectory, fixture.FileName + ".0123456789ab.partial");
-            string recent = Path.Combine(fixture.CacheDirectory, fixture.FileName + ".ba9876543210.partial");
-            File.WriteAllText(stale, "killed two days ago");
-            File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddDays(-2));
-            File.WriteAllText(recent, "another process, still downloading");
+            // A killed download (unlocked, older than the grace period), one of an earlier version's names,
+            // and one that another download holds open right now.
+            string killed = Path.Combine(fixture.CacheDirectory, "." + fixture.FileName + ".0123456789ab.partial");
+            string legacy = Path.Combine(fixture.CacheDirectory, fixture.FileName + ".0123456789ab.partial");
+            string inUse = Path.Combine(fixture.CacheDirectory, "." + fixture.FileName + ".ba9876543210.partial");
+            File.WriteAllText(killed, "killed a minute ago");
+            File.SetLastWriteTimeUtc(killed, DateTime.UtcNow.AddMinutes(-1));
+            File.WriteAllText(legacy, "killed two days ago");
+            File.SetLastWriteTimeUtc(legacy, DateTime.UtcNow.AddDays(-2));
+            using (var other = new FileStream(inUse, FileMode.CreateNew, FileAccess.Write, FileShare.Delete))
+            {
+                other.Write(new byte[] { 1, 2, 3 });
+                File.SetLastWriteTimeUtc(inUse, DateTime.UtcNow.AddMinutes(-1));
 
-            fixture.Weights.Resolve(ResNet18, fixture.Options(server), fixture.Logger, CancellationToken.None).Dispose();
+                fixture.Weights.Resolve(ResNet18, fixture.Options(server), fixture.Logger, CancellationToken.None).Dispose();
+            }
 
-            Assert.Equal(new[] { fixture.FileName, Path.GetFileName(recent) }, fixture.CacheFiles());
+            Assert.Equal(new[] { Path.GetFileName(inUse), fixture.FileName }, fixture.CacheFiles());
         }
 
         [Fact]

@@ -1,0 +1,41 @@
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using MedicalTransfer.Weights;
+using TorchSharp;
+using Xunit;
+
+namespace MedicalTransfer.Tests.Reliability
+{
+    /// <summary>
+    /// Findings of the fuzzing work (docs/security.md) that are not "a malformed file must be refused", so
+    /// that the regression corpus cannot hold them: valid files that were refused.
+    /// </summary>
+    public sealed class FuzzFindingTests
+    {
+        [Theory]
+        [InlineData(640)]
+        [InlineData(896)]
+        [InlineData(1152)]
+        [InlineData(1408)]
+        public void Read_SafetensorsWhoseHeaderLengthLooksLikeAPickleProtocol_ReadsTheTensors(int headerLength)
+        {
+            // A header of 0x280..0x580 bytes starts the file with 0x80 0x02..0x05, a pickle's PROTO opcode:
+            // the format detection refused such files as "legacy PyTorch format".
+            using var folder = new TestSupport.TempFolder();
+            string path = folder.File("weights.safetensors");
+            using var weight = torch.arange(6, dtype: torch.ScalarType.Float32).reshape(2, 3);
+            var tensors = new List<KeyValuePair<string, torch.Tensor>> { new("w", weight) };
+            Dictionary<string, string> metadata = Enumerable.Range(0, 2000)
+                .Select(k => new Dictionary<string, string> { ["pad"] = new string('x', k) })
+                .First(m => SafetensorsFormat.BuildHeader(tensors, m).Length - 8 == headerLength);
+            StateDictFile.WriteSafetensors(path, tensors, metadata);
+            Assert.Equal(0x80, File.ReadAllBytes(path)[0]);
+
+            Dictionary<string, torch.Tensor> read = StateDictFile.Read(path);
+
+            Assert.Equal(new float[] { 0, 1, 2, 3, 4, 5 }, read["w"].data<float>().ToArray());
+            read["w"].Dispose();
+        }
+    }
+}
