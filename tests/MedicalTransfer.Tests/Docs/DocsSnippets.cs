@@ -8,6 +8,7 @@ using System.Linq;
 using System.Threading;
 using MedicalTransfer;
 using MedicalTransfer.Data;
+using MedicalTransfer.Data.Dicom;
 using MedicalTransfer.Ensembles;
 using MedicalTransfer.Evaluation;
 using MedicalTransfer.Explainability;
@@ -366,6 +367,22 @@ namespace MedicalTransfer.Tests.Docs
         {
             IReadOnlyList<EnsembleExplanation> e = new GradCam().Explain(ensemble, imagePaths);
             HeatmapOverlay.SaveImageFrame(imagePaths[0], e[0].Mean, "ensemble-mean.png");
+        }
+    }
+
+    internal static class DataDicomSnippets
+    {
+        public static void ValueModes()
+        {
+            // The default: what a radiologist's viewer shows (the file's own VOI LUT or window, MONOCHROME1 inverted).
+            var viewer = new LoaderOptions { Decoding = new ImageLoadOptions { Dicom = new DicomLoadOptions { Values = DicomValues.FileWindow } } };
+
+            // Hounsfield units, windowed by the pipeline: a lung window on CT.
+            ImageTransform lung = Transforms.Compose(Transforms.Window(-600, 1500), Transforms.Resize(256), Transforms.CenterCrop(224), Transforms.Normalize(new[] { 0.485f, 0.456f, 0.406f }, new[] { 0.229f, 0.224f, 0.225f }));
+            var hounsfield = new ImageLoadOptions { Dicom = new DicomLoadOptions { Values = DicomValues.ModalityValues } };
+
+            // The file's second window (files often carry a soft-tissue and a lung window), the third frame of a multi-frame file.
+            var second = new ImageLoadOptions { Dicom = new DicomLoadOptions { WindowIndex = 1, Frame = 2 } };
         }
     }
 }
