@@ -1,6 +1,7 @@
 using System;
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Numerics;
 using System.Runtime.InteropServices;
 
 namespace MedicalTransfer.Data.Dicom
@@ -233,7 +234,12 @@ namespace MedicalTransfer.Data.Dicom
             {
                 Span<float> output = image.Pixels;
                 ReadOnlySpan<byte> samples = frame.Samples.Span;
-                if (h.BitsStored <= 16 && frame.BitsAllocated <= 16)
+                if (frame.BitsAllocated == 16 && h.BitsStored <= 16 && Linear(h, options.Values, lut, window, invert) is { } linear)
+                {
+                    // Rescale and a LINEAR window compose to clamp(a x stored + b): vectorised, no table.
+                    MapLinear16(MemoryMarshal.Cast<byte, ushort>(samples), output, h, (float)linear.A, (float)linear.B);
+                }
+                else if (h.BitsStored <= 16 && frame.BitsAllocated <= 16)
                 {
                     // Every stored value maps through one table: a lookup per pixel, whatever the transforms.
                     int shift = h.HighBit - h.BitsStored + 1;
@@ -303,6 +309,114 @@ namespace MedicalTransfer.Data.Dicom
             {
                 image.Dispose();
                 throw;
+            }
+        }
+
+        /// <summary>
+        /// When the whole mapping is clamp(a x stored + b, 0, 1) (no LUT, a rescale at most, a
+        /// LINEAR or LINEAR_EXACT window or none), its a and b; otherwise null.
+        /// </summary>
+        internal static (double A, double B)? Linear(DicomHeader h, DicomValues values, DicomLut? lut, DicomWindow? window, bool invert)
+        {
+            if (h.ModalityLut is not null || lut is not null)
+            {
+                return null;
+            }
+
+            double slope = 1, intercept = 0;
+            if (h.RescaleSlope is double rs && h.RescaleIntercept is double ri)
+            {
+                (slope, intercept) = (rs, ri);
+            }
+
+            double a, b;
+            if (values == DicomValues.StoredValues)
+            {
+                (long min, long max) = StoredRange(h);
+                if (max == min)
+                {
+                    return null;
+                }
+
+                a = 1.0 / (max - min);
+                b = -min / (double)(max - min);
+            }
+            else if (values == DicomValues.FileWindow && window is { } win)
+            {
+                if (h.VoiLutFunction is not ("LINEAR" or "LINEAR_EXACT"))
+                {
+                    return null;
+                }
+
+                bool exact = h.VoiLutFunction == "LINEAR_EXACT";
+                double c = exact ? win.Center : win.Center - 0.5, w = exact ? win.Width : win.Width - 1;
+                if (w <= 0)
+                {
+                    return null; // a step, not a line
+                }
+
+                a = slope / w;
+                b = ((intercept - c) / w) + 0.5;
+            }
+            else
+            {
+                (double ra, double rb) = ModalityRange(h);
+                double min = Math.Min(ra, rb), max = Math.Max(ra, rb);
+                if (max == min)
+                {
+                    return null;
+                }
+
+                a = slope / (max - min);
+                b = (intercept - min) / (max - min);
+            }
+
+            return invert ? (-a, 1 - b) : (a, b);
+        }
+
+        private static void MapLinear16(ReadOnlySpan<ushort> words, Span<float> output, DicomHeader h, float a, float b)
+        {
+            int shift = h.HighBit - h.BitsStored + 1;
+            int unused = 32 - h.BitsStored; // for sign extension from Bits Stored
+            uint mask = (1u << h.BitsStored) - 1;
+            bool signed = h.IsSigned && h.BitsStored > 1;
+            int i = 0;
+            if (Vector.IsHardwareAccelerated && output.Length >= Vector<ushort>.Count)
+            {
+                var va = new Vector<float>(a);
+                var vb = new Vector<float>(b);
+                var vmask = new Vector<uint>(mask);
+                int step = Vector<ushort>.Count, half = Vector<uint>.Count;
+                for (; i <= output.Length - step; i += step)
+                {
+                    Vector.Widen(new Vector<ushort>(words.Slice(i)), out Vector<uint> low, out Vector<uint> high);
+                    Store(low, output.Slice(i));
+                    Store(high, output.Slice(i + half));
+                }
+
+                void Store(Vector<uint> raw, Span<float> target)
+                {
+                    Vector<uint> bits = Vector.BitwiseAnd(Vector.ShiftRightLogical(raw, shift), vmask);
+                    Vector<int> value = Vector.AsVectorInt32(bits);
+                    if (signed)
+                    {
+                        value = Vector.ShiftRightArithmetic(Vector.ShiftLeft(value, unused), unused);
+                    }
+
+                    Vector<float> mapped = (Vector.ConvertToSingle(value) * va) + vb;
+                    Vector.Min(Vector.Max(mapped, Vector<float>.Zero), Vector<float>.One).CopyTo(target);
+                }
+            }
+
+            for (; i < output.Length; i++)
+            {
+                int value = (int)((words[i] >> shift) & mask);
+                if (signed)
+                {
+                    value = (value << unused) >> unused;
+                }
+
+                output[i] = Math.Clamp((value * a) + b, 0f, 1f);
             }
         }
 

@@ -49,8 +49,13 @@ namespace MedicalTransfer.Tests.Data.Dicom
             using FloatImage u = ImageDecoder.Decode(unsigned12, options);
             using FloatImage s = ImageDecoder.Decode(signed12, options);
 
-            Assert.Equal(new[] { 0f, (float)(2048 / 4095.0), 1f }, u.Pixels.ToArray());
-            Assert.Equal(new[] { 0f, (float)(2048 / 4095.0), 1f }, s.Pixels.ToArray());
+            double[] expected = { 0, 2048 / 4095.0, 1 };
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.Equal(expected[i], u.Buffer[i], 1e-6);
+                Assert.Equal(expected[i], s.Buffer[i], 1e-6);
+            }
+
             Assert.Equal(-2048, s.ValueOffset);
         }
 
@@ -94,7 +99,7 @@ namespace MedicalTransfer.Tests.Data.Dicom
             for (int i = 0; i < second.PlaneLength; i++)
             {
                 double modality = DicomValueMapper.Modality(header, DicomValueMapper.Stored(header, frame.RawValue(i % frame.Columns, i / frame.Columns, 0)));
-                Assert.Equal((float)DicomValueMapper.WindowFraction("LINEAR_EXACT", header.Windows[1], modality), second.Buffer[i]);
+                Assert.Equal(DicomValueMapper.WindowFraction("LINEAR_EXACT", header.Windows[1], modality), second.Buffer[i], 1e-6); // float32 arithmetic
             }
 
             Assert.NotEqual(first.Pixels.ToArray(), second.Pixels.ToArray());
@@ -117,7 +122,7 @@ namespace MedicalTransfer.Tests.Data.Dicom
             for (int i = 0; i < image.PlaneLength; i++)
             {
                 long stored = DicomValueMapper.Stored(header, frame.RawValue(i % frame.Columns, i / frame.Columns, 0));
-                Assert.Equal((float)((stored + 2048) / 4095.0), image.Buffer[i]);
+                Assert.Equal((stored + 2048) / 4095.0, image.Buffer[i], 1e-6);
             }
 
             Assert.NotEqual(firstFrame.Pixels.ToArray(), image.Pixels.ToArray());
