@@ -8,7 +8,7 @@ namespace MedicalTransfer.Data
         [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Image folder {Root}: {Count} images in {ClassCount} classes ({Classes})")]
         public static partial void FolderLoaded(ILogger logger, string root, int count, int classCount, string classes);
 
-        [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Image folder {Root}: ignored {Count} files that are not .png, .jpg, .jpeg or .bmp images (for example {Example})")]
+        [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Image folder {Root}: ignored {Count} files that are not .png, .jpg, .jpeg, .bmp or DICOM images (for example {Example})")]
         public static partial void IgnoredFiles(ILogger logger, string root, int count, string example);
 
         [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Skipped image {Path}: {Reason}")]

@@ -58,6 +58,9 @@ namespace MedicalTransfer.Data.Dicom
 
         public string? MediaStorageSopClassUid { get; init; }
 
+        /// <summary>The header the reader described this parse with: a frame is only decoded against that one, never a caller's altered copy.</summary>
+        public DicomHeader? Header { get; set; }
+
         public Dictionary<uint, DicomElement> Elements { get; } = new();
 
         public DicomElement? PixelData { get; set; }

@@ -276,10 +276,15 @@ namespace MedicalTransfer.Data.Dicom
                 throw DicomParser.Fail(name, string.Format(CultureInfo.InvariantCulture, "has a JPEG Baseline frame {0} without an end-of-image marker after its last scan: the pixel data is truncated.", frame));
             }
 
-            (int adobe, int frameMarker) = ScanMarkers(jpeg);
+            (int adobe, int frameMarker, int components) = ScanMarkers(jpeg);
             if (frameMarker != 0xC0)
             {
                 throw DicomParser.Fail(name, string.Format(CultureInfo.InvariantCulture, "declares JPEG Baseline, but its frame {0} is coded with JPEG marker {1}; Baseline is SOF0 (FF C0). Convert it with 'dcmdjpeg' or 'gdcmconv --raw'.", frame, frameMarker < 0 ? "(none found)" : "FF " + frameMarker.ToString("X2", CultureInfo.InvariantCulture)));
+            }
+
+            if (components != h.SamplesPerPixel)
+            {
+                throw DicomParser.Fail(name, string.Format(CultureInfo.InvariantCulture, "declares {0} samples per pixel, but its JPEG frame {1} has {2} components: the file is inconsistent.", h.SamplesPerPixel, frame, components));
             }
 
             bool raw = h.SamplesPerPixel == 3 && (h.PhotometricInterpretation != "RGB" || adobe < 0);
@@ -328,10 +333,10 @@ namespace MedicalTransfer.Data.Dicom
             }
         }
 
-        /// <summary>Finds the Adobe APP14 segment (its offset, or -1) and the frame marker (C0 for baseline, or -1) before the first scan.</summary>
-        internal static (int Adobe, int FrameMarker) ScanMarkers(ReadOnlySpan<byte> jpeg)
+        /// <summary>Finds the Adobe APP14 segment (its offset, or -1), the frame marker (C0 for baseline, or -1) and its component count before the first scan.</summary>
+        internal static (int Adobe, int FrameMarker, int Components) ScanMarkers(ReadOnlySpan<byte> jpeg)
         {
-            int adobe = -1, frameMarker = -1;
+            int adobe = -1, frameMarker = -1, components = 0;
             int i = 2;
             while (i + 4 <= jpeg.Length)
             {
@@ -371,12 +376,13 @@ namespace MedicalTransfer.Data.Dicom
                 else if (marker is >= 0xC0 and <= 0xCF && marker is not (0xC4 or 0xC8 or 0xCC) && frameMarker < 0)
                 {
                     frameMarker = marker;
+                    components = length >= 8 ? jpeg[i + 9] : 0; // SOF: length, precision, height, width, component count
                 }
 
                 i += 2 + length;
             }
 
-            return (adobe, frameMarker);
+            return (adobe, frameMarker, components);
         }
 
         /// <summary>A copy of the JPEG whose Adobe marker says "no colour transform", so the decoder returns the components as coded.</summary>

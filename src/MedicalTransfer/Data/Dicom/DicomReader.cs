@@ -32,6 +32,7 @@ namespace MedicalTransfer.Data.Dicom
             DicomParsedFile parsed = DicomParser.Parse(name, file, options.MaxPixels);
             DicomHeader header = Describe(name, parsed);
             Check(name, header, parsed, options);
+            parsed.Header = header;
             return header;
         }
 
@@ -41,10 +42,16 @@ namespace MedicalTransfer.Data.Dicom
             ArgumentNullException.ThrowIfNull(name);
             ArgumentNullException.ThrowIfNull(header);
             ArgumentNullException.ThrowIfNull(options);
-            if (header.ReaderState is not DicomParsedFile parsed || !parsed.File.Equals(file))
+            // Only the header this reader produced for these very bytes is trusted (a record copy made
+            // with 'with' keeps the parse but may change Rows or Bits Allocated): otherwise parse again.
+            if (header.ReaderState is not DicomParsedFile parsed || !parsed.File.Equals(file) || !ReferenceEquals(parsed.Header, header))
             {
                 header = ReadHeader(name, file, options);
                 parsed = (DicomParsedFile)header.ReaderState!;
+            }
+            else if ((long)header.Rows * header.Columns * header.NumberOfFrames > options.MaxPixels)
+            {
+                CheckLayout(name, header, options); // a smaller limit than the header was read with
             }
 
             if (frame < 0 || frame >= header.NumberOfFrames)

@@ -253,6 +253,32 @@ namespace MedicalTransfer.Tests.Data.Dicom
         }
 
         [Fact]
+        public void DecodeFrame_AlteredHeaderCopy_IsNotTrusted()
+        {
+            // DicomHeader is a public record: a 'with' copy keeps the reader's parse but may lie about the size.
+            byte[] file = DicomTestFiles.Pydicom("MR_small.dcm");
+            DicomHeader header = DicomReader.Instance.ReadHeader(Name, file, ImageLoadOptions.Default);
+            DicomHeader forged = header with { Rows = 128, Columns = 128, BitsAllocated = 32 }; // within MaxPixels, beyond the pixel data
+
+            DicomFrame frame = DicomReader.Instance.DecodeFrame(Name, file, forged, 0, ImageLoadOptions.Default);
+
+            Assert.Equal((64, 64, 16), (frame.Columns, frame.Rows, frame.BitsAllocated)); // read again from the bytes
+            Assert.Throws<ImageDataException>(() => DicomReader.Instance.DecodeFrame(Name, file, header, 0, new ImageLoadOptions { MaxPixels = 100 }));
+        }
+
+        [Fact]
+        public void Decode_JpegWhoseComponentsDisagreeWithTheHeader_IsRefused()
+        {
+            byte[] gray = DicomTestFiles.Generated("jpeg_baseline_gray.dcm");
+            int pixelData = DicomTestFiles.Find(gray, DicomTags.PixelData);
+            int fragment = pixelData + 12 + 8 + (int)BinaryPrimitives.ReadUInt32LittleEndian(gray.AsSpan(pixelData + 12 + 4));
+            byte[] jpeg = gray.AsSpan(fragment + 8, (int)BinaryPrimitives.ReadUInt32LittleEndian(gray.AsSpan(fragment + 4))).ToArray();
+            byte[] labelledRgb = DicomTestFiles.Header(64, 48, "RGB", 8, 8, false, DicomTransferSyntax.JpegBaselineUid, samples: 3).Encapsulated(new[] { jpeg }, false).ToBytes();
+
+            Assert.Contains("declares 3 samples per pixel, but its JPEG frame 0 has 1 components", Message(labelledRgb), StringComparison.Ordinal);
+        }
+
+        [Fact]
         public void Decode_DeflateBomb_IsRefusedAtTheLimit()
         {
             byte[] good = DicomTestFiles.Pydicom("image_dfl.dcm");
