@@ -55,7 +55,7 @@ namespace ChestXrayPneumonia
                 using var model = BuildModel(splits.Train.Classes, device, logger, cancellationToken);
                 _ui.Line(model.Summary().ToString());
 
-                var loaderOptions = new LoaderOptions { BatchSize = _settings.BatchSize, Seed = _settings.Seed, Device = device, Logger = logger, CacheShorterSide = model.Preprocessing.ResizeSize };
+                var loaderOptions = new LoaderOptions { BatchSize = _settings.BatchSize, Seed = _settings.Seed, Device = device, Logger = logger, CacheShorterSide = model.Preprocessing.ResizeSize, Decoding = Decoding };
                 var train = new DataLoader(splits.Train, Transforms.ForTraining(model.Preprocessing), loaderOptions with { DropLast = true });
                 var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(model.Preprocessing), loaderOptions with { Sampling = SamplingMode.Sequential });
 
@@ -88,9 +88,35 @@ namespace ChestXrayPneumonia
             }
         }
 
+        private ImageLoadOptions Decoding => new() { BadImages = _settings.SkipBadImages ? BadImagePolicy.Skip : BadImagePolicy.Throw };
+
         private DatasetSplits LoadData(ILogger logger)
         {
+            DatasetSplits splits = LoadSplits(logger);
+            if (_settings.View is string view)
+            {
+                splits = splits.WithViews(view);
+            }
+
+            // The pre-flight check: every file's header is read now, so that a corrupt test image
+            // stops the run (or is left out, with --skip-bad-images) before training, not after it.
+            var watch = Stopwatch.StartNew();
+            DatasetSplits verified = splits.Verify(Decoding, logger);
+            int left = splits.Train.Count + splits.Validation.Count + splits.Test.Count - verified.Train.Count - verified.Validation.Count - verified.Test.Count;
+            _ui.Line(left == 0
+                ? $"Pre-flight check: all {splits.Train.Count + splits.Validation.Count + splits.Test.Count} images readable ({watch.Elapsed.TotalSeconds:F1} s)."
+                : $"Pre-flight check: left out {left} unreadable images: " + string.Join("; ", verified.Train.LeftOut.Concat(verified.Validation.LeftOut).Concat(verified.Test.LeftOut).Select(l => l.Path)));
+            return verified;
+        }
+
+        private DatasetSplits LoadSplits(ILogger logger)
+        {
             var split = new SplitOptions { Seed = _settings.Seed };
+            if (_settings.Data is string table && RunSettings.IsTable(table))
+            {
+                return LoadTable(table, split, logger);
+            }
+
             if (_settings.Data is string data)
             {
                 return Directory.Exists(Path.Combine(data, "train")) && Directory.Exists(Path.Combine(data, "test"))
@@ -115,6 +141,25 @@ namespace ChestXrayPneumonia
             }
 
             return ImageFolder.Load(cache, logger).Split(split);
+        }
+
+        /// <summary>
+        /// A label table: CheXpert (and its valid.csv beside train.csv), NIH ChestX-ray14, or a
+        /// single-label table of Path and Label columns; a multi-label table becomes the binary
+        /// task of --finding (positive PNEUMONIA, negative NORMAL).
+        /// </summary>
+        private DatasetSplits LoadTable(string table, SplitOptions split, ILogger logger)
+        {
+            string header = File.ReadLines(table).FirstOrDefault() ?? string.Empty;
+            var options = new ImageTableOptions { Root = _settings.DataRoot, Logger = logger, MissingFiles = Decoding.BadImages };
+            ImageTableLayout layout = header.Contains("Finding Labels", StringComparison.Ordinal) ? ImageTableLayouts.NihChestXray14
+                : ImageTableLayouts.CheXpertObservations.All(o => header.Contains(o, StringComparison.Ordinal)) ? ImageTableLayouts.CheXpert
+                : ImageTableLayouts.ForClasses("Path", "Label");
+            string valid = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(table))!, "valid.csv");
+            DatasetSplits splits = layout == ImageTableLayouts.CheXpert && File.Exists(valid) && !string.Equals(Path.GetFullPath(table), valid, StringComparison.Ordinal)
+                ? ImageTable.LoadSplits(table, valid, null, layout, split, options)
+                : ImageTable.Load(table, layout, options).Split(split);
+            return layout.ClassColumn is null ? splits.ForFinding(_settings.Finding, "NORMAL", Positive) : splits;
         }
 
         private TransferModel BuildModel(IReadOnlyList<string> classes, torch.Device device, ILogger logger, CancellationToken cancellationToken)

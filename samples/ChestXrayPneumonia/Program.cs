@@ -7,7 +7,11 @@ using ChestXrayPneumonia;
 
 // The article's chest X-ray example as a command-line program. Parses and checks the arguments, then
 // hands a RunSettings to PneumoniaRun. Wrong arguments: one line, the usage, exit code 2.
-var data = new Option<string?>("--data") { Description = "An ImageFolder (the Kaggle chest_xray layout with train/val/test, or one folder of class folders). Default: synthetic chest phantoms, generated once and cached." };
+var data = new Option<string?>("--data") { Description = "An ImageFolder (the Kaggle chest_xray layout with train/val/test, or one folder of class folders; PNG, JPEG, BMP or DICOM files), or a CSV/TSV label table (CheXpert, NIH ChestX-ray14, or Path,Label columns; CheXpert's valid.csv beside train.csv is its validation set). Default: synthetic chest phantoms, generated once and cached." };
+var dataRoot = new Option<string?>("--data-root") { Description = "For a table: the folder its paths are relative to (for CheXpert, the folder holding CheXpert-v1.0-small). Default: the table's folder." };
+var finding = new Option<string>("--finding") { Description = "For a multi-label table (CheXpert, NIH): the finding that is PNEUMONIA when positive and NORMAL when negative (uncertain and missing left out).", DefaultValueFactory = _ => "Pneumonia" };
+var view = new Option<string?>("--view") { Description = "Train and evaluate on one view only, for example PA (from the table's view column or the DICOM View Position)." };
+var skipBad = new Option<bool>("--skip-bad-images") { Description = "Leave unreadable images out (listed in the output) instead of stopping when the pre-flight check finds them." };
 var depth = new Option<int>("--depth") { Description = "ResNet depth: 18, 34, 50, 101 or 152 (with --weights onnx the layout is fixed by the file).", DefaultValueFactory = _ => 18 };
 var weights = new Option<string>("--weights") { Description = "onnx (ImageNet ResNet-18 from a NuGet package, no network), imagenet (torchvision checkpoint, downloaded once), or a .pth/.safetensors file.", DefaultValueFactory = _ => "onnx" };
 var freeze = new Option<string>("--freeze") { Description = "none, all, upto:N (N in 0..4) or adaptive (rank stages by ablation on validation data, freeze the least important).", DefaultValueFactory = _ => "upto:2" };
@@ -23,7 +27,7 @@ var images = new Option<int>("--synthetic-images") { Description = "How many syn
 
 var root = new RootCommand("Fine-tunes an ImageNet ResNet to tell NORMAL from PNEUMONIA chest X-rays and writes a report folder (metrics, pictures, Grad-CAM, the model).")
 {
-    data, depth, weights, freeze, progressive, epochs, batchSize, imageSize, device, seed, output, resume, images,
+    data, depth, weights, freeze, progressive, epochs, batchSize, imageSize, device, seed, output, resume, images, dataRoot, finding, view, skipBad,
 };
 
 root.SetAction(parse =>
@@ -34,7 +38,13 @@ root.SetAction(parse =>
         settings = RunSettings.From(
             parse.GetValue(data), parse.GetValue(depth), parse.GetValue(weights)!, parse.GetValue(freeze)!, parse.GetValue(progressive),
             parse.GetValue(epochs), parse.GetValue(batchSize), parse.GetValue(imageSize), parse.GetValue(device)!, parse.GetValue(seed),
-            parse.GetValue(output), parse.GetValue(resume), parse.GetValue(images));
+            parse.GetValue(output), parse.GetValue(resume), parse.GetValue(images)) with
+        {
+            DataRoot = parse.GetValue(dataRoot) is string root ? Path.GetFullPath(root) : null,
+            Finding = parse.GetValue(finding)!,
+            View = parse.GetValue(view),
+            SkipBadImages = parse.GetValue(skipBad),
+        };
     }
     catch (ArgumentException ex)
     {

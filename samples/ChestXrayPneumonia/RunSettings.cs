@@ -37,6 +37,19 @@ namespace ChestXrayPneumonia
 
         public int SyntheticImages { get; init; }
 
+        /// <summary>For a table: the folder its paths are relative to (null: the table's folder).</summary>
+        public string? DataRoot { get; init; }
+
+        /// <summary>For a multi-label table: the finding that is PNEUMONIA.</summary>
+        public string Finding { get; init; } = "Pneumonia";
+
+        /// <summary>Only this view (PA, AP), or null for all.</summary>
+        public string? View { get; init; }
+
+        public bool SkipBadImages { get; init; }
+
+        public static bool IsTable(string path) => Path.GetExtension(path).ToLowerInvariant() is ".csv" or ".tsv";
+
         public static RunSettings From(string? data, int depth, string weights, string freeze, bool progressive, int epochs, int batchSize, int imageSize, string device, int seed, string? output, string? resume, int syntheticImages)
         {
             if (resume is not null)
@@ -52,9 +65,14 @@ namespace ChestXrayPneumonia
                 return saved with { Output = Path.GetFullPath(resume), Resumed = true };
             }
 
-            if (data is not null && !Directory.Exists(data))
+            if (data is not null && IsTable(data) && !File.Exists(data))
             {
-                throw new ArgumentException($"--data: the folder '{Path.GetFullPath(data)}' does not exist. Expected an ImageFolder such as chest_xray/ with train/, val/ and test/ (or class folders directly).");
+                throw new ArgumentException($"--data: the table '{Path.GetFullPath(data)}' does not exist. Expected a CSV or TSV label table (CheXpert's train.csv, NIH's Data_Entry_2017.csv, or Path,Label columns).");
+            }
+
+            if (data is not null && !IsTable(data) && !Directory.Exists(data))
+            {
+                throw new ArgumentException($"--data: the folder '{Path.GetFullPath(data)}' does not exist. Expected an ImageFolder such as chest_xray/ with train/, val/ and test/ (or class folders directly), or a CSV/TSV label table.");
             }
 
             if (!Depths.Contains(depth))

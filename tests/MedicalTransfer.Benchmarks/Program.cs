@@ -28,6 +28,11 @@ namespace MedicalTransfer.Benchmarks
             bool training = !args.Contains("--no-training");
             int epochs = IntArg(args, "--epochs", 2);
 
+            if (args.Contains("--dicom"))
+            {
+                return DicomBenchmark.Run(StringArg(args, "--data", Path.Combine(Path.GetTempPath(), "mt-bench-dicom")), IntArg(args, "--repeat", 30));
+            }
+
             if (args.Contains("--breakdown"))
             {
                 Breakdown(data);

@@ -13,19 +13,44 @@ namespace MedicalTransfer.Data
     public sealed class ClassStatistics
     {
         internal ClassStatistics(IReadOnlyList<string> classes, IEnumerable<ImageSample> samples)
+            : this(classes, Count(classes.Count, samples))
+        {
+        }
+
+        private ClassStatistics(IReadOnlyList<string> classes, int[] counts)
         {
             Classes = classes;
-            var counts = new int[classes.Count];
-            foreach (ImageSample sample in samples)
-            {
-                counts[sample.Label]++;
-            }
-
             Counts = counts;
             Total = counts.Sum();
             int min = counts.Length == 0 ? 0 : counts.Min();
             ImbalanceRatio = min == 0 ? double.PositiveInfinity : counts.Max() / (double)min;
             InverseFrequencyWeights = counts.Select(n => n == 0 ? 0f : (float)(Total / ((double)counts.Length * n))).ToArray();
+        }
+
+        /// <summary>Positive images per finding of a multi-label dataset (uncertain and missing not counted).</summary>
+        internal static ClassStatistics OfFindings(IReadOnlyList<string> findings, IEnumerable<ImageSample> samples)
+        {
+            var counts = new int[findings.Count];
+            foreach (ImageSample sample in samples)
+            {
+                for (int f = 0; f < counts.Length && sample.Findings is not null; f++)
+                {
+                    counts[f] += sample.Findings[f] == FindingState.Positive ? 1 : 0;
+                }
+            }
+
+            return new ClassStatistics(findings, counts);
+        }
+
+        private static int[] Count(int classes, IEnumerable<ImageSample> samples)
+        {
+            var counts = new int[classes];
+            foreach (ImageSample sample in samples)
+            {
+                counts[sample.Label]++;
+            }
+
+            return counts;
         }
 
         /// <summary>Class names, in label order.</summary>

@@ -38,6 +38,11 @@ namespace MedicalTransfer.Data
         {
             this.dataset = Guard.NotNull(dataset);
             this.transform = Guard.NotNull(transform);
+            if (dataset.IsMultiLabel)
+            {
+                throw new ArgumentException("This dataset is multi-label (findings " + string.Join(", ", dataset.Findings) + "); the loader batches class labels. Take one finding as a single-label task with dataset.ForFinding(finding, negativeClass, positiveClass), or load the table with a class column.", nameof(dataset));
+            }
+
             Options = (options ?? new LoaderOptions()).Validate();
             Normalization = InputNormalization.Of(transform);
             if (Options.CacheShorterSide is not null)

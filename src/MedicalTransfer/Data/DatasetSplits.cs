@@ -5,7 +5,7 @@ using System.Text;
 namespace MedicalTransfer.Data
 {
     /// <summary>Train, validation and test sets, with a report of how they were made.</summary>
-    public sealed class DatasetSplits
+    public sealed partial class DatasetSplits
     {
         internal DatasetSplits(ImageDataset train, ImageDataset validation, TestSet test, SplitReport report)
         {

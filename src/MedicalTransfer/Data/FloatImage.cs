@@ -11,6 +11,7 @@ namespace MedicalTransfer.Data
     internal sealed class FloatImage : IDisposable
     {
         private float[]? data;
+        private float fullScale;
 
         private FloatImage(float[] data, int channels, int width, int height, float fullScale)
         {
@@ -18,7 +19,7 @@ namespace MedicalTransfer.Data
             Channels = channels;
             Width = width;
             Height = height;
-            FullScale = fullScale;
+            this.fullScale = fullScale;
         }
 
         public int Channels { get; }
@@ -30,9 +31,48 @@ namespace MedicalTransfer.Data
         /// <summary>
         /// The raw stored value that 1.0 stands for (255 for 8-bit files, 65535 for 16-bit files, 1
         /// once an intensity transform has mapped values to display range). Windowing uses it to
-        /// take its center and width in the file's own units.
+        /// take its center and width in the file's own units. Setting it resets
+        /// <see cref="ValueOffset"/> and <see cref="Inverted"/> (values are then plain display values).
         /// </summary>
-        public float FullScale { get; set; }
+        public float FullScale
+        {
+            get => fullScale;
+            set
+            {
+                fullScale = value;
+                ValueOffset = 0;
+                Inverted = false;
+            }
+        }
+
+        /// <summary>
+        /// The file value that 0.0 stands for: a file value is <c>ValueOffset + p * FullScale</c>
+        /// (with <c>1 - p</c> for p when <see cref="Inverted"/>). 0 for PNG/JPEG/BMP; the bottom of
+        /// the stored or modality range for DICOM (for CT, for example, -1024 HU).
+        /// </summary>
+        public double ValueOffset { get; private set; }
+
+        /// <summary>
+        /// Whether pixel values run opposite to file values (MONOCHROME1 DICOM, inverted so that
+        /// bright means dense); windowing in file units keeps the inversion.
+        /// </summary>
+        public bool Inverted { get; private set; }
+
+        /// <summary>Sets how pixel values relate to file values (see <see cref="ValueOffset"/>).</summary>
+        public void SetValueScale(float scale, double offset, bool inverted)
+        {
+            fullScale = scale;
+            ValueOffset = offset;
+            Inverted = inverted;
+        }
+
+        /// <summary>A new image of this one's channels and value scale, in another size (for transforms that resample).</summary>
+        public FloatImage RentLike(int width, int height)
+        {
+            FloatImage result = Rent(Channels, width, height, fullScale);
+            result.SetValueScale(fullScale, ValueOffset, Inverted);
+            return result;
+        }
 
         public int PlaneLength => Width * Height;
 
@@ -56,7 +96,7 @@ namespace MedicalTransfer.Data
 
         public FloatImage Clone()
         {
-            FloatImage copy = Rent(Channels, Width, Height, FullScale);
+            FloatImage copy = RentLike(Width, Height);
             Pixels.CopyTo(copy.Pixels);
             return copy;
         }
@@ -69,7 +109,8 @@ namespace MedicalTransfer.Data
                 return this;
             }
 
-            FloatImage rgb = Rent(3, Width, Height, FullScale);
+            FloatImage rgb = Rent(3, Width, Height, fullScale);
+            rgb.SetValueScale(fullScale, ValueOffset, Inverted);
             Span<float> gray = Plane(0);
             gray.CopyTo(rgb.Plane(0));
             gray.CopyTo(rgb.Plane(1));

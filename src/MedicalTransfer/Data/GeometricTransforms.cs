@@ -75,7 +75,7 @@ namespace MedicalTransfer.Data
         /// <summary>Copies a box (possibly reaching outside the image, which reads as 0); the source is not consumed.</summary>
         public static FloatImage Crop(FloatImage image, int left, int top, int cropWidth, int cropHeight)
         {
-            FloatImage result = FloatImage.Rent(image.Channels, cropWidth, cropHeight, image.FullScale);
+            FloatImage result = image.RentLike(cropWidth, cropHeight);
             int x0 = Math.Max(0, left), x1 = Math.Min(image.Width, left + cropWidth);
             for (int c = 0; c < image.Channels; c++)
             {
@@ -225,7 +225,7 @@ namespace MedicalTransfer.Data
             double cos = Math.Cos(radians), sin = Math.Sin(radians);
             int w = image.Width, h = image.Height;
             double cx = w * 0.5, cy = h * 0.5;
-            FloatImage result = FloatImage.Rent(image.Channels, w, h, image.FullScale);
+            FloatImage result = image.RentLike(w, h);
             result.Pixels.Clear();
             for (int y = 0; y < h; y++)
             {

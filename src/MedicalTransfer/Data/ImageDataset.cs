@@ -12,17 +12,24 @@ namespace MedicalTransfer.Data
     /// type, <see cref="TestSet"/>, so that it cannot be passed where training or validation data is
     /// expected.
     /// </summary>
-    public sealed class ImageDataset
+    public sealed partial class ImageDataset
     {
         private ClassStatistics? statistics;
 
         internal ImageDataset(string root, IReadOnlyList<string> classes, IReadOnlyList<ImageSample> samples, int ignoredFileCount)
+            : this(root, classes, samples, ignoredFileCount, Array.Empty<string>(), Array.Empty<SkippedImage>())
+        {
+        }
+
+        internal ImageDataset(string root, IReadOnlyList<string> classes, IReadOnlyList<ImageSample> samples, int ignoredFileCount, IReadOnlyList<string> findings, IReadOnlyList<SkippedImage> leftOut)
         {
             Root = root;
             // Read-only copies: a caller cannot relabel or add files behind the dataset's back.
             Classes = Array.AsReadOnly(classes.ToArray());
             Samples = Array.AsReadOnly(samples.ToArray());
             IgnoredFileCount = ignoredFileCount;
+            Findings = Array.AsReadOnly(findings.ToArray());
+            LeftOut = Array.AsReadOnly(leftOut.ToArray());
         }
 
         /// <summary>The folder the images were read from.</summary>
@@ -37,11 +44,11 @@ namespace MedicalTransfer.Data
         /// <summary>Number of images.</summary>
         public int Count => Samples.Count;
 
-        /// <summary>Files under the class folders that were ignored because they are not .png, .jpg, .jpeg or .bmp images.</summary>
+        /// <summary>Files under the class folders that were ignored because they are not .png, .jpg, .jpeg, .bmp or DICOM images.</summary>
         public int IgnoredFileCount { get; }
 
         /// <summary>Per-class counts, imbalance ratio and inverse-frequency class weights.</summary>
-        public ClassStatistics Statistics => statistics ??= new ClassStatistics(Classes, Samples);
+        public ClassStatistics Statistics => statistics ??= IsMultiLabel ? ClassStatistics.OfFindings(Findings, Samples) : new ClassStatistics(Classes, Samples);
 
         /// <summary>
         /// Splits the images into train, validation and test sets, stratified by class and seeded;

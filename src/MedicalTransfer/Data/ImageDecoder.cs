@@ -10,6 +10,7 @@ using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
+using MedicalTransfer.Data.Dicom;
 
 namespace MedicalTransfer.Data
 {
@@ -19,7 +20,7 @@ namespace MedicalTransfer.Data
     /// to 8 bits), colour becomes three planes, EXIF orientation is applied, and every failure
     /// becomes an <see cref="ImageDataException"/> naming the file.
     /// </summary>
-    internal static class ImageDecoder
+    internal static partial class ImageDecoder
     {
         // Only the formats the SDK supports: a GIF or TIFF renamed .png is refused, not decoded.
         private static readonly Configuration Config = new(new PngConfigurationModule(), new JpegConfigurationModule(), new BmpConfigurationModule())
@@ -84,6 +85,11 @@ namespace MedicalTransfer.Data
                 throw new ImageDataException(path, Format("Image file '{0}' is empty (0 bytes); expected a PNG, JPEG or BMP image. Remove it or replace it with the original file.", path));
             }
 
+            if (IsDicom(path, bytes))
+            {
+                return DicomImageDecoding.Decode(path, buffer.AsMemory(0, length), options);
+            }
+
             if (GrayPngDecoder.IsFastGray(bytes, out int grayWidth, out int grayHeight, out int bitDepth))
             {
                 CheckPixels(path, grayWidth, grayHeight, options);
@@ -117,7 +123,7 @@ namespace MedicalTransfer.Data
 
             if (info is null || format is null)
             {
-                throw new ImageDataException(path, Format("Image file '{0}' is not a PNG, JPEG or BMP image: its content looks like {1}. Convert it to PNG (16-bit for X-rays) or remove it.", path, Sniff(bytes)));
+                throw new ImageDataException(path, Format("Image file '{0}' is not a PNG, JPEG, BMP or DICOM image: its content looks like {1}. Convert it to PNG (16-bit for X-rays) or remove it.", path, Sniff(bytes)));
             }
 
             CheckPixels(path, info.Width, info.Height, options);
@@ -308,11 +314,6 @@ namespace MedicalTransfer.Data
             if (b.Length >= 12 && b.StartsWith("RIFF"u8) && b.Slice(8, 4).SequenceEqual("WEBP"u8))
             {
                 return "a WebP image (not supported)";
-            }
-
-            if (b.Length >= 132 && b.Slice(128, 4).SequenceEqual("DICM"u8))
-            {
-                return "a DICOM file (export it to 16-bit PNG first)";
             }
 
             if (b.StartsWith("%PDF"u8))

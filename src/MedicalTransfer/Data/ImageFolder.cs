@@ -18,9 +18,14 @@ namespace MedicalTransfer.Data
     /// </summary>
     public static class ImageFolder
     {
-        private static readonly HashSet<string> ImageExtensions = new(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".bmp" };
+        private static readonly HashSet<string> ImageExtensions = new(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".bmp", ".dcm", ".dicom" };
 
-        /// <summary>File extensions read as images (compared case-insensitively); other files are ignored and counted.</summary>
+        /// <summary>
+        /// File extensions read as images (compared case-insensitively); files without an extension
+        /// are read too when they are DICOM files (a 'DICM' prefix after the 128-byte preamble, as
+        /// archives name them IM000001 and the like; DICOMDIR files are not images). Other files
+        /// are ignored and counted.
+        /// </summary>
         public static IReadOnlyCollection<string> Extensions => ImageExtensions;
 
         /// <summary>Lists the images of a folder with one subfolder per class.</summary>
@@ -90,10 +95,10 @@ namespace MedicalTransfer.Data
                 Log.Resplit(logger, note);
             }
 
-            if (options.GroupRegex is not null)
+            if (options.GroupRegex is not null || train.Samples.Concat(test.Samples).Any(s => s.PatientId is not null))
             {
-                var trainingGroups = new HashSet<string>(train.Samples.Concat(validation.Samples).Select(s => options.GroupOf(s.Path)), StringComparer.Ordinal);
-                string[] leaked = test.Samples.Select(s => options.GroupOf(s.Path)).Where(trainingGroups.Contains).Distinct(StringComparer.Ordinal).OrderBy(g => g, StringComparer.Ordinal).ToArray();
+                var trainingGroups = new HashSet<string>(train.Samples.Concat(validation.Samples).Select(options.GroupOf), StringComparer.Ordinal);
+                string[] leaked = test.Samples.Select(options.GroupOf).Where(trainingGroups.Contains).Distinct(StringComparer.Ordinal).OrderBy(g => g, StringComparer.Ordinal).ToArray();
                 if (leaked.Length > 0)
                 {
                     notes.Add(Format("Group leak: {0} groups have images in both test and train/validation (for example {1}); test results may be optimistic.", leaked.Length, leaked[0]));
@@ -162,7 +167,7 @@ namespace MedicalTransfer.Data
                 ignored += ignoredHere;
                 if (samples.Count == before)
                 {
-                    throw new ImageDataException(classRoot, Format("Class folder '{0}' holds no .png, .jpg, .jpeg or .bmp images{1}. Add images or remove the folder.", classRoot, ignoredHere > 0 ? Format(" ({0} other files were ignored)", ignoredHere) : string.Empty));
+                    throw new ImageDataException(classRoot, Format("Class folder '{0}' holds no .png, .jpg, .jpeg, .bmp or DICOM images{1}. Add images or remove the folder.", classRoot, ignoredHere > 0 ? Format(" ({0} other files were ignored)", ignoredHere) : string.Empty));
                 }
             }
 
@@ -171,6 +176,7 @@ namespace MedicalTransfer.Data
                 Log.IgnoredFiles(logger, root, ignored, example!);
             }
 
+            samples = WithDicomMetadata(root, samples, logger);
             var data = new ImageDataset(root, classes, samples, ignored);
             Log.FolderLoaded(logger, root, data.Count, classes.Length, string.Join(", ", classes.Select((c, i) => c + " " + data.Statistics.Counts[i].ToString(CultureInfo.InvariantCulture))));
             return data;
@@ -180,7 +186,64 @@ namespace MedicalTransfer.Data
         {
             string name = Path.GetFileName(file);
             // Dot files (macOS "._x.png" resource forks) are never images.
-            return name.Length > 0 && name[0] != '.' && ImageExtensions.Contains(Path.GetExtension(name));
+            if (name.Length == 0 || name[0] == '.')
+            {
+                return false;
+            }
+
+            string extension = Path.GetExtension(name);
+            return extension.Length == 0 ? IsExtensionlessDicom(file, name) : ImageExtensions.Contains(extension);
+        }
+
+        private static bool IsExtensionlessDicom(string file, string name)
+        {
+            if (name.Equals("DICOMDIR", StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+
+            try
+            {
+                using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+                Span<byte> start = stackalloc byte[132];
+                return stream.Length >= 132 && stream.Read(start) == 132 && start.Slice(128).SequenceEqual("DICM"u8);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>Reads the headers (not the pixels) of the DICOM files: patient, study and view go on their samples.</summary>
+        internal static List<ImageSample> WithDicomMetadata(string root, List<ImageSample> samples, ILogger logger)
+        {
+            int[] dicom = Enumerable.Range(0, samples.Count).Where(i => IsDicomPath(samples[i].Path)).ToArray();
+            if (dicom.Length == 0)
+            {
+                return samples;
+            }
+
+            var metadata = new Dicom.DicomMetadata?[dicom.Length];
+            System.Threading.Tasks.Parallel.For(0, dicom.Length, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 1, 8) }, k =>
+                metadata[k] = Dicom.DicomReader.TryReadMetadata(samples[dicom[k]].Path));
+            var result = new List<ImageSample>(samples);
+            for (int k = 0; k < dicom.Length; k++)
+            {
+                if (metadata[k] is { } m)
+                {
+                    ImageSample s = result[dicom[k]];
+                    result[dicom[k]] = s with { PatientId = s.PatientId ?? m.PatientId, StudyId = s.StudyId ?? m.StudyInstanceUid, View = s.View ?? m.ViewPosition, Dicom = m };
+                }
+            }
+
+            Log.DicomHeadersRead(logger, root, dicom.Length, metadata.Count(m => m is null));
+            return result;
+        }
+
+        private static bool IsDicomPath(string path)
+        {
+            string extension = Path.GetExtension(path);
+            return extension.Length == 0 || Dicom.DicomImageDecoding.HasDicomExtension(path);
         }
 
         private static string Format(string format, params object?[] args) => string.Format(CultureInfo.InvariantCulture, format, args);

@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using MedicalTransfer.Data.Dicom;
 
 namespace MedicalTransfer.Data
 {
@@ -31,6 +32,10 @@ namespace MedicalTransfer.Data
         /// <value>The default is <see cref="BadImagePolicy.Throw"/>.</value>
         public BadImagePolicy BadImages { get; init; } = BadImagePolicy.Throw;
 
+        /// <summary>How DICOM files are decoded: which values (stored, modality, the file's window), which frame, which decoder.</summary>
+        /// <value>The default is <see cref="DicomLoadOptions.Default"/>: the file's own window, the first frame, the SDK's reader.</value>
+        public DicomLoadOptions Dicom { get; init; } = DicomLoadOptions.Default;
+
         internal ImageLoadOptions Validate()
         {
             if (MaxPixels <= 0)
@@ -42,6 +47,8 @@ namespace MedicalTransfer.Data
             {
                 throw new ArgumentOutOfRangeException(nameof(BadImages), BadImages, "ImageLoadOptions.BadImages must be Throw or Skip.");
             }
+
+            (Dicom ?? throw new ArgumentNullException(nameof(Dicom))).Validate();
 
             return this;
         }

@@ -166,8 +166,18 @@ namespace MedicalTransfer.Data
 
         internal override FloatImage Apply(FloatImage image, ref SampleRandom random)
         {
-            float a = (float)(image.FullScale / width);
-            float b = (float)(-(center - (width / 2)) / width);
+            // File value v = offset + p * scale (1 - p for an inverted image); out = (v - low) / width,
+            // flipped again for an inverted image so that bright still means dense.
+            double scale = image.Inverted ? -image.FullScale : image.FullScale;
+            double offset = image.Inverted ? image.ValueOffset + image.FullScale : image.ValueOffset;
+            float a = (float)(scale / width);
+            float b = (float)((offset - (center - (width / 2))) / width);
+            if (image.Inverted)
+            {
+                a = -a;
+                b = 1 - b;
+            }
+
             Span<float> p = image.Pixels;
             for (int i = 0; i < p.Length; i++)
             {

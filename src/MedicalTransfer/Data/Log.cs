@@ -8,7 +8,7 @@ namespace MedicalTransfer.Data
         [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Image folder {Root}: {Count} images in {ClassCount} classes ({Classes})")]
         public static partial void FolderLoaded(ILogger logger, string root, int count, int classCount, string classes);
 
-        [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Image folder {Root}: ignored {Count} files that are not .png, .jpg, .jpeg or .bmp images (for example {Example})")]
+        [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Image folder {Root}: ignored {Count} files that are not .png, .jpg, .jpeg, .bmp or DICOM images (for example {Example})")]
         public static partial void IgnoredFiles(ILogger logger, string root, int count, string example);
 
         [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Skipped image {Path}: {Reason}")]
@@ -19,5 +19,18 @@ namespace MedicalTransfer.Data
 
         [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "{Count} groups have images in both the test split and train/validation (for example {Example}); test results may be optimistic")]
         public static partial void GroupLeak(ILogger logger, int count, string example);
+
+        // 3060-3079: DICOM, label tables and the pre-flight check (issue 12).
+        [LoggerMessage(EventId = 3060, Level = LogLevel.Information, Message = "Pre-flight check of {Root}: {Count} files, {Bad} unreadable")]
+        public static partial void PreflightDone(ILogger logger, string root, int count, int bad);
+
+        [LoggerMessage(EventId = 3061, Level = LogLevel.Information, Message = "Image table {Table}: {Count} images ({Summary})")]
+        public static partial void TableLoaded(ILogger logger, string table, int count, string summary);
+
+        [LoggerMessage(EventId = 3062, Level = LogLevel.Warning, Message = "Image table {Table}: left out row {Row}, {Reason}")]
+        public static partial void TableRowLeftOut(ILogger logger, string table, int row, string reason);
+
+        [LoggerMessage(EventId = 3063, Level = LogLevel.Information, Message = "Read the DICOM headers of {Count} files under {Root} ({Unreadable} unreadable; their problems surface in the pre-flight check or the loader)")]
+        public static partial void DicomHeadersRead(ILogger logger, string root, int count, int unreadable);
     }
 }

@@ -24,7 +24,7 @@ namespace MedicalTransfer.Data
             int rowLast = vertical.Starts[outHeight - 1] + vertical.Counts[outHeight - 1];
             int rows = rowLast - rowFirst;
 
-            FloatImage result = FloatImage.Rent(source.Channels, outWidth, outHeight, source.FullScale);
+            FloatImage result = source.RentLike(outWidth, outHeight);
             float[] temp = System.Buffers.ArrayPool<float>.Shared.Rent(rows * outWidth);
             try
             {

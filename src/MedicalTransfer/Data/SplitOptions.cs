@@ -29,7 +29,7 @@ namespace MedicalTransfer.Data
         /// of its own. For Kaggle chest X-ray names such as <c>person12_bacteria_45.jpeg</c> use
         /// <c>^(person\d+)_</c>.
         /// </summary>
-        /// <value>The default is <see langword="null"/>: every image is its own group.</value>
+        /// <value>The default is <see langword="null"/>: images are grouped by their <see cref="ImageSample.PatientId"/> (a table's patient column, or the DICOM Patient ID) where they have one, and are each their own group otherwise.</value>
         public string? GroupPattern { get; init; }
 
         /// <summary>
@@ -78,6 +78,17 @@ namespace MedicalTransfer.Data
             }
 
             return this;
+        }
+
+        /// <summary>A sample's group: <see cref="GroupPattern"/> on its file name when given, otherwise its patient (table or DICOM Patient ID), otherwise the image alone.</summary>
+        internal string GroupOf(ImageSample sample)
+        {
+            if (GroupRegex is not null)
+            {
+                return GroupOf(sample.Path);
+            }
+
+            return string.IsNullOrEmpty(sample.PatientId) ? sample.Path : "patient:" + sample.PatientId;
         }
 
         internal string GroupOf(string path)

@@ -31,7 +31,7 @@ namespace MedicalTransfer.Data
             var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
             for (int i = 0; i < data.Count; i++)
             {
-                string key = options.GroupOf(data.Samples[i].Path);
+                string key = options.GroupOf(data.Samples[i]);
                 if (!groups.TryGetValue(key, out List<int>? members))
                 {
                     groups[key] = members = new List<int>();
@@ -40,7 +40,8 @@ namespace MedicalTransfer.Data
                 members.Add(i);
             }
 
-            var byClass = new List<(string Key, List<int> Members)>[data.Classes.Count];
+            (int[] strata, string[] strataNames) = Strata(data);
+            var byClass = new List<(string Key, List<int> Members)>[strataNames.Length];
             for (int c = 0; c < byClass.Length; c++)
             {
                 byClass[c] = new List<(string, List<int>)>();
@@ -48,7 +49,7 @@ namespace MedicalTransfer.Data
 
             foreach (KeyValuePair<string, List<int>> group in groups.OrderBy(g => g.Key, StringComparer.Ordinal))
             {
-                int label = group.Value.GroupBy(i => data.Samples[i].Label).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key;
+                int label = group.Value.GroupBy(i => strata[i]).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key;
                 byClass[label].Add((group.Key, group.Value));
             }
 
@@ -90,13 +91,19 @@ namespace MedicalTransfer.Data
                     }
                 }
 
-                if (inTrain == 0 || inValidation == 0 || (testFraction > 0 && inTest == 0))
+                if (!data.IsMultiLabel && (inTrain == 0 || inValidation == 0 || (testFraction > 0 && inTest == 0)))
                 {
                     throw new ImageDataException(data.Root, string.Format(
                         CultureInfo.InvariantCulture,
                         "Class '{0}' in '{1}' has {2} images in {3} groups, too few to give train, validation{4} at least one group each (got train {5}, validation {6}, test {7}). Add images of this class, or lower the split fractions.",
-                        data.Classes[c], data.Root, images, classGroups.Count, testFraction > 0 ? " and test" : string.Empty, inTrain, inValidation, inTest));
+                        strataNames[c], data.Root, images, classGroups.Count, testFraction > 0 ? " and test" : string.Empty, inTrain, inValidation, inTest));
                 }
+            }
+
+            if (data.IsMultiLabel && (!assignment.Contains(0) || !assignment.Contains(1) || (testFraction > 0 && !assignment.Contains(2))))
+            {
+                // Strata of a multi-label dataset may be tiny (a rare finding); only the splits as a whole must be non-empty.
+                throw new ImageDataException(data.Root, string.Format(CultureInfo.InvariantCulture, "'{0}' has {1} images in {2} groups, too few to give train, validation{3} at least one group each. Add images, or lower the split fractions.", data.Root, data.Count, groups.Count, testFraction > 0 ? " and test" : string.Empty));
             }
 
             return assignment;
@@ -113,7 +120,39 @@ namespace MedicalTransfer.Data
                 }
             }
 
-            return new ImageDataset(data.Root, data.Classes, samples, 0);
+            return data.WithSamples(samples);
+        }
+
+        /// <summary>
+        /// The stratum of each sample: its class; in a multi-label dataset, its rarest positive
+        /// finding (images with none positive form one more stratum, "no positive finding").
+        /// </summary>
+        private static (int[] Strata, string[] Names) Strata(ImageDataset data)
+        {
+            if (!data.IsMultiLabel)
+            {
+                return (data.Samples.Select(s => s.Label).ToArray(), data.Classes.ToArray());
+            }
+
+            int findings = data.Findings.Count;
+            IReadOnlyList<int> positives = data.Statistics.Counts;
+            var strata = new int[data.Count];
+            for (int i = 0; i < strata.Length; i++)
+            {
+                int best = findings;
+                IReadOnlyList<FindingState> states = data.Samples[i].Findings!;
+                for (int f = 0; f < findings; f++)
+                {
+                    if (states[f] == FindingState.Positive && (best == findings || positives[f] < positives[best]))
+                    {
+                        best = f;
+                    }
+                }
+
+                strata[i] = best;
+            }
+
+            return (strata, data.Findings.Concat(new[] { "(no positive finding)" }).ToArray());
         }
 
         private static int Share(int images, double fraction) =>

@@ -2,6 +2,7 @@ using System;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using MedicalTransfer.Data.Dicom;
 using MedicalTransfer.Internal;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Jpeg;
@@ -21,6 +22,14 @@ namespace MedicalTransfer.Data
 
         /// <summary>8-bit grayscale JPEG, quality 90 (as the Kaggle chest X-ray set).</summary>
         Jpeg,
+
+        /// <summary>
+        /// DICOM (Explicit VR Little Endian, DX): 12 bits stored in 16, a rescale (slope 2,
+        /// intercept -1000) and a window that shows the phantom as rendered; MONOCHROME2 for even
+        /// patients and MONOCHROME1 (stored inverted) for odd ones; patient, study, view, sex, age
+        /// and pixel spacing in the header.
+        /// </summary>
+        Dicom,
     }
 
     /// <summary>What <see cref="SyntheticChestXRay.WriteImageFolder"/> writes.</summary>
@@ -62,7 +71,7 @@ namespace MedicalTransfer.Data
     /// consolidation-like opacities inside a lung field, some of them faint, so that the task can be
     /// learned but is not trivial.
     /// </summary>
-    public static class SyntheticChestXRay
+    public static partial class SyntheticChestXRay
     {
         /// <summary>Negative class folder name.</summary>
         public const string NormalClass = "NORMAL";
@@ -77,24 +86,11 @@ namespace MedicalTransfer.Data
         /// <exception cref="ArgumentException"><paramref name="root"/> is not empty (nothing is overwritten), or an option is out of range.</exception>
         public static (int Normal, int Pneumonia) WriteImageFolder(string root, SyntheticChestXRayOptions? options = null)
         {
-            Guard.NotNullOrWhiteSpace(root);
             options ??= new SyntheticChestXRayOptions();
-            Guard.InRange(options.Count, 2, 10_000_000, "SyntheticChestXRayOptions.Count");
-            Guard.InRange(options.PositiveFraction, 0.0, 1.0, "SyntheticChestXRayOptions.PositiveFraction");
-            Guard.InRange(options.Size, 32, 4096, "SyntheticChestXRayOptions.Size");
-            Guard.InRange(options.ImagesPerPatient, 1, 1000, "SyntheticChestXRayOptions.ImagesPerPatient");
-            if (!Enum.IsDefined(options.Format))
-            {
-                throw new ArgumentOutOfRangeException(nameof(options), options.Format, "SyntheticChestXRayOptions.Format must be Png8, Png16 or Jpeg.");
-            }
-
-            if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any())
-            {
-                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Folder '{0}' is not empty; synthetic data is only written into a new or empty folder so that no existing file is overwritten.", root), nameof(root));
-            }
+            Validate(root, options);
 
             int positives = (int)Math.Round(options.Count * options.PositiveFraction, MidpointRounding.AwayFromZero);
-            string extension = options.Format == SyntheticImageFormat.Jpeg ? ".jpeg" : ".png";
+            string extension = Extension(options.Format);
             Directory.CreateDirectory(Path.Combine(root, NormalClass));
             Directory.CreateDirectory(Path.Combine(root, PneumoniaClass));
             var pixels = new float[options.Size * options.Size];
@@ -106,7 +102,7 @@ namespace MedicalTransfer.Data
                 bool positive = patient < (int)Math.Round(patients * (positives / (double)options.Count), MidpointRounding.AwayFromZero);
                 Render(pixels, options.Size, options.Seed, patient, i, positive);
                 string name = string.Format(CultureInfo.InvariantCulture, "patient{0:D4}_{1}{2}", patient, i % options.ImagesPerPatient, extension);
-                Save(pixels, options.Size, options.Format, Path.Combine(root, positive ? PneumoniaClass : NormalClass, name));
+                SaveAny(pixels, options.Size, options.Format, Path.Combine(root, positive ? PneumoniaClass : NormalClass, name), options.Seed, patient, i % options.ImagesPerPatient);
             }
 
             int normal = Directory.EnumerateFiles(Path.Combine(root, NormalClass)).Count();
@@ -198,6 +194,43 @@ namespace MedicalTransfer.Data
                     value += noise * shot.NextGaussian();
                     image[(py * size) + px] = (float)Math.Clamp(value, 0, 1);
                 }
+            }
+        }
+
+        internal static string Extension(SyntheticImageFormat format) => format switch
+        {
+            SyntheticImageFormat.Jpeg => ".jpeg",
+            SyntheticImageFormat.Dicom => ".dcm",
+            _ => ".png",
+        };
+
+        internal static void Validate(string root, SyntheticChestXRayOptions options)
+        {
+            Guard.NotNullOrWhiteSpace(root);
+            Guard.InRange(options.Count, 2, 10_000_000, "SyntheticChestXRayOptions.Count");
+            Guard.InRange(options.PositiveFraction, 0.0, 1.0, "SyntheticChestXRayOptions.PositiveFraction");
+            Guard.InRange(options.Size, 32, 4096, "SyntheticChestXRayOptions.Size");
+            Guard.InRange(options.ImagesPerPatient, 1, 1000, "SyntheticChestXRayOptions.ImagesPerPatient");
+            if (!Enum.IsDefined(options.Format))
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.Format, "SyntheticChestXRayOptions.Format must be Png8, Png16, Jpeg or Dicom.");
+            }
+
+            if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any())
+            {
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Folder '{0}' is not empty; synthetic data is only written into a new or empty folder so that no existing file is overwritten.", root), nameof(root));
+            }
+        }
+
+        internal static void SaveAny(float[] pixels, int size, SyntheticImageFormat format, string path, int seed, int patient, int study)
+        {
+            if (format == SyntheticImageFormat.Dicom)
+            {
+                SyntheticDicom.Write(pixels, size, path, seed, patient, study);
+            }
+            else
+            {
+                Save(pixels, size, format, path);
             }
         }
 

@@ -29,6 +29,9 @@ namespace MedicalTransfer.Data
         /// <summary>Per-class counts.</summary>
         public ClassStatistics Statistics => Images.Statistics;
 
+        /// <summary>Images left out when the set was made (see <see cref="ImageDataset.LeftOut"/>).</summary>
+        public IReadOnlyList<SkippedImage> LeftOut => Images.LeftOut;
+
         internal ImageDataset Images { get; }
 
         /// <summary>

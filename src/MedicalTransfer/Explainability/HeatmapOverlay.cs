@@ -190,6 +190,11 @@ namespace MedicalTransfer.Explainability
 
         internal static (int Width, int Height) ImageSize(string path)
         {
+            if (ImageDecoder.TryDicomSize(path) is { } dicom)
+            {
+                return dicom;
+            }
+
             IImageInfo? info;
             try
             {
@@ -207,6 +212,11 @@ namespace MedicalTransfer.Explainability
 
         private static Image<Rgb24> LoadRgb(string path)
         {
+            if (ImageDecoder.TryLoadDicomRgb(path) is { } dicom)
+            {
+                return dicom;
+            }
+
             try
             {
                 return Image.Load<Rgb24>(path);

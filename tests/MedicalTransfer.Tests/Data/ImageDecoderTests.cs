@@ -209,7 +209,7 @@ namespace MedicalTransfer.Tests.Data
 
             var e = Assert.Throws<ImageDataException>(() => ImageDecoder.Decode(path, ImageLoadOptions.Default));
 
-            Assert.Contains("not a PNG, JPEG or BMP image", e.Message, StringComparison.Ordinal);
+            Assert.Contains("not a PNG, JPEG, BMP or DICOM image", e.Message, StringComparison.Ordinal);
             Assert.Contains("a " + format + " image", e.Message, StringComparison.Ordinal);
         }
 

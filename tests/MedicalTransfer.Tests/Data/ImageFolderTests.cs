@@ -50,7 +50,7 @@ namespace MedicalTransfer.Tests.Data
             Image("PNEUMONIA/3.jpeg");
             Image("PNEUMONIA/4.BMP");
             folder.WriteBytes("NORMAL/notes.txt", new byte[] { 1 });
-            folder.WriteBytes("NORMAL/scan.dcm", new byte[] { 1 });
+            folder.WriteBytes("NORMAL/scan.gif", new byte[] { 1 }); // .dcm is read now (DICOM)
             folder.WriteBytes("PNEUMONIA/._3.jpeg", new byte[] { 1 });
             var logger = new ListLogger();
 
@@ -71,7 +71,7 @@ namespace MedicalTransfer.Tests.Data
             var e = Assert.Throws<ImageDataException>(() => ImageFolder.Load(folder.Root));
 
             Assert.Equal(folder.PathOf("PNEUMONIA"), e.Path);
-            Assert.Contains("holds no .png, .jpg, .jpeg or .bmp images (1 other files were ignored)", e.Message, StringComparison.Ordinal);
+            Assert.Contains("holds no .png, .jpg, .jpeg, .bmp or DICOM images (1 other files were ignored)", e.Message, StringComparison.Ordinal);
         }
 
         [Fact]

@@ -8,6 +8,7 @@ using System.Linq;
 using System.Threading;
 using MedicalTransfer;
 using MedicalTransfer.Data;
+using MedicalTransfer.Data.Dicom;
 using MedicalTransfer.Ensembles;
 using MedicalTransfer.Evaluation;
 using MedicalTransfer.Explainability;
@@ -377,6 +378,44 @@ namespace MedicalTransfer.Tests.Docs
         {
             IReadOnlyList<EnsembleExplanation> e = new GradCam().Explain(ensemble, imagePaths);
             HeatmapOverlay.SaveImageFrame(imagePaths[0], e[0].Mean, "ensemble-mean.png");
+        }
+    }
+
+    internal static class DataDicomSnippets
+    {
+        public static void ValueModes()
+        {
+            // The default: what a radiologist's viewer shows (the file's own VOI LUT or window, MONOCHROME1 inverted).
+            var viewer = new LoaderOptions { Decoding = new ImageLoadOptions { Dicom = new DicomLoadOptions { Values = DicomValues.FileWindow } } };
+
+            // Hounsfield units, windowed by the pipeline: a lung window on CT.
+            ImageTransform lung = Transforms.Compose(Transforms.Window(-600, 1500), Transforms.Resize(256), Transforms.CenterCrop(224), Transforms.Normalize(new[] { 0.485f, 0.456f, 0.406f }, new[] { 0.229f, 0.224f, 0.225f }));
+            var hounsfield = new ImageLoadOptions { Dicom = new DicomLoadOptions { Values = DicomValues.ModalityValues } };
+
+            // The file's second window (files often carry a soft-tissue and a lung window), the third frame of a multi-frame file.
+            var second = new ImageLoadOptions { Dicom = new DicomLoadOptions { WindowIndex = 1, Frame = 2 } };
+        }
+
+        public static void Tables()
+        {
+            // CheXpert: train.csv and valid.csv, paths like CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg.
+            DatasetSplits chexpert = ImageTable.LoadSplits("/data/CheXpert-v1.0-small/train.csv", "/data/CheXpert-v1.0-small/valid.csv", testTable: null,
+                ImageTableLayouts.CheXpert, new SplitOptions { TestFraction = 0.1, Seed = 42 }, new ImageTableOptions { Root = "/data" });
+
+            // NIH ChestX-ray14: file names found anywhere under the root (images_001/images ... images_012/images).
+            ImageDataset nih = ImageTable.Load("/data/nih/Data_Entry_2017.csv", ImageTableLayouts.NihChestXray14);
+
+            // Your own single-label table: path,diagnosis; splits, training and evaluation as for a folder.
+            ImageDataset mine = ImageTable.Load("labels.csv", ImageTableLayouts.ForClasses("path", "diagnosis"), new ImageTableOptions { MissingFiles = BadImagePolicy.Skip });
+
+            // One finding of a multi-label table as a binary task, on PA images only.
+            ImageDataset pneumonia = chexpert.Train.WithViews("PA").ForFinding("Pneumonia", "NORMAL", "PNEUMONIA");
+        }
+
+        public static void Preflight(ILogger logger)
+        {
+            DatasetSplits checkedSplits = ImageFolder.Load("chest_xray").Split(new SplitOptions { Seed = 42 })
+                .Verify(new ImageLoadOptions { BadImages = BadImagePolicy.Skip }, logger);
         }
     }
 }
