@@ -39,13 +39,17 @@ namespace MedicalTransfer.Evaluation
         /// <param name="options">Loader and test-time augmentation; <see langword="null"/> for the defaults.</param>
         /// <param name="cancellationToken">Stops reading.</param>
         /// <returns>Labels and probabilities, in the dataset's order.</returns>
-        public static Predictions Predict(TransferModel model, ImageDataset dataset, PredictionOptions? options = null, CancellationToken cancellationToken = default)
+        public static Predictions Predict(TransferModel model, ImageDataset dataset, PredictionOptions? options = null, CancellationToken cancellationToken = default) =>
+            PredictIndexed(model, dataset, options, cancellationToken).Predictions;
+
+        /// <summary>Predictions and, for each, the index of its image in <paramref name="dataset"/> (bad files skipped by the loader have none).</summary>
+        internal static (Predictions Predictions, int[] Indices) PredictIndexed(TransferModel model, ImageDataset dataset, PredictionOptions? options, CancellationToken cancellationToken)
         {
             Guard.NotNull(model);
             Guard.NotNull(dataset);
             CheckClasses(model.ClassNames, dataset.Classes);
             var result = Run(model, dataset, (options ?? new PredictionOptions()).Validate(), cancellationToken);
-            return new Predictions(model.ClassNames.ToArray(), result.Labels, result.Probabilities);
+            return (new Predictions(model.ClassNames.ToArray(), result.Labels, result.Probabilities), result.Indices);
         }
 
         /// <summary>Predicts every test image once with an ensemble (each member preprocesses its own way).</summary>
@@ -118,7 +122,7 @@ namespace MedicalTransfer.Evaluation
             });
         }
 
-        /// <summary>Softmax probabilities [N, classes] averaged over the augmentation's views; call in eval mode under no_grad.</summary>
+        /// <summary>Softmax probabilities [N, classes] (of the logits over the model's calibration temperature, if any) averaged over the augmentation's views; call in eval mode under no_grad.</summary>
         internal static Tensor Probabilities(TransferModel model, Tensor images, TestTimeAugmentation augmentation, int cropSize)
         {
             using var scope = NewDisposeScope();
@@ -145,17 +149,24 @@ namespace MedicalTransfer.Evaluation
             Tensor sum = zeros(1);
             foreach (var view in views)
             {
-                sum = sum + nn.functional.softmax(model.call(view.contiguous()).to(ScalarType.Float64), 1);
+                var logits = model.call(view.contiguous()).to(ScalarType.Float64);
+                if (model.Calibration is { } calibration)
+                {
+                    logits = logits / calibration.Temperature;
+                }
+
+                sum = sum + nn.functional.softmax(logits, 1);
             }
 
             return (sum / views.Count).MoveToOuterDisposeScope();
         }
 
-        private static (int[] Labels, double[] Probabilities) Run(TransferModel model, ImageDataset dataset, PredictionOptions options, CancellationToken cancellationToken)
+        private static (int[] Labels, double[] Probabilities, int[] Indices) Run(TransferModel model, ImageDataset dataset, PredictionOptions options, CancellationToken cancellationToken)
         {
             var loader = (options.Loader ?? new LoaderOptions()) with { Sampling = SamplingMode.Sequential, DropLast = false };
             var transform = TransformFor(model.Preprocessing, options.Augmentation);
             var labels = new List<int>(dataset.Count);
+            var indices = new List<int>(dataset.Count);
             var probabilities = new List<double>(dataset.Count * model.ClassNames.Count);
             bool wasTraining = model.training;
             var device = model.Device;
@@ -172,6 +183,7 @@ namespace MedicalTransfer.Evaluation
                         var p = Probabilities(model, images, options.Augmentation, model.Preprocessing.CropSize).cpu();
                         probabilities.AddRange(p.data<double>().ToArray());
                         labels.AddRange(batch.LabelValues);
+                        indices.AddRange(batch.Indices);
                     }
                 }
             }
@@ -180,7 +192,7 @@ namespace MedicalTransfer.Evaluation
                 model.train(wasTraining);
             }
 
-            return (labels.ToArray(), probabilities.ToArray());
+            return (labels.ToArray(), probabilities.ToArray(), indices.ToArray());
         }
     }
 }
