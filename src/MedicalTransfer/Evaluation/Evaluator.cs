@@ -42,14 +42,14 @@ namespace MedicalTransfer.Evaluation
         public static Predictions Predict(TransferModel model, ImageDataset dataset, PredictionOptions? options = null, CancellationToken cancellationToken = default) =>
             PredictIndexed(model, dataset, options, cancellationToken).Predictions;
 
-        /// <summary>Predictions and, for each, the index of its image in <paramref name="dataset"/> (bad files skipped by the loader have none).</summary>
-        internal static (Predictions Predictions, int[] Indices) PredictIndexed(TransferModel model, ImageDataset dataset, PredictionOptions? options, CancellationToken cancellationToken)
+        /// <summary>Predictions and, for each, the index of its image in <paramref name="dataset"/> (bad files skipped by the loader have none, and are in the quality report).</summary>
+        internal static (Predictions Predictions, int[] Indices, DataQualityReport Quality) PredictIndexed(TransferModel model, ImageDataset dataset, PredictionOptions? options, CancellationToken cancellationToken)
         {
             Guard.NotNull(model);
             Guard.NotNull(dataset);
             CheckClasses(model.ClassNames, dataset.Classes);
             var result = Run(model, dataset, (options ?? new PredictionOptions()).Validate(), cancellationToken);
-            return (new Predictions(model.ClassNames.ToArray(), result.Labels, result.Probabilities), result.Indices);
+            return (new Predictions(model.ClassNames.ToArray(), result.Labels, result.Probabilities), result.Indices, result.Quality);
         }
 
         /// <summary>Predicts every test image once with an ensemble (each member preprocesses its own way).</summary>
@@ -161,12 +161,13 @@ namespace MedicalTransfer.Evaluation
             return (sum / views.Count).MoveToOuterDisposeScope();
         }
 
-        private static (int[] Labels, double[] Probabilities, int[] Indices) Run(TransferModel model, ImageDataset dataset, PredictionOptions options, CancellationToken cancellationToken)
+        private static (int[] Labels, double[] Probabilities, int[] Indices, DataQualityReport Quality) Run(TransferModel model, ImageDataset dataset, PredictionOptions options, CancellationToken cancellationToken)
         {
             var loader = (options.Loader ?? new LoaderOptions()) with { Sampling = SamplingMode.Sequential, DropLast = false };
             var transform = TransformFor(model.Preprocessing, options.Augmentation);
             var labels = new List<int>(dataset.Count);
             var indices = new List<int>(dataset.Count);
+            DataQualityReport quality;
             var probabilities = new List<double>(dataset.Count * model.ClassNames.Count);
             bool wasTraining = model.training;
             var device = model.Device;
@@ -174,7 +175,9 @@ namespace MedicalTransfer.Evaluation
             try
             {
                 using var noGrad = no_grad();
-                foreach (var batch in new DataLoader(dataset, transform, loader).GetBatches(0, cancellationToken))
+                var reader = new DataLoader(dataset, transform, loader);
+                quality = reader.Report;
+                foreach (var batch in reader.GetBatches(0, cancellationToken))
                 {
                     using (batch)
                     using (var scope = NewDisposeScope())
@@ -192,7 +195,7 @@ namespace MedicalTransfer.Evaluation
                 model.train(wasTraining);
             }
 
-            return (labels.ToArray(), probabilities.ToArray(), indices.ToArray());
+            return (labels.ToArray(), probabilities.ToArray(), indices.ToArray(), quality);
         }
     }
 }

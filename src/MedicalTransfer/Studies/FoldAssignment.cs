@@ -223,6 +223,20 @@ namespace MedicalTransfer.Studies
                 heldOutIndices);
         }
 
+        /// <summary>All images as a training part and a validation carve (for a final refit on all data), made as each fold's carve is.</summary>
+        internal (ImageDataset Train, ImageDataset Validation) CarveAll()
+        {
+            var part = StratifiedGroupAssigner.Assign(groupCounts, GroupSizes, new[] { 1 - Options.ValidationFraction, Options.ValidationFraction }, SampleRandom.For(Options.Seed, -1, 0xCA7E));
+            var train = new List<ImageSample>();
+            var carve = new List<ImageSample>();
+            for (int i = 0; i < Data.Count; i++)
+            {
+                (part[groupIndexOf[i]] == 1 ? carve : train).Add(Data.Samples[i]);
+            }
+
+            return (new ImageDataset(Data.Root, Data.Classes, train, 0), new ImageDataset(Data.Root, Data.Classes, carve, 0));
+        }
+
         /// <summary>Per class and fold of repeat 0: images and patients, and the notes on the balance target.</summary>
         /// <returns>A table.</returns>
         public override string ToString()

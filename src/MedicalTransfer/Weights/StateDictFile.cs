@@ -72,7 +72,19 @@ namespace MedicalTransfer.Weights
 
             // Validate everything before touching the disk.
             byte[] header = SafetensorsFormat.BuildHeader(tensors, metadata);
+            WriteAtomically(path, stream => SafetensorsFormat.Write(stream, header, tensors), decorate);
+        }
 
+        /// <summary>
+        /// Writes a file atomically: into a temporary file in the same folder, flushed to disk, then moved over
+        /// <paramref name="path"/>. A crash or an exception mid-write never leaves a half-written file where a good one was.
+        /// </summary>
+        /// <param name="path">The file to write; its folder must exist.</param>
+        /// <param name="write">Writes the content.</param>
+        /// <param name="decorate">Wraps the temporary file's stream (tests use it to fail mid-write), or null.</param>
+        internal static void WriteAtomically(string path, Action<Stream> write, Func<Stream, Stream>? decorate = null)
+        {
+            Guard.NotNullOrWhiteSpace(path);
             string target = Path.GetFullPath(path);
             string folder = Path.GetDirectoryName(target) ?? throw new ArgumentException($"'{path}' has no parent folder.", nameof(path));
             if (!Directory.Exists(folder))
@@ -88,7 +100,7 @@ namespace MedicalTransfer.Weights
                     Stream stream = decorate?.Invoke(file) ?? file;
                     try
                     {
-                        SafetensorsFormat.Write(stream, header, tensors);
+                        write(stream);
                         stream.Flush();
                     }
                     finally
