@@ -45,6 +45,16 @@ namespace ChestXrayPneumonia
             WriteRunFile(started, null, device, null);
             using var loggerFactory = _ui.CreateLoggerFactory();
             var logger = loggerFactory.CreateLogger("ChestXrayPneumonia");
+            if (_settings.Folds > 0)
+            {
+                int code = new CrossValidationRun(_settings, this, _ui).Execute(device, logger, cancellationToken);
+                if (code == 0)
+                {
+                    WriteRunFile(started, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture), device, watch.Elapsed.TotalSeconds);
+                }
+
+                return code;
+            }
 
             try
             {
@@ -88,9 +98,9 @@ namespace ChestXrayPneumonia
             }
         }
 
-        private DatasetSplits LoadData(ILogger logger)
+        internal DatasetSplits LoadData(ILogger logger)
         {
-            var split = new SplitOptions { Seed = _settings.Seed };
+            var split = new SplitOptions { Seed = _settings.Seed, GroupPattern = _settings.GroupPattern };
             if (_settings.Data is string data)
             {
                 return Directory.Exists(Path.Combine(data, "train")) && Directory.Exists(Path.Combine(data, "test"))
@@ -117,7 +127,11 @@ namespace ChestXrayPneumonia
             return ImageFolder.Load(cache, logger).Split(split);
         }
 
-        private TransferModel BuildModel(IReadOnlyList<string> classes, torch.Device device, ILogger logger, CancellationToken cancellationToken)
+        private TransferModel BuildModel(IReadOnlyList<string> classes, torch.Device device, ILogger logger, CancellationToken cancellationToken) =>
+            CreateBuilder(classes, device, logger).Build(cancellationToken);
+
+        /// <summary>The model description; cross-validation builds one model per fold from it.</summary>
+        internal TransferBuilder CreateBuilder(IReadOnlyList<string> classes, torch.Device device, ILogger logger)
         {
             var builder = _settings.Weights switch
             {
@@ -158,8 +172,7 @@ namespace ChestXrayPneumonia
                 .ForClasses(classes.ToArray())
                 .OnDevice(device)
                 .WithSeed(_settings.Seed)
-                .WithLogger(logger)
-                .Build(cancellationToken);
+                .WithLogger(logger);
         }
 
         private void ApplyAdaptiveFreezing(TransferModel model, DataLoader validation, ILogger logger, CancellationToken cancellationToken)

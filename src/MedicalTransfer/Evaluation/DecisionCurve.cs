@@ -146,7 +146,7 @@ namespace MedicalTransfer.Evaluation
                 }
                 else if (!useful && start is not null)
                 {
-                    ranges.Add(string.Format(CultureInfo.InvariantCulture, "{0:0.00}-{1:0.00}", start, last));
+                    ranges.Add(Range(start.Value, last));
                     start = null;
                 }
 
@@ -155,10 +155,14 @@ namespace MedicalTransfer.Evaluation
 
             if (start is not null)
             {
-                ranges.Add(string.Format(CultureInfo.InvariantCulture, "{0:0.00}-{1:0.00}", start, last));
+                ranges.Add(Range(start.Value, last));
             }
 
             return ranges.Count == 0 ? "none" : string.Join(", ", ranges);
+
+            static string Range(double from, double to) => from == to
+                ? from.ToString("0.00", CultureInfo.InvariantCulture)
+                : string.Format(CultureInfo.InvariantCulture, "{0:0.00}-{1:0.00}", from, to);
         }
     }
 }

@@ -67,6 +67,22 @@ namespace MedicalTransfer.Studies
             return Run(builder, assignment, options, test, cancellationToken);
         }
 
+        /// <summary>
+        /// Runs (or continues) the cross-validation of a split's training and validation images together, keeping its
+        /// test set apart: the test images are in no fold and are evaluated once, at the end, by the fold models' ensemble.
+        /// </summary>
+        /// <param name="builder">The model description, built once per fold.</param>
+        /// <param name="splits">A split (for example <see cref="ImageFolder.LoadSplits"/>): train and validation are pooled and cross-validated.</param>
+        /// <param name="options">Folds, training, loaders, calibration, evaluation and the work folder.</param>
+        /// <param name="cancellationToken">Stops before the next batch.</param>
+        /// <returns>Per-fold, pooled out-of-fold and test results.</returns>
+        public static CrossValidationResult Run(TransferBuilder builder, DatasetSplits splits, CrossValidationOptions options, CancellationToken cancellationToken = default)
+        {
+            Guard.NotNull(splits);
+            var pooled = new ImageDataset(splits.Train.Root, splits.Train.Classes, splits.Train.Samples.Concat(splits.Validation.Samples).ToArray(), 0);
+            return Run(builder, pooled, options, splits.Test.Count == 0 ? null : splits.Test, cancellationToken);
+        }
+
         /// <summary>Runs (or continues) the cross-validation on folds made beforehand (for example to inspect them first).</summary>
         /// <param name="builder">The model description, built once per fold.</param>
         /// <param name="assignment">The folds (made with <see cref="FoldAssignment.Create(ImageDataset, FoldOptions?)"/>; its options replace <see cref="CrossValidationOptions.Folds"/>).</param>

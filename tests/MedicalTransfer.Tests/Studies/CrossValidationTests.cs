@@ -19,47 +19,10 @@ namespace MedicalTransfer.Tests.Studies
     /// 2 epochs: seconds per fold on a CPU. It seeds TorchSharp's global generator, so it runs in the training collection.
     /// </summary>
     [Collection(TrainingCollection.Name)]
-    public sealed class CrossValidationTests : IClassFixture<CrossValidationTests.Phantoms>
+    public sealed class CrossValidationTests
     {
         private const string Pattern = @"^(patient\d+)_";
-        private readonly Phantoms phantoms;
-
-        public CrossValidationTests(Phantoms phantoms) => this.phantoms = phantoms;
-
-        /// <summary>48 phantoms of 24 patients written once for the class.</summary>
-        public sealed class Phantoms : IDisposable
-        {
-            private readonly TestSupport.TempFolder folder = new();
-
-            public Phantoms()
-            {
-                SyntheticChestXRay.WriteImageFolder(folder.File("data"), new SyntheticChestXRayOptions { Count = 48, ImagesPerPatient = 2, PositiveFraction = 0.5, Size = 40, Seed = 5 });
-                SyntheticChestXRay.WriteImageFolder(folder.File("test"), new SyntheticChestXRayOptions { Count = 12, ImagesPerPatient = 1, PositiveFraction = 0.5, Size = 40, Seed = 99 });
-                Data = ImageFolder.Load(folder.File("data"));
-                Test = ImageFolder.Load(folder.File("test"));
-                straight = new Lazy<(CrossValidationResult, string, ListLogger, List<CrossValidationProgress>)>(RunStraight, LazyThreadSafetyMode.ExecutionAndPublication);
-            }
-
-            public ImageDataset Data { get; }
-
-            public ImageDataset Test { get; }
-
-            /// <summary>One uninterrupted run with the test set kept apart, shared by the tests that only read it (the logs and progress of that run included).</summary>
-            internal (CrossValidationResult Result, string Work, ListLogger Logger, List<CrossValidationProgress> Progress) Straight => straight.Value;
-
-            public void Dispose() => folder.Dispose();
-
-            private readonly Lazy<(CrossValidationResult, string, ListLogger, List<CrossValidationProgress>)> straight;
-
-            private (CrossValidationResult, string, ListLogger, List<CrossValidationProgress>) RunStraight()
-            {
-                string work = folder.File("straight");
-                var logger = new ListLogger();
-                var progress = new List<CrossValidationProgress>();
-                var options = Options(work, logger) with { Progress = new TrainingFixtures.SyncProgress<CrossValidationProgress>(progress.Add) };
-                return (CrossValidation.Run(Builder(), Data, options, new TestSet(Test)), work, logger, progress);
-            }
-        }
+        private static readonly StudyFixture.Shared phantoms = StudyFixture.Instance;
 
         internal static TransferBuilder Builder() => TransferBuilder.FromResNet(ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1))
             .WithHead(Head.Mlp(16, inputDropout: 0.2, hiddenDropout: 0.1))
