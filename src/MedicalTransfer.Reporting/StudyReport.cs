@@ -538,9 +538,9 @@ namespace MedicalTransfer.Reporting
                 results.Heading3("Test set");
             }
 
-            MetricsTable(results, report, positive);
+            MetricsTable(results, report, positive, cv?.PatientLevel);
             facts.Metrics = report.Binary is null ? "accuracy, per-class precision/recall/F1, macro ROC AUC" : "ROC AUC, sensitivity, specificity, PPV, NPV, accuracy, average precision, Brier, log-loss, ECE, calibration slope, net benefit";
-            facts.Uncertainty = report.Binary?.RocAucInterval is { } ci ? string.Format(c, "{0}-resample percentile bootstrap intervals ({1}%) over images; DeLong intervals for AUCs; mean and SD across folds", ci.Resamples, (ci.Level * 100).ToString("0.#", c)) : "mean and SD across folds";
+            facts.Uncertainty = report.Binary?.RocAucInterval is { } ci ? string.Format(c, "{0}-resample percentile bootstrap intervals ({1}%) over images, and over patients for the pooled metrics; DeLong intervals for AUCs; mean and SD across folds", ci.Resamples, (ci.Level * 100).ToString("0.#", c)) : "mean and SD across folds";
             facts.Performance = cv is null ? "test set" : "per fold, pooled out-of-fold" + (cv.Test is null ? string.Empty : ", kept-apart test set") + (externals.Count > 0 ? ", external data" : string.Empty);
             facts.Accuracy = report.Binary is { } rb ? string.Format(c, "AUC {0}, sensitivity {1}, specificity {2}", Ci(rb.RocAuc, rb.RocAucInterval), Ci(rb.Sensitivity, rb.SensitivityInterval), Ci(rb.Specificity, rb.SpecificityInterval)) : null;
             if (report.Binary is { } binary)
@@ -572,10 +572,24 @@ namespace MedicalTransfer.Reporting
             }
         }
 
-        private static void MetricsTable(StudyDocument.Section section, EvaluationReport report, string? positive)
+        private static void MetricsTable(StudyDocument.Section section, EvaluationReport report, string? positive, PatientLevelIntervals? patients = null)
         {
             var c = CultureInfo.InvariantCulture;
-            var table = section.Table("metric", "estimate", "95% CI (bootstrap)", "note");
+            var table = patients is null
+                ? section.Table("metric", "estimate", "95% CI (bootstrap)", "note")
+                : section.Table("metric", "estimate", "95% CI (bootstrap over images)", "95% CI (bootstrap over patients)", "note");
+            void Row(string metric, string estimate, string images, ConfidenceInterval? byPatient, string note)
+            {
+                if (patients is null)
+                {
+                    table.Row(metric, estimate, images, note);
+                }
+                else
+                {
+                    table.Row(metric, estimate, images, Range(byPatient), note);
+                }
+            }
+
             if (report.Binary is { } b)
             {
                 string delong = string.Empty;
@@ -589,20 +603,20 @@ namespace MedicalTransfer.Reporting
                     delong = "DeLong CI needs 2 images of each class";
                 }
 
-                table.Row("ROC AUC (" + b.PositiveClass + ")", F(b.RocAuc), Range(b.RocAucInterval), delong);
-                table.Row("sensitivity", F(b.Sensitivity), Range(b.SensitivityInterval), string.Format(c, "TP {0}, FN {1}", b.TruePositives, b.FalseNegatives));
-                table.Row("specificity", F(b.Specificity), Range(b.SpecificityInterval), string.Format(c, "TN {0}, FP {1}", b.TrueNegatives, b.FalsePositives));
-                table.Row("PPV", F(b.Ppv), "-", string.Empty);
-                table.Row("NPV", F(b.Npv), "-", string.Empty);
-                table.Row("accuracy at the operating point", F(b.Accuracy), Range(b.AccuracyInterval), b.OperatingPoint + (double.IsNaN(b.Threshold) ? string.Empty : string.Format(c, ", threshold {0:0.####}", b.Threshold)));
-                table.Row("average precision", F(b.AveragePrecision), "-", string.Empty);
+                Row("ROC AUC (" + b.PositiveClass + ")", F(b.RocAuc), Range(b.RocAucInterval), patients?.Auc, delong);
+                Row("sensitivity", F(b.Sensitivity), Range(b.SensitivityInterval), patients?.Sensitivity, string.Format(c, "TP {0}, FN {1}", b.TruePositives, b.FalseNegatives));
+                Row("specificity", F(b.Specificity), Range(b.SpecificityInterval), patients?.Specificity, string.Format(c, "TN {0}, FP {1}", b.TrueNegatives, b.FalsePositives));
+                Row("PPV", F(b.Ppv), "-", null, string.Empty);
+                Row("NPV", F(b.Npv), "-", null, string.Empty);
+                Row("accuracy at the operating point", F(b.Accuracy), Range(b.AccuracyInterval), patients?.Accuracy, b.OperatingPoint + (double.IsNaN(b.Threshold) ? string.Empty : string.Format(c, ", threshold {0:0.####}", b.Threshold)));
+                Row("average precision", F(b.AveragePrecision), "-", null, string.Empty);
             }
 
-            table.Row("accuracy (most probable class)", F(report.Classification.Accuracy), Range(report.AccuracyInterval), string.Format(c, "{0} images", report.Predictions.Count));
-            table.Row("macro ROC AUC (one-vs-rest)", F(report.MacroRocAuc), "-", string.Empty);
+            Row("accuracy (most probable class)", F(report.Classification.Accuracy), Range(report.AccuracyInterval), null, string.Format(c, "{0} images", report.Predictions.Count) + (patients is null ? string.Empty : string.Format(c, " of {0} patients", patients.Patients)));
+            Row("macro ROC AUC (one-vs-rest)", F(report.MacroRocAuc), "-", null, string.Empty);
             foreach (var cls in report.Classification.Classes)
             {
-                table.Row("  " + cls.Name + ": precision / recall / F1", string.Format(c, "{0:0.000} / {1:0.000} / {2:0.000}", cls.Precision, cls.Recall, cls.F1), "-", string.Format(c, "support {0}", cls.Support));
+                Row("  " + cls.Name + ": precision / recall / F1", string.Format(c, "{0:0.000} / {1:0.000} / {2:0.000}", cls.Precision, cls.Recall, cls.F1), "-", null, string.Format(c, "support {0}", cls.Support));
             }
         }
 

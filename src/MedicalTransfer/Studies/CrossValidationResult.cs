@@ -70,6 +70,11 @@ namespace MedicalTransfer.Studies
             }
 
             Summary = Summarise();
+            if (Pooled.Binary is { } binary && options.Evaluation.Bootstrap is { } bootstrap)
+            {
+                var patients = outOfFoldIndices[0].Select(assignment.GroupOf).ToArray();
+                PatientLevel = PatientBootstrap.Compute(OutOfFold, patients, OutOfFold.ClassIndex(binary.PositiveClass), binary.Threshold, bootstrap.Validate(), binary);
+            }
         }
 
         private readonly List<Predictions> outOfFold = new();
@@ -104,6 +109,13 @@ namespace MedicalTransfer.Studies
 
         /// <summary>The pooled out-of-fold report of repeat 0 (with bootstrap intervals when the evaluation options ask for them).</summary>
         public EvaluationReport Pooled => pooled[0];
+
+        /// <summary>
+        /// The pooled binary metrics of repeat 0 with intervals from a bootstrap over PATIENTS (each resample draws whole
+        /// patients), which stay honest when patients have several images; <see langword="null"/> without a positive class
+        /// or bootstrap. <see cref="Pooled"/>'s own intervals resample images.
+        /// </summary>
+        public PatientLevelIntervals? PatientLevel { get; }
 
         /// <summary>Mean and standard deviation across all folds of all repeats: accuracy, macro AUC and, with a positive class, AUC, sensitivity, specificity, Brier, ECE, log-loss and temperature.</summary>
         public IReadOnlyList<FoldSummary> Summary { get; }

@@ -118,6 +118,11 @@ namespace MedicalTransfer.Tests.Studies
             Assert.Contains(b.RocAuc.ToString("0.000", c), html, StringComparison.Ordinal);
             Assert.Contains(string.Format(c, "{0:0.000}-{1:0.000}", b.RocAucInterval!.Lower, b.RocAucInterval.Upper), html, StringComparison.Ordinal);
 
+            // The pooled metrics also carry intervals from a bootstrap over patients.
+            Assert.Contains("95% CI (bootstrap over patients)", html, StringComparison.Ordinal);
+            Assert.Contains(string.Format(c, "{0:0.000}-{1:0.000}", result.PatientLevel!.Auc.Lower, result.PatientLevel.Auc.Upper), html, StringComparison.Ordinal);
+            Assert.Equal(24, result.PatientLevel.Patients);
+
             // Calibration before and after, seeds and software versions.
             var before = CalibrationMetrics.Compute(result.OutOfFoldUncalibrated(), "PNEUMONIA");
             var after = CalibrationMetrics.Compute(result.OutOfFold, "PNEUMONIA");
