@@ -45,6 +45,16 @@ namespace ChestXrayPneumonia
             WriteRunFile(started, null, device, null);
             using var loggerFactory = _ui.CreateLoggerFactory();
             var logger = loggerFactory.CreateLogger("ChestXrayPneumonia");
+            if (_settings.Folds > 0)
+            {
+                int code = new CrossValidationRun(_settings, this, _ui).Execute(device, logger, cancellationToken);
+                if (code == 0)
+                {
+                    WriteRunFile(started, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture), device, watch.Elapsed.TotalSeconds);
+                }
+
+                return code;
+            }
 
             try
             {
@@ -90,7 +100,7 @@ namespace ChestXrayPneumonia
 
         private ImageLoadOptions Decoding => new() { BadImages = _settings.SkipBadImages ? BadImagePolicy.Skip : BadImagePolicy.Throw };
 
-        private DatasetSplits LoadData(ILogger logger)
+        internal DatasetSplits LoadData(ILogger logger)
         {
             DatasetSplits splits = LoadSplits(logger);
             if (_settings.View is string view)
@@ -111,7 +121,7 @@ namespace ChestXrayPneumonia
 
         private DatasetSplits LoadSplits(ILogger logger)
         {
-            var split = new SplitOptions { Seed = _settings.Seed };
+            var split = new SplitOptions { Seed = _settings.Seed, GroupPattern = _settings.GroupPattern };
             if (_settings.Data is string table && RunSettings.IsTable(table))
             {
                 return LoadTable(table, split, logger);
@@ -162,7 +172,11 @@ namespace ChestXrayPneumonia
             return layout.ClassColumn is null ? splits.ForFinding(_settings.Finding, "NORMAL", Positive) : splits;
         }
 
-        private TransferModel BuildModel(IReadOnlyList<string> classes, torch.Device device, ILogger logger, CancellationToken cancellationToken)
+        private TransferModel BuildModel(IReadOnlyList<string> classes, torch.Device device, ILogger logger, CancellationToken cancellationToken) =>
+            CreateBuilder(classes, device, logger).Build(cancellationToken);
+
+        /// <summary>The model description; cross-validation builds one model per fold from it.</summary>
+        internal TransferBuilder CreateBuilder(IReadOnlyList<string> classes, torch.Device device, ILogger logger)
         {
             var builder = _settings.Weights switch
             {
@@ -203,8 +217,7 @@ namespace ChestXrayPneumonia
                 .ForClasses(classes.ToArray())
                 .OnDevice(device)
                 .WithSeed(_settings.Seed)
-                .WithLogger(logger)
-                .Build(cancellationToken);
+                .WithLogger(logger);
         }
 
         private void ApplyAdaptiveFreezing(TransferModel model, DataLoader validation, ILogger logger, CancellationToken cancellationToken)

@@ -24,10 +24,12 @@ var seed = new Option<int>("--seed") { Description = "Seed for data splits, augm
 var output = new Option<string?>("--out") { Description = "Report folder. Default: runs/<timestamp> under the current folder." };
 var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run from its report folder (its settings are reused)." };
 var images = new Option<int>("--synthetic-images") { Description = "How many synthetic phantoms to generate when --data is not given.", DefaultValueFactory = _ => 400 };
+var folds = new Option<int>("--folds") { Description = "Patient-level k-fold cross-validation (for example 5) of train+val, the test split kept apart; writes study-report.html. 0: one train/validation/test run." };
+var groupPattern = new Option<string?>("--group-pattern") { Description = "Regular expression whose first group is the patient id in a file name, for example ^(person\\d+)_ (default for the synthetic phantoms: ^(patient\\d+)_)." };
 
 var root = new RootCommand("Fine-tunes an ImageNet ResNet to tell NORMAL from PNEUMONIA chest X-rays and writes a report folder (metrics, pictures, Grad-CAM, the model).")
 {
-    data, depth, weights, freeze, progressive, epochs, batchSize, imageSize, device, seed, output, resume, images, dataRoot, finding, view, skipBad,
+    data, depth, weights, freeze, progressive, epochs, batchSize, imageSize, device, seed, output, resume, images, dataRoot, finding, view, skipBad, folds, groupPattern,
 };
 
 root.SetAction(parse =>
@@ -38,7 +40,7 @@ root.SetAction(parse =>
         settings = RunSettings.From(
             parse.GetValue(data), parse.GetValue(depth), parse.GetValue(weights)!, parse.GetValue(freeze)!, parse.GetValue(progressive),
             parse.GetValue(epochs), parse.GetValue(batchSize), parse.GetValue(imageSize), parse.GetValue(device)!, parse.GetValue(seed),
-            parse.GetValue(output), parse.GetValue(resume), parse.GetValue(images)) with
+            parse.GetValue(output), parse.GetValue(resume), parse.GetValue(images), parse.GetValue(folds), parse.GetValue(groupPattern)) with
         {
             DataRoot = parse.GetValue(dataRoot) is string root ? Path.GetFullPath(root) : null,
             Finding = parse.GetValue(finding)!,

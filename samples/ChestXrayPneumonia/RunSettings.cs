@@ -48,9 +48,15 @@ namespace ChestXrayPneumonia
 
         public bool SkipBadImages { get; init; }
 
+        /// <summary>Cross-validation folds (0: one train/validation/test run).</summary>
+        public int Folds { get; init; }
+
+        /// <summary>The patient id in a file name (SplitOptions.GroupPattern); null: every image its own patient.</summary>
+        public string? GroupPattern { get; init; }
+
         public static bool IsTable(string path) => Path.GetExtension(path).ToLowerInvariant() is ".csv" or ".tsv";
 
-        public static RunSettings From(string? data, int depth, string weights, string freeze, bool progressive, int epochs, int batchSize, int imageSize, string device, int seed, string? output, string? resume, int syntheticImages)
+        public static RunSettings From(string? data, int depth, string weights, string freeze, bool progressive, int epochs, int batchSize, int imageSize, string device, int seed, string? output, string? resume, int syntheticImages, int folds = 0, string? groupPattern = null)
         {
             if (resume is not null)
             {
@@ -106,6 +112,23 @@ namespace ChestXrayPneumonia
                 throw new ArgumentException("--progressive runs three phases: give --epochs 3 or more.");
             }
 
+            if (folds is 1 or < 0 or > 20)
+            {
+                throw new ArgumentException($"--folds must be from 2 to 20 (or 0 for one train/validation/test run); found {folds}.");
+            }
+
+            if (groupPattern is not null)
+            {
+                try
+                {
+                    _ = new System.Text.RegularExpressions.Regex(groupPattern, System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromSeconds(1));
+                }
+                catch (ArgumentException ex)
+                {
+                    throw new ArgumentException($"--group-pattern is not a valid regular expression: {ex.Message}");
+                }
+            }
+
             if (device is not ("auto" or "cpu" or "cuda"))
             {
                 throw new ArgumentException($"--device must be cpu or cuda; found '{device}'.");
@@ -126,6 +149,9 @@ namespace ChestXrayPneumonia
                 Seed = seed,
                 Output = Path.GetFullPath(folder),
                 SyntheticImages = syntheticImages,
+                Folds = folds,
+                // The synthetic phantoms name their patients patientNNNN_K (only cross-validation groups by default: a single run's split stays as it was).
+                GroupPattern = groupPattern ?? (data is null && folds > 0 ? @"^(patient\d+)_" : null),
             };
         }
     }

@@ -64,6 +64,12 @@ namespace MedicalTransfer
         /// </summary>
         public Prediction.DecisionThreshold? DecisionThreshold { get; internal set; }
 
+        /// <summary>
+        /// The temperature scaling applied to the logits in every prediction, evaluation and ensemble, or
+        /// <see langword="null"/> for none; set by <c>model.Calibrate(validation)</c> and saved with the model.
+        /// </summary>
+        public Evaluation.TemperatureScaling? Calibration { get; internal set; }
+
         /// <summary>The device the parameters live on.</summary>
         public Device Device => parameters().First().device;
 
@@ -175,6 +181,7 @@ namespace MedicalTransfer
                 var freeze = JsonSerializer.Deserialize<string[]>(Required(metadata, "freeze", path)) ?? Array.Empty<string>();
                 model.Freeze(freeze.Length == 0 ? Layers.None : Layers.Only(freeze), metadata.TryGetValue("train_batchnorm", out var tbn) && tbn == "true");
                 model.DecisionThreshold = metadata.TryGetValue("decision_threshold", out var threshold) ? Prediction.DecisionThreshold.Parse(threshold) : null;
+                model.Calibration = Evaluation.TemperatureScaling.FromMetadata(metadata.TryGetValue("calibration", out var calibration) ? calibration : null);
             }
             catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException or OverflowException)
             {
@@ -223,6 +230,7 @@ namespace MedicalTransfer
             ["head"] = Head.Layout,
             ["freeze"] = JsonSerializer.Serialize(FreezeSpec.Targets),
             ["train_batchnorm"] = TrainBatchNorm ? "true" : "false",
+            ["calibration"] = Evaluation.TemperatureScaling.ToMetadata(Calibration),
             ["library_version"] = typeof(TransferModel).Assembly.GetName().Version?.ToString() ?? "unknown",
         };
 

@@ -39,13 +39,17 @@ namespace MedicalTransfer.Evaluation
         /// <param name="options">Loader and test-time augmentation; <see langword="null"/> for the defaults.</param>
         /// <param name="cancellationToken">Stops reading.</param>
         /// <returns>Labels and probabilities, in the dataset's order.</returns>
-        public static Predictions Predict(TransferModel model, ImageDataset dataset, PredictionOptions? options = null, CancellationToken cancellationToken = default)
+        public static Predictions Predict(TransferModel model, ImageDataset dataset, PredictionOptions? options = null, CancellationToken cancellationToken = default) =>
+            PredictIndexed(model, dataset, options, cancellationToken).Predictions;
+
+        /// <summary>Predictions and, for each, the index of its image in <paramref name="dataset"/> (bad files skipped by the loader have none, and are in the quality report).</summary>
+        internal static (Predictions Predictions, int[] Indices, DataQualityReport Quality) PredictIndexed(TransferModel model, ImageDataset dataset, PredictionOptions? options, CancellationToken cancellationToken)
         {
             Guard.NotNull(model);
             Guard.NotNull(dataset);
             CheckClasses(model.ClassNames, dataset.Classes);
             var result = Run(model, dataset, (options ?? new PredictionOptions()).Validate(), cancellationToken);
-            return new Predictions(model.ClassNames.ToArray(), result.Labels, result.Probabilities);
+            return (new Predictions(model.ClassNames.ToArray(), result.Labels, result.Probabilities), result.Indices, result.Quality);
         }
 
         /// <summary>Predicts every test image once with an ensemble (each member preprocesses its own way).</summary>
@@ -118,7 +122,7 @@ namespace MedicalTransfer.Evaluation
             });
         }
 
-        /// <summary>Softmax probabilities [N, classes] averaged over the augmentation's views; call in eval mode under no_grad.</summary>
+        /// <summary>Softmax probabilities [N, classes] (of the logits over the model's calibration temperature, if any) averaged over the augmentation's views; call in eval mode under no_grad.</summary>
         internal static Tensor Probabilities(TransferModel model, Tensor images, TestTimeAugmentation augmentation, int cropSize)
         {
             using var scope = NewDisposeScope();
@@ -145,17 +149,35 @@ namespace MedicalTransfer.Evaluation
             Tensor sum = zeros(1);
             foreach (var view in views)
             {
-                sum = sum + nn.functional.softmax(model.call(view.contiguous()).to(ScalarType.Float64), 1);
+                sum = sum + ViewProbabilities(model, view.contiguous());
             }
 
             return (sum / views.Count).MoveToOuterDisposeScope();
         }
 
-        private static (int[] Labels, double[] Probabilities) Run(TransferModel model, ImageDataset dataset, PredictionOptions options, CancellationToken cancellationToken)
+        /// <summary>
+        /// The one place logits become probabilities: softmax in float64 of the logits over the model's calibration
+        /// temperature, if any. Evaluation, ensembles and prediction all go through it, so a calibrated model never
+        /// predicts uncalibrated on one path.
+        /// </summary>
+        internal static Tensor ViewProbabilities(TransferModel model, Tensor input)
+        {
+            var logits = model.call(input).to(ScalarType.Float64);
+            if (model.Calibration is { } calibration)
+            {
+                logits = logits / calibration.Temperature;
+            }
+
+            return nn.functional.softmax(logits, 1);
+        }
+
+        private static (int[] Labels, double[] Probabilities, int[] Indices, DataQualityReport Quality) Run(TransferModel model, ImageDataset dataset, PredictionOptions options, CancellationToken cancellationToken)
         {
             var loader = (options.Loader ?? new LoaderOptions()) with { Sampling = SamplingMode.Sequential, DropLast = false };
             var transform = TransformFor(model.Preprocessing, options.Augmentation);
             var labels = new List<int>(dataset.Count);
+            var indices = new List<int>(dataset.Count);
+            DataQualityReport quality;
             var probabilities = new List<double>(dataset.Count * model.ClassNames.Count);
             bool wasTraining = model.training;
             var device = model.Device;
@@ -163,7 +185,9 @@ namespace MedicalTransfer.Evaluation
             try
             {
                 using var noGrad = no_grad();
-                foreach (var batch in new DataLoader(dataset, transform, loader).GetBatches(0, cancellationToken))
+                var reader = new DataLoader(dataset, transform, loader);
+                quality = reader.Report;
+                foreach (var batch in reader.GetBatches(0, cancellationToken))
                 {
                     using (batch)
                     using (var scope = NewDisposeScope())
@@ -172,6 +196,7 @@ namespace MedicalTransfer.Evaluation
                         var p = Probabilities(model, images, options.Augmentation, model.Preprocessing.CropSize).cpu();
                         probabilities.AddRange(p.data<double>().ToArray());
                         labels.AddRange(batch.LabelValues);
+                        indices.AddRange(batch.Indices);
                     }
                 }
             }
@@ -180,7 +205,7 @@ namespace MedicalTransfer.Evaluation
                 model.train(wasTraining);
             }
 
-            return (labels.ToArray(), probabilities.ToArray());
+            return (labels.ToArray(), probabilities.ToArray(), indices.ToArray(), quality);
         }
     }
 }

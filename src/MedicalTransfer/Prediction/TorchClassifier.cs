@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace MedicalTransfer.Prediction
 {
-    /// <summary>A <see cref="TransferModel"/> as an <see cref="IImageClassifier"/>: eval mode, no gradients, softmax in float64 as evaluation computes it.</summary>
+    /// <summary>A <see cref="TransferModel"/> as an <see cref="IImageClassifier"/>: eval mode, no gradients, probabilities computed as evaluation computes them (calibration temperature included).</summary>
     internal sealed class TorchClassifier : IImageClassifier
     {
         private readonly TransferModel model;
@@ -33,7 +33,7 @@ namespace MedicalTransfer.Prediction
                 cpu.data<float>().CopyFrom(new ReadOnlySpan<float>(images, 0, length), 0, 0);
                 var device = model.Device;
                 var input = device.type == TorchSharp.DeviceType.CPU ? cpu : cpu.to(device);
-                var p = nn.functional.softmax(model.call(input).to(ScalarType.Float64), 1).cpu().contiguous();
+                var p = Evaluation.Evaluator.ViewProbabilities(model, input).cpu().contiguous();
                 var values = p.data<double>().ToArray();
                 Array.Copy(values, probabilities, values.Length);
             }

@@ -15,6 +15,7 @@ using MedicalTransfer.Explainability;
 using MedicalTransfer.Freezing;
 using MedicalTransfer.Models;
 using MedicalTransfer.Reporting;
+using MedicalTransfer.Studies;
 using MedicalTransfer.Training;
 using MedicalTransfer.Weights;
 using Microsoft.Extensions.Logging;
@@ -518,6 +519,109 @@ namespace MedicalTransfer.Tests.Docs.MlNet
             var data = ml.Data.LoadFromEnumerable(inputs, schema);
             var scored = ml.Transforms.ApplyOnnxModel(new[] { "probabilities" }, new[] { "input" }, "pneumonia.onnx").Fit(data).Transform(data);
             float[][] probabilities = scored.GetColumn<float[]>("probabilities").ToArray();
+        }
+    }
+
+    internal static class StudySnippets
+    {
+        public static void Folds()
+        {
+
+            var data = ImageFolder.Load("chest_xray/train");
+            var folds = FoldAssignment.Create(data, new FoldOptions
+            {
+                Folds = 5,                          // the default
+                Seed = 1,
+                GroupPattern = @"^(person\d+)_",    // Kaggle's person12_bacteria_45.jpeg -> person12
+            });
+            Console.WriteLine(folds);               // per fold and class: images (ideal share), patients
+            Console.WriteLine(folds.MeetsBalanceTarget);
+            FoldSplit first = folds.Split(0);       // Train, Validation (carved from the training part), HeldOut
+        }
+
+        public static void Run()
+        {
+            var result = CrossValidation.Run(
+                TransferBuilder.FromPretrained(ResNetWeights.MLNetResNet18)
+                    .WithHead(Head.Mlp(256))
+                    .Freeze(Layers.UpTo(2))
+                    .ForClasses("NORMAL", "PNEUMONIA")
+                    .WithSeed(42),
+                ImageFolder.LoadSplits("chest_xray", new SplitOptions { GroupPattern = @"^(person\d+)_" }),  // train+val cross-validated, test kept apart
+                new CrossValidationOptions
+                {
+                    Folds = new FoldOptions { Folds = 5, Seed = 42, GroupPattern = @"^(person\d+)_" },
+                    WorkFolder = "runs/cv5",                                   // checkpoints, fold models, results: resumable
+                    Training = new TrainingOptions { Epochs = 10, LearningRate = 3e-4, Seed = 42 },
+                    Callbacks = fold => new ITrainingCallback[] { new EarlyStopping() },   // new ones per fold
+                    Loader = new LoaderOptions { BatchSize = 16, Seed = 42 },
+                    Evaluation = new EvaluationOptions { PositiveClass = "PNEUMONIA", OperatingPoint = OperatingPoint.TargetSensitivity(0.9) },
+                });
+            Console.WriteLine(result);
+        }
+
+        public static void EnsembleAndRefit(CrossValidationResult result, ImageDataset data, CrossValidationOptions options, TransferBuilder builder)
+        {
+            Ensemble ensemble = result.LoadEnsemble();                          // the fold models, soft voting; dispose the members when done
+            var folds = FoldAssignment.Create(data, options.Folds);
+            using var final = CrossValidation.Refit(builder, folds, options);   // one model trained on all the images
+            final.Save("pneumonia-final.safetensors");                          // carries its temperature
+        }
+
+        public static void Calibrate(TransferModel model, DatasetSplits splits)
+        {
+            TemperatureScaling scaling = model.Calibrate(splits.Validation);   // fits T on validation and attaches it
+            Console.WriteLine(scaling);                                        // temperature 1.84 (fitted on 60 validation images: NLL ...)
+            model.Save("calibrated.safetensors");                              // "calibration" in the file's metadata
+            var after = CalibrationMetrics.Compute(Evaluator.Predict(model, splits.Test), "PNEUMONIA");
+            var before = CalibrationMetrics.Compute(scaling.Remove(Evaluator.Predict(model, splits.Test)), "PNEUMONIA");
+            Console.WriteLine(before);
+            Console.WriteLine(after);
+        }
+
+        public static void Compare(Predictions resnet18Test, Predictions resnet50Test, Predictions ensembleTest, double threshold18, double threshold50)
+        {
+            var models = new[]
+            {
+                new KeyValuePair<string, Predictions>("ResNet-18", resnet18Test),
+                new KeyValuePair<string, Predictions>("ResNet-50", resnet50Test),
+                new KeyValuePair<string, Predictions>("ensemble", ensembleTest),
+            };
+            IReadOnlyList<DeLongTest> pairs = ModelComparison.PairwiseDeLong(models, "PNEUMONIA", PValueCorrection.Holm);
+            DecisionComparison decisions = ModelComparison.McNemar(resnet18Test, resnet50Test, "PNEUMONIA", threshold18, threshold50, "ResNet-18", "ResNet-50");
+            PairedBootstrapTest second = ModelComparison.PairedBootstrapAuc(resnet18Test, resnet50Test, "PNEUMONIA");
+        }
+
+        public static void ExternalAndSubgroups(TransferModel model, Predictions validationPredictions, Predictions testPredictions, DatasetSplits splits)
+        {
+            var external = ExternalValidationReport.Evaluate(model, ImageFolder.Load("site-b"), validationPredictions,
+                new EvaluationOptions { PositiveClass = "PNEUMONIA", OperatingPoint = OperatingPoint.TargetSensitivity(0.9) }, "site B");
+            Console.WriteLine(external);   // prevalence shift, the internal threshold's sensitivity/specificity there, calibration-in-the-large
+
+            var sexOf = File.ReadLines("patients.csv").Skip(1).Select(l => l.Split(',')).ToDictionary(c => c[0], c => c[1]);
+            var bySex = SubgroupReport.Compute(testPredictions, splits.Test.Samples, s => sexOf.GetValueOrDefault(Path.GetFileName(s.Path)), "sex",
+                new EvaluationOptions { PositiveClass = "PNEUMONIA", OperatingPoint = OperatingPoint.YoudenJ }, validationPredictions);
+        }
+
+        public static void DecisionCurves(CrossValidationResult result)
+        {
+            var curve = DecisionCurve.Compute(result.OutOfFold, "PNEUMONIA");   // thresholds 0.01..0.99
+            File.WriteAllText("decision-curve.csv", curve.ToCsv());
+            Console.WriteLine(curve.UsefulRange());                             // where the model beats treat-all and treat-none
+            StudyCharts.SaveDecisionCurves(new[] { new KeyValuePair<string, DecisionCurve>("ResNet-18", curve) }, "decision-curve.png");
+        }
+
+        public static void Report(CrossValidationResult result, TransferModel model, ExternalValidationReport external, SubgroupReport bySex, IReadOnlyList<DeLongTest> pairs)
+        {
+            var files = new StudyReport("Pneumonia on chest X-rays: ResNet-18, 5-fold cross-validation")
+                .WithDataDescription("Kaggle chest X-ray (Kermany et al. 2018): pediatric, one centre.")
+                .WithCrossValidation(result)
+                .WithModel(model, "ImageNet ResNet-18 (ML.NET ONNX)")
+                .WithExternalValidation(external)
+                .WithSubgroups(bySex)
+                .WithComparison(pairs)
+                .Save("runs/cv5", "study-report");
+            Console.WriteLine(files.Html);
         }
     }
 }
