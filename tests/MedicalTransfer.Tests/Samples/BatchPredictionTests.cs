@@ -123,7 +123,7 @@ namespace MedicalTransfer.Tests.Samples
             }
 
             var broken = Assert.Single(actual, l => l.StartsWith("NORMAL/broken.png,", StringComparison.Ordinal));
-            Assert.Contains("is not a PNG, JPEG or BMP image", broken, StringComparison.Ordinal);
+            Assert.Contains("is not a PNG, JPEG, BMP or DICOM image", broken, StringComparison.Ordinal);
         }
 
         [Fact]
