@@ -157,38 +157,47 @@ namespace MedicalTransfer
                 throw new WeightsFormatException($"'{path}' is not a MedicalTransfer model file (no '{FormatName}' metadata). To start from a plain state dict, use TransferBuilder.WithWeights(path).");
             }
 
-            TransferModel model;
+            TransferModel? model = null;
             try
             {
-                var architecture = ResNetArchitecture.Parse(Required(metadata, "architecture", path));
-                var classes = JsonSerializer.Deserialize<string[]>(Required(metadata, "classes", path)) ?? Array.Empty<string>();
-                var preprocessing = PreprocessingJson.Parse(Required(metadata, "preprocessing", path));
-                var head = HeadSpec.Parse(Required(metadata, "head", path), customHead);
-                model = new TransferModel(architecture, head, classes, preprocessing);
-                var freeze = JsonSerializer.Deserialize<string[]>(Required(metadata, "freeze", path)) ?? Array.Empty<string>();
-                model.Freeze(freeze.Length == 0 ? Layers.None : Layers.Only(freeze), metadata.TryGetValue("train_batchnorm", out var tbn) && tbn == "true");
-            }
-            catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException)
-            {
-                throw new WeightsFormatException($"'{path}' has damaged MedicalTransfer metadata: {ex.Message}", ex);
-            }
-
-            var tensors = StateDictFile.Read(path);
-            try
-            {
-                model.WeightsReport = WeightLoader.Apply(model, tensors, path);
-            }
-            finally
-            {
-                foreach (var t in tensors.Values)
+                try
                 {
-                    t.Dispose();
+                    var architecture = ResNetArchitecture.Parse(Required(metadata, "architecture", path));
+                    var classes = JsonSerializer.Deserialize<string[]>(Required(metadata, "classes", path)) ?? Array.Empty<string>();
+                    var preprocessing = PreprocessingJson.Parse(Required(metadata, "preprocessing", path));
+                    var head = HeadSpec.Parse(Required(metadata, "head", path), customHead);
+                    model = new TransferModel(architecture, head, classes, preprocessing);
+                    var freeze = JsonSerializer.Deserialize<string[]>(Required(metadata, "freeze", path)) ?? Array.Empty<string>();
+                    model.Freeze(freeze.Length == 0 ? Layers.None : Layers.Only(freeze), metadata.TryGetValue("train_batchnorm", out var tbn) && tbn == "true");
                 }
-            }
+                catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException)
+                {
+                    throw new WeightsFormatException($"'{path}' has damaged MedicalTransfer metadata: {ex.Message}", ex);
+                }
 
-            model.eval();
-            model.to(device ?? TorchRuntime.DefaultDevice());
-            return model;
+                var tensors = StateDictFile.Read(path);
+                try
+                {
+                    model.WeightsReport = WeightLoader.Apply(model, tensors, path);
+                }
+                finally
+                {
+                    foreach (var t in tensors.Values)
+                    {
+                        t.Dispose();
+                    }
+                }
+
+                model.eval();
+                model.to(device ?? TorchRuntime.DefaultDevice());
+                return model;
+            }
+            catch
+            {
+                // A half-built model holds native tensors the caller never receives (the builder does the same).
+                model?.Dispose();
+                throw;
+            }
         }
 
         private static string Required(IReadOnlyDictionary<string, string> metadata, string key, string path) =>
