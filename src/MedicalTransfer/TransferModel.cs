@@ -41,7 +41,7 @@ namespace MedicalTransfer
         }
 
         /// <summary>The class names, in the order of the logits.</summary>
-        public IReadOnlyList<string> ClassNames => _classNames;
+        public IReadOnlyList<string> ClassNames => Array.AsReadOnly(_classNames);
 
         /// <summary>The classifier head's layout.</summary>
         public HeadSpec Head { get; }
