@@ -138,7 +138,7 @@ namespace MedicalTransfer.Explainability
             Guard.Positive(imageHeight);
             var (rw, rh) = ResizeTransform.ShorterSideSize(imageWidth, imageHeight, preprocessing.ResizeSize);
             int c = preprocessing.CropSize;
-            double left = Offset(rw, c), top = Offset(rh, c);
+            double left = CropBoxes.CenterOffset(rw, c), top = CropBoxes.CenterOffset(rh, c);
             double sx = (double)rw / imageWidth, sy = (double)rh / imageHeight;
             var values = new float[imageWidth * imageHeight];
             for (int y = 0; y < imageHeight; y++)
@@ -221,12 +221,9 @@ namespace MedicalTransfer.Explainability
         {
             var (rw, rh) = ResizeTransform.ShorterSideSize(width, height, preprocessing.ResizeSize);
             double sx = (double)rw / width, sy = (double)rh / height;
-            int left = (int)Math.Round(Offset(rw, preprocessing.CropSize) / sx), top = (int)Math.Round(Offset(rh, preprocessing.CropSize) / sy);
+            int left = (int)Math.Round(CropBoxes.CenterOffset(rw, preprocessing.CropSize) / sx), top = (int)Math.Round(CropBoxes.CenterOffset(rh, preprocessing.CropSize) / sy);
             return (left, top, (int)Math.Round(preprocessing.CropSize / sx), (int)Math.Round(preprocessing.CropSize / sy));
         }
-
-        // torchvision's center-crop offset (Python's round, half to even).
-        private static int Offset(int size, int crop) => crop > size ? -((crop - size) / 2) : (int)Math.Round((size - crop) / 2.0, MidpointRounding.ToEven);
 
         private static void Blend(Image<Rgb24> image, Heatmap frame, (int Left, int Top, int Width, int Height) crop, OverlayOptions options)
         {
