@@ -193,8 +193,8 @@ namespace GradCamExplorer
             {
                 var loader = new LoaderOptions { BatchSize = 16, Seed = _settings.Seed, Device = model.Device, CacheShorterSide = preprocessing.ResizeSize };
                 // No augmentation, so that the frozen backbone's features can be computed once and reused every epoch.
-                var train = new DataLoader(splits.Train, Transforms.ForEvaluation(preprocessing), loader);
-                var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(preprocessing), loader with { Sampling = SamplingMode.Sequential });
+                using var train = new DataLoader(splits.Train, Transforms.ForEvaluation(preprocessing), loader);
+                using var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(preprocessing), loader with { Sampling = SamplingMode.Sequential });
                 model.Fit(train, validation, new TrainingOptions
                 {
                     Epochs = 15,

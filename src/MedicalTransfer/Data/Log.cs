@@ -19,5 +19,8 @@ namespace MedicalTransfer.Data
 
         [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "{Count} groups have images in both the test split and train/validation (for example {Example}); test results may be optimistic")]
         public static partial void GroupLeak(ILogger logger, int count, string example);
+
+        [LoggerMessage(EventId = 3050, Level = LogLevel.Information, Message = "The decoded-image cache is full ({MaxBytes} bytes, LoaderOptions.CacheMaxBytes, {Count} images); further images are decoded every epoch")]
+        public static partial void CacheFull(ILogger logger, long maxBytes, int count);
     }
 }

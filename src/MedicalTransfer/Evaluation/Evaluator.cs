@@ -151,7 +151,8 @@ namespace MedicalTransfer.Evaluation
             try
             {
                 using var noGrad = no_grad();
-                foreach (var batch in new DataLoader(dataset, transform, loader).GetBatches(0, cancellationToken))
+                using var batches = new DataLoader(dataset, transform, loader);
+                foreach (var batch in batches.GetBatches(0, cancellationToken))
                 {
                     using (batch)
                     using (var scope = NewDisposeScope())

@@ -251,8 +251,11 @@ namespace MedicalTransfer.Explainability
         private static ImageDataset Dataset(IReadOnlyList<string> classes, IReadOnlyList<string> paths) =>
             new(string.Empty, classes, paths.Select(p => new ImageSample(Guard.NotNullOrWhiteSpace(p, nameof(paths)), 0)).ToArray(), 0);
 
-        private static IEnumerable<Batch> Load(IReadOnlyList<string> classes, IReadOnlyList<string> paths, Preprocessing preprocessing, CancellationToken cancellationToken) =>
-            new DataLoader(Dataset(classes, paths), Transforms.ForEvaluation(preprocessing), EvaluationLoader()).GetBatches(0, cancellationToken);
+        private static IEnumerable<Batch> Load(IReadOnlyList<string> classes, IReadOnlyList<string> paths, Preprocessing preprocessing, CancellationToken cancellationToken)
+        {
+            var loader = new DataLoader(Dataset(classes, paths), Transforms.ForEvaluation(preprocessing), EvaluationLoader());
+            return DataLoader.Owning(loader, loader.GetBatches(0, cancellationToken));
+        }
 
         private nn.Module<Tensor, Tensor>[]? Blocks(TransferModel model)
         {
