@@ -61,6 +61,9 @@ namespace MedicalTransfer
         /// <summary>The device the parameters live on.</summary>
         public Device Device => parameters().First().device;
 
+        /// <summary>Held by every operation that must not overlap with another on this model (training, evaluation, explanations).</summary>
+        internal ExclusiveUse Use { get; } = new();
+
         /// <summary>
         /// Freezes exactly what <paramref name="spec"/> names and unfreezes everything else: frozen
         /// parameters get <c>requires_grad = false</c>, and frozen BatchNorm layers stay in evaluation mode

@@ -141,6 +141,7 @@ namespace MedicalTransfer.Evaluation
 
         private static (int[] Labels, double[] Probabilities) Run(TransferModel model, ImageDataset dataset, PredictionOptions options, CancellationToken cancellationToken)
         {
+            using var use = model.Use.Acquire("Evaluator.Predict");
             var loader = (options.Loader ?? new LoaderOptions()) with { Sampling = SamplingMode.Sequential, DropLast = false };
             var transform = TransformFor(model.Preprocessing, options.Augmentation);
             var labels = new List<int>(dataset.Count);

@@ -101,6 +101,7 @@ namespace MedicalTransfer.Explainability
                 }
             }
 
+            using var use = model.Use.Acquire(Name + ".Explain");
             var blocks = Blocks(model);
             bool wasTraining = model.training;
             model.eval();
@@ -160,6 +161,7 @@ namespace MedicalTransfer.Explainability
             Guard.NotNull(model);
             Guard.NotEmpty(imagePaths);
             int? target = targetClass is null ? null : ClassIndex(model.ClassNames, targetClass);
+            using var use = model.Use.Acquire(Name + ".Explain");
             var result = new List<Explanation>(imagePaths.Count);
             foreach (var batch in Load(model.ClassNames, imagePaths, model.Preprocessing, cancellationToken))
             {
