@@ -139,7 +139,7 @@ namespace MedicalTransfer.Tests.Evaluation
             Assert.Equal(report.Binary!.RocAuc, report.MacroRocAuc, 12);
             for (int i = 0; i < 8; i++)
             {
-                Assert.Equal(expected[(2 * i) + 1], predicted.Probability(i, 1), 5);
+                Assert.Equal(expected[(2 * i) + 1], predicted.Probability(i, 1), 1e-5);
             }
 
             Assert.Contains(Enumerable.Range(0, 8), i => Math.Abs(plain.Probability(i, 1) - predicted.Probability(i, 1)) > 1e-4);

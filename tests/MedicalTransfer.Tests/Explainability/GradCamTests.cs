@@ -163,7 +163,7 @@ namespace MedicalTransfer.Tests.Explainability
             Assert.Equal(2, drops.Count);
             for (int i = 0; i < 2; i++)
             {
-                Assert.Equal(expected[i], drops[i], 5);
+                Assert.Equal(expected[i], drops[i], 1e-5);
             }
 
             Assert.Contains(drops, d => Math.Abs(d) > 1e-3);
@@ -182,8 +182,8 @@ namespace MedicalTransfer.Tests.Explainability
 
             Assert.All(empty, d => Assert.Equal(0.0, d));
             var everything = ReferenceDrops(model, input, new[] { Enumerable.Repeat(true, n).ToArray(), Enumerable.Repeat(true, n).ToArray() }, new[] { 1, 1 });
-            Assert.Equal(everything[0], full[0], 5);
-            Assert.Equal(everything[1], full[1], 5);
+            Assert.Equal(everything[0], full[0], 1e-5);
+            Assert.Equal(everything[1], full[1], 1e-5);
             Assert.True(Math.Abs(full[0]) > 1e-3, "blurring the whole image changes the prediction");
         }
 
