@@ -66,8 +66,8 @@ namespace ChestXrayPneumonia
                 _ui.Line(model.Summary().ToString());
 
                 var loaderOptions = new LoaderOptions { BatchSize = _settings.BatchSize, Seed = _settings.Seed, Device = device, Logger = logger, CacheShorterSide = model.Preprocessing.ResizeSize, Decoding = Decoding };
-                var train = new DataLoader(splits.Train, Transforms.ForTraining(model.Preprocessing), loaderOptions with { DropLast = true });
-                var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(model.Preprocessing), loaderOptions with { Sampling = SamplingMode.Sequential });
+                using var train = new DataLoader(splits.Train, Transforms.ForTraining(model.Preprocessing), loaderOptions with { DropLast = true });
+                using var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(model.Preprocessing), loaderOptions with { Sampling = SamplingMode.Sequential });
 
                 ApplyAdaptiveFreezing(model, validation, logger, cancellationToken);
                 var result = Train(model, splits.Train, train, validation, logger, cancellationToken);

@@ -194,10 +194,10 @@ namespace EnsembleComparison
             var loader = new LoaderOptions { BatchSize = 16, Seed = seed, Device = device, CacheShorterSide = model.Preprocessing.ResizeSize };
 
             // The linear probe sees un-augmented images so that its frozen features can be computed once.
-            var train = recipe.LinearProbe
+            using var train = recipe.LinearProbe
                 ? new DataLoader(splits.Train, Transforms.ForEvaluation(model.Preprocessing), loader)
                 : new DataLoader(splits.Train, Transforms.ForTraining(model.Preprocessing), loader with { DropLast = true });
-            var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(model.Preprocessing), loader with { Sampling = SamplingMode.Sequential });
+            using var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(model.Preprocessing), loader with { Sampling = SamplingMode.Sequential });
             model.Fit(train, validation, new TrainingOptions
             {
                 Epochs = epochs,

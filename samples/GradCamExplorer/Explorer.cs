@@ -30,9 +30,10 @@ namespace GradCamExplorer
         {
             var watch = Stopwatch.StartNew();
             Directory.CreateDirectory(_settings.Output);
+            // Owned from the moment it exists: listing the images can still fail after the model is loaded or trained.
+            TransferModel? model = null;
             try
             {
-                TransferModel model;
                 string imageRoot;
                 IReadOnlyList<string> files;
                 if (_settings.Model is string path)
@@ -52,16 +53,12 @@ namespace GradCamExplorer
                     }
                 }
 
-                using (model)
-                {
-                    var method = ExplorerSettings.CreateMethod(_settings.Method, _settings.Layer);
-                    Console.WriteLine($"Explaining {files.Count} images from {imageRoot} with {method.Name} on {method.Layer} ...");
-                    var entries = Explain(model, method, imageRoot, files, cancellationToken);
-                    string index = Path.Combine(_settings.Output, "index.html");
-                    File.WriteAllText(index, IndexPage(model, method, imageRoot, entries), new UTF8Encoding(false));
-                    Console.WriteLine($"Done in {watch.Elapsed.TotalSeconds:F0} s: {entries.Count} overlays and {index}");
-                }
-
+                var method = ExplorerSettings.CreateMethod(_settings.Method, _settings.Layer);
+                Console.WriteLine($"Explaining {files.Count} images from {imageRoot} with {method.Name} on {method.Layer} ...");
+                var entries = Explain(model, method, imageRoot, files, cancellationToken);
+                string index = Path.Combine(_settings.Output, "index.html");
+                File.WriteAllText(index, IndexPage(model, method, imageRoot, entries), new UTF8Encoding(false));
+                Console.WriteLine($"Done in {watch.Elapsed.TotalSeconds:F0} s: {entries.Count} overlays and {index}");
                 return 0;
             }
             catch (OperationCanceledException)
@@ -79,6 +76,10 @@ namespace GradCamExplorer
             {
                 Console.Error.WriteLine("error: " + ex.Message);
                 return 1;
+            }
+            finally
+            {
+                model?.Dispose();
             }
         }
 
@@ -192,8 +193,8 @@ namespace GradCamExplorer
             {
                 var loader = new LoaderOptions { BatchSize = 16, Seed = _settings.Seed, Device = model.Device, CacheShorterSide = preprocessing.ResizeSize };
                 // No augmentation, so that the frozen backbone's features can be computed once and reused every epoch.
-                var train = new DataLoader(splits.Train, Transforms.ForEvaluation(preprocessing), loader);
-                var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(preprocessing), loader with { Sampling = SamplingMode.Sequential });
+                using var train = new DataLoader(splits.Train, Transforms.ForEvaluation(preprocessing), loader);
+                using var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(preprocessing), loader with { Sampling = SamplingMode.Sequential });
                 model.Fit(train, validation, new TrainingOptions
                 {
                     Epochs = 15,

@@ -31,42 +31,56 @@ namespace MedicalTransfer.Reporting
             ArgumentNullException.ThrowIfNull(matrix);
             CheckPath(path);
             options = (options ?? new ChartOptions()).Validate();
+            using var plot = ConfusionMatrixPlot(matrix, options);
+            Save(plot, path, options);
+        }
+
+        internal static Plot ConfusionMatrixPlot(ConfusionMatrix matrix, ChartOptions options)
+        {
             int k = matrix.ClassNames.Count;
             var plot = new Plot();
-            var colormap = new ScottPlot.Colormaps.Blues();
-            for (int i = 0; i < k; i++)
+            try
             {
-                int rowTotal = matrix.RowTotal(i);
-                for (int j = 0; j < k; j++)
+                var colormap = new ScottPlot.Colormaps.Blues();
+                for (int i = 0; i < k; i++)
                 {
-                    double share = rowTotal == 0 ? 0 : (double)matrix[i, j] / rowTotal;
-                    // Row i is drawn at the top for i = 0, as confusion matrices are printed.
-                    double top = k - i, bottom = k - i - 1;
-                    var cell = plot.Add.Rectangle(j, j + 1, bottom, top);
-                    // ScottPlot's Blues runs from dark to light: a high share is dark.
-                    cell.FillColor = colormap.GetColor(0.95 - (0.9 * share));
-                    cell.LineColor = Colors.White;
-                    cell.LineWidth = 2;
-                    var text = plot.Add.Text(
-                        string.Format(CultureInfo.InvariantCulture, "{0}\n{1:0.0}%", matrix[i, j], share * 100),
-                        j + 0.5,
-                        bottom + 0.5);
-                    text.LabelAlignment = Alignment.MiddleCenter;
-                    text.LabelFontSize = k <= 4 ? 20 : 12;
-                    text.LabelBold = i == j;
-                    text.LabelFontColor = share > 0.5 ? Colors.White : Colors.Black;
+                    int rowTotal = matrix.RowTotal(i);
+                    for (int j = 0; j < k; j++)
+                    {
+                        double share = rowTotal == 0 ? 0 : (double)matrix[i, j] / rowTotal;
+                        // Row i is drawn at the top for i = 0, as confusion matrices are printed.
+                        double top = k - i, bottom = k - i - 1;
+                        var cell = plot.Add.Rectangle(j, j + 1, bottom, top);
+                        // ScottPlot's Blues runs from dark to light: a high share is dark.
+                        cell.FillColor = colormap.GetColor(0.95 - (0.9 * share));
+                        cell.LineColor = Colors.White;
+                        cell.LineWidth = 2;
+                        var text = plot.Add.Text(
+                            string.Format(CultureInfo.InvariantCulture, "{0}\n{1:0.0}%", matrix[i, j], share * 100),
+                            j + 0.5,
+                            bottom + 0.5);
+                        text.LabelAlignment = Alignment.MiddleCenter;
+                        text.LabelFontSize = k <= 4 ? 20 : 12;
+                        text.LabelBold = i == j;
+                        text.LabelFontColor = share > 0.5 ? Colors.White : Colors.Black;
+                    }
                 }
-            }
 
-            var positions = Enumerable.Range(0, k).Select(i => i + 0.5).ToArray();
-            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, matrix.ClassNames.ToArray());
-            plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, matrix.ClassNames.Reverse().ToArray());
-            plot.Axes.SetLimits(0, k, 0, k);
-            plot.HideGrid();
-            plot.XLabel("Predicted class");
-            plot.YLabel("True class");
-            plot.Title(options.Title ?? string.Format(CultureInfo.InvariantCulture, "Confusion matrix (n = {0})", matrix.Total));
-            Save(plot, path, options);
+                var positions = Enumerable.Range(0, k).Select(i => i + 0.5).ToArray();
+                plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, matrix.ClassNames.ToArray());
+                plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, matrix.ClassNames.Reverse().ToArray());
+                plot.Axes.SetLimits(0, k, 0, k);
+                plot.HideGrid();
+                plot.XLabel("Predicted class");
+                plot.YLabel("True class");
+                plot.Title(options.Title ?? string.Format(CultureInfo.InvariantCulture, "Confusion matrix (n = {0})", matrix.Total));
+                return plot;
+            }
+            catch
+            {
+                plot.Dispose();
+                throw;
+            }
         }
 
         /// <summary>A ROC curve with its AUC (and interval, when computed) in the legend, the chance diagonal, and the operating point marked.</summary>
@@ -76,17 +90,37 @@ namespace MedicalTransfer.Reporting
         public static void SaveRocCurve(BinaryReport report, string path, ChartOptions? options = null)
         {
             ArgumentNullException.ThrowIfNull(report);
+            CheckPath(path);
+            options = (options ?? new ChartOptions()).Validate();
+            using var plot = RocCurvePlot(report, options);
+            Save(plot, path, options);
+        }
+
+        internal static Plot RocCurvePlot(BinaryReport report, ChartOptions options)
+        {
             string label = report.RocAucInterval is { } ci
                 ? string.Format(CultureInfo.InvariantCulture, "{0}: AUC {1:0.000} ({2:0}% CI {3:0.000}-{4:0.000})", report.PositiveClass, report.RocAuc, ci.Level * 100, ci.Lower, ci.Upper)
                 : string.Format(CultureInfo.InvariantCulture, "{0}: AUC {1:0.000}", report.PositiveClass, report.RocAuc);
-            DrawRocCurves(new[] { new CurveSeries(label, report.Roc) }, path, options, (1 - report.Specificity, report.Sensitivity, report.OperatingPoint.ToString()));
+            return RocCurvesPlot(new[] { new CurveSeries(label, report.Roc) }, options, (1 - report.Specificity, report.Sensitivity, report.OperatingPoint.ToString()));
         }
 
         /// <summary>Several ROC curves on one chart (for example an ensemble and its members), AUC in each legend entry.</summary>
         /// <param name="curves">Labelled curves; the AUC is appended to labels that do not contain "AUC".</param>
         /// <param name="path">The PNG to write.</param>
         /// <param name="options">Size and title.</param>
-        public static void SaveRocCurves(IReadOnlyList<CurveSeries> curves, string path, ChartOptions? options = null) => DrawRocCurves(curves, path, options, null);
+        public static void SaveRocCurves(IReadOnlyList<CurveSeries> curves, string path, ChartOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(curves);
+            if (curves.Count == 0)
+            {
+                throw new ArgumentException("Expected at least one ROC curve; found none.", nameof(curves));
+            }
+
+            CheckPath(path);
+            options = (options ?? new ChartOptions()).Validate();
+            using var plot = RocCurvesPlot(curves, options, null);
+            Save(plot, path, options);
+        }
 
         /// <summary>A precision-recall curve (step-wise, as average precision integrates it) with AP in the legend and the positive prevalence as the chance line.</summary>
         /// <param name="report">Binary metrics with the curve.</param>
@@ -97,43 +131,57 @@ namespace MedicalTransfer.Reporting
             ArgumentNullException.ThrowIfNull(report);
             CheckPath(path);
             options = (options ?? new ChartOptions()).Validate();
+            using var plot = PrecisionRecallPlot(report, options);
+            Save(plot, path, options);
+        }
+
+        internal static Plot PrecisionRecallPlot(BinaryReport report, ChartOptions options)
+        {
             var plot = new Plot();
-            var pr = report.PrecisionRecall;
-            // Draw as steps from high to low recall: precision is constant between thresholds.
-            var xs = new List<double>();
-            var ys = new List<double>();
-            for (int i = pr.Recalls.Count - 1; i >= 0; i--)
+            try
             {
-                if (xs.Count > 0)
+                var pr = report.PrecisionRecall;
+                // Draw as steps from high to low recall: precision is constant between thresholds.
+                var xs = new List<double>();
+                var ys = new List<double>();
+                for (int i = pr.Recalls.Count - 1; i >= 0; i--)
                 {
+                    if (xs.Count > 0)
+                    {
+                        xs.Add(pr.Recalls[i]);
+                        ys.Add(ys[^1]);
+                    }
+
                     xs.Add(pr.Recalls[i]);
-                    ys.Add(ys[^1]);
+                    ys.Add(pr.Precisions[i]);
                 }
 
-                xs.Add(pr.Recalls[i]);
-                ys.Add(pr.Precisions[i]);
+                var line = plot.Add.ScatterLine(xs.ToArray(), ys.ToArray());
+                line.LineWidth = 2;
+                line.LegendText = string.Format(CultureInfo.InvariantCulture, "{0}: AP {1:0.000}", report.PositiveClass, report.AveragePrecision);
+                int positives = report.TruePositives + report.FalseNegatives;
+                int total = positives + report.TrueNegatives + report.FalsePositives;
+                double prevalence = (double)positives / total;
+                var chance = plot.Add.Line(0, prevalence, 1, prevalence);
+                chance.LinePattern = LinePattern.Dashed;
+                chance.Color = Colors.Gray;
+                chance.LegendText = string.Format(CultureInfo.InvariantCulture, "chance (prevalence {0:0.000})", prevalence);
+                var point = plot.Add.Marker(report.Sensitivity, double.IsNaN(report.Ppv) ? 1 : report.Ppv);
+                point.MarkerSize = 10;
+                point.Color = Colors.Red;
+                point.LegendText = "operating point: " + report.OperatingPoint;
+                plot.Axes.SetLimits(-0.02, 1.02, -0.02, 1.02);
+                plot.XLabel("Recall (sensitivity)");
+                plot.YLabel("Precision (PPV)");
+                plot.Title(options.Title ?? "Precision-recall curve");
+                plot.ShowLegend(Alignment.LowerLeft);
+                return plot;
             }
-
-            var line = plot.Add.ScatterLine(xs.ToArray(), ys.ToArray());
-            line.LineWidth = 2;
-            line.LegendText = string.Format(CultureInfo.InvariantCulture, "{0}: AP {1:0.000}", report.PositiveClass, report.AveragePrecision);
-            int positives = report.TruePositives + report.FalseNegatives;
-            int total = positives + report.TrueNegatives + report.FalsePositives;
-            double prevalence = (double)positives / total;
-            var chance = plot.Add.Line(0, prevalence, 1, prevalence);
-            chance.LinePattern = LinePattern.Dashed;
-            chance.Color = Colors.Gray;
-            chance.LegendText = string.Format(CultureInfo.InvariantCulture, "chance (prevalence {0:0.000})", prevalence);
-            var point = plot.Add.Marker(report.Sensitivity, double.IsNaN(report.Ppv) ? 1 : report.Ppv);
-            point.MarkerSize = 10;
-            point.Color = Colors.Red;
-            point.LegendText = "operating point: " + report.OperatingPoint;
-            plot.Axes.SetLimits(-0.02, 1.02, -0.02, 1.02);
-            plot.XLabel("Recall (sensitivity)");
-            plot.YLabel("Precision (PPV)");
-            plot.Title(options.Title ?? "Precision-recall curve");
-            plot.ShowLegend(Alignment.LowerLeft);
-            Save(plot, path, options);
+            catch
+            {
+                plot.Dispose();
+                throw;
+            }
         }
 
         /// <summary>
@@ -148,69 +196,83 @@ namespace MedicalTransfer.Reporting
             ArgumentNullException.ThrowIfNull(calibration);
             CheckPath(path);
             options = (options ?? new ChartOptions()).Validate();
-            var plot = new Plot();
-            var bars = new List<Bar>();
-            foreach (var bin in calibration.Bins.Where(b => b.Count > 0))
-            {
-                double center = (bin.Lower + bin.Upper) / 2, width = bin.Upper - bin.Lower;
-                bars.Add(new Bar { Position = center, Value = bin.Accuracy, Size = width * 0.95, FillColor = Colors.SteelBlue, LineWidth = 0 });
-                bars.Add(new Bar { Position = center, ValueBase = bin.Accuracy, Value = bin.MeanConfidence, Size = width * 0.95, FillColor = Colors.Red.WithAlpha(0.3), LineWidth = 0 });
-            }
-
-            plot.Add.Bars(bars);
-            var ideal = plot.Add.Line(0, 0, 1, 1);
-            ideal.LinePattern = LinePattern.Dashed;
-            ideal.Color = Colors.Gray;
-            plot.Legend.ManualItems.Add(new LegendItem { LabelText = "accuracy", FillColor = Colors.SteelBlue });
-            plot.Legend.ManualItems.Add(new LegendItem { LabelText = "gap to confidence", FillColor = Colors.Red.WithAlpha(0.3) });
-            plot.Legend.ManualItems.Add(new LegendItem { LabelText = "perfect calibration", LineColor = Colors.Gray, LinePattern = LinePattern.Dashed, LineWidth = 1 });
-            plot.ShowLegend(Alignment.UpperLeft);
-            plot.Axes.SetLimits(0, 1, 0, 1);
-            plot.XLabel("Confidence (probability of the predicted class)");
-            plot.YLabel("Accuracy");
-            plot.Title(options.Title ?? string.Format(CultureInfo.InvariantCulture, "Reliability diagram (ECE {0:0.000})", calibration.ExpectedCalibrationError));
+            using var plot = ReliabilityPlot(calibration, options);
             Save(plot, path, options);
         }
 
-        private static void DrawRocCurves(IReadOnlyList<CurveSeries> curves, string path, ChartOptions? options, (double Fpr, double Tpr, string Label)? operatingPoint)
+        internal static Plot ReliabilityPlot(CalibrationReport calibration, ChartOptions options)
         {
-            ArgumentNullException.ThrowIfNull(curves);
-            if (curves.Count == 0)
-            {
-                throw new ArgumentException("Expected at least one ROC curve; found none.", nameof(curves));
-            }
-
-            CheckPath(path);
-            options = (options ?? new ChartOptions()).Validate();
             var plot = new Plot();
-            var chance = plot.Add.Line(0, 0, 1, 1);
-            chance.LinePattern = LinePattern.Dashed;
-            chance.Color = Colors.Gray;
-            chance.LegendText = "chance (AUC 0.5)";
-            foreach (var series in curves)
+            try
             {
-                ArgumentNullException.ThrowIfNull(series);
-                var line = plot.Add.ScatterLine(series.Curve.FalsePositiveRates.ToArray(), series.Curve.TruePositiveRates.ToArray());
-                line.LineWidth = 2;
-                line.LegendText = series.Label.Contains("AUC", StringComparison.Ordinal)
-                    ? series.Label
-                    : string.Format(CultureInfo.InvariantCulture, "{0} (AUC {1:0.000})", series.Label, series.Curve.Auc);
-            }
+                var bars = new List<Bar>();
+                foreach (var bin in calibration.Bins.Where(b => b.Count > 0))
+                {
+                    double center = (bin.Lower + bin.Upper) / 2, width = bin.Upper - bin.Lower;
+                    bars.Add(new Bar { Position = center, Value = bin.Accuracy, Size = width * 0.95, FillColor = Colors.SteelBlue, LineWidth = 0 });
+                    bars.Add(new Bar { Position = center, ValueBase = bin.Accuracy, Value = bin.MeanConfidence, Size = width * 0.95, FillColor = Colors.Red.WithAlpha(0.3), LineWidth = 0 });
+                }
 
-            if (operatingPoint is { } op && !double.IsNaN(op.Fpr) && !double.IsNaN(op.Tpr))
+                plot.Add.Bars(bars);
+                var ideal = plot.Add.Line(0, 0, 1, 1);
+                ideal.LinePattern = LinePattern.Dashed;
+                ideal.Color = Colors.Gray;
+                plot.Legend.ManualItems.Add(new LegendItem { LabelText = "accuracy", FillColor = Colors.SteelBlue });
+                plot.Legend.ManualItems.Add(new LegendItem { LabelText = "gap to confidence", FillColor = Colors.Red.WithAlpha(0.3) });
+                plot.Legend.ManualItems.Add(new LegendItem { LabelText = "perfect calibration", LineColor = Colors.Gray, LinePattern = LinePattern.Dashed, LineWidth = 1 });
+                plot.ShowLegend(Alignment.UpperLeft);
+                plot.Axes.SetLimits(0, 1, 0, 1);
+                plot.XLabel("Confidence (probability of the predicted class)");
+                plot.YLabel("Accuracy");
+                plot.Title(options.Title ?? string.Format(CultureInfo.InvariantCulture, "Reliability diagram (ECE {0:0.000})", calibration.ExpectedCalibrationError));
+                return plot;
+            }
+            catch
             {
-                var marker = plot.Add.Marker(op.Fpr, op.Tpr);
-                marker.MarkerSize = 10;
-                marker.Color = Colors.Red;
-                marker.LegendText = string.Format(CultureInfo.InvariantCulture, "operating point ({0}): sens {1:0.000}, spec {2:0.000}", op.Label, op.Tpr, 1 - op.Fpr);
+                plot.Dispose();
+                throw;
             }
+        }
 
-            plot.Axes.SetLimits(-0.02, 1.02, -0.02, 1.02);
-            plot.XLabel("False positive rate (1 - specificity)");
-            plot.YLabel("True positive rate (sensitivity)");
-            plot.Title(options.Title ?? "ROC curve");
-            plot.ShowLegend(Alignment.LowerRight);
-            Save(plot, path, options);
+        internal static Plot RocCurvesPlot(IReadOnlyList<CurveSeries> curves, ChartOptions options, (double Fpr, double Tpr, string Label)? operatingPoint)
+        {
+            var plot = new Plot();
+            try
+            {
+                var chance = plot.Add.Line(0, 0, 1, 1);
+                chance.LinePattern = LinePattern.Dashed;
+                chance.Color = Colors.Gray;
+                chance.LegendText = "chance (AUC 0.5)";
+                foreach (var series in curves)
+                {
+                    ArgumentNullException.ThrowIfNull(series);
+                    var line = plot.Add.ScatterLine(series.Curve.FalsePositiveRates.ToArray(), series.Curve.TruePositiveRates.ToArray());
+                    line.LineWidth = 2;
+                    line.LegendText = series.Label.Contains("AUC", StringComparison.Ordinal)
+                        ? series.Label
+                        : string.Format(CultureInfo.InvariantCulture, "{0} (AUC {1:0.000})", series.Label, series.Curve.Auc);
+                }
+
+                if (operatingPoint is { } op && !double.IsNaN(op.Fpr) && !double.IsNaN(op.Tpr))
+                {
+                    var marker = plot.Add.Marker(op.Fpr, op.Tpr);
+                    marker.MarkerSize = 10;
+                    marker.Color = Colors.Red;
+                    marker.LegendText = string.Format(CultureInfo.InvariantCulture, "operating point ({0}): sens {1:0.000}, spec {2:0.000}", op.Label, op.Tpr, 1 - op.Fpr);
+                }
+
+                plot.Axes.SetLimits(-0.02, 1.02, -0.02, 1.02);
+                plot.XLabel("False positive rate (1 - specificity)");
+                plot.YLabel("True positive rate (sensitivity)");
+                plot.Title(options.Title ?? "ROC curve");
+                plot.ShowLegend(Alignment.LowerRight);
+                return plot;
+            }
+            catch
+            {
+                plot.Dispose();
+                throw;
+            }
         }
 
         internal static void CheckPath(string path)
@@ -223,6 +285,7 @@ namespace MedicalTransfer.Reporting
             }
         }
 
+        /// <summary>Renders a chart the caller owns (and disposes) to a PNG.</summary>
         internal static void Save(Plot plot, string path, ChartOptions options)
         {
             plot.SavePng(path, options.Width, options.Height);

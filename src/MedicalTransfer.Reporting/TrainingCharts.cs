@@ -30,11 +30,25 @@ namespace MedicalTransfer.Reporting
                 throw new ArgumentException("The training history has no epochs to plot; train at least one epoch first.", nameof(history));
             }
 
+            var (loss, accuracy) = Panels(history, options);
+            using (loss)
+            using (accuracy)
+            {
+                int half = options.Width / 2;
+                using var surface = SKSurface.Create(new SKImageInfo(options.Width, options.Height));
+                surface.Canvas.Clear(SKColors.White);
+                DrawPlot(surface.Canvas, loss, 0, half, options.Height);
+                DrawPlot(surface.Canvas, accuracy, half, options.Width - half, options.Height);
+                Figures.WritePng(surface, path);
+            }
+        }
+
+        /// <summary>The two panels (loss, accuracy); the caller disposes both.</summary>
+        internal static (Plot Loss, Plot Accuracy) Panels(TrainingHistory history, ChartOptions options)
+        {
+            var epochs = history.Epochs;
             double[] x = epochs.Select(e => (double)e.Epoch).ToArray();
             string first = "phase: " + epochs[0].PhaseName;
-            var loss = Panel(x, options.Title ?? "Loss per epoch (" + first + ")", "Loss", Alignment.UpperRight, epochs,
-                ("train", epochs.Select(e => e.TrainLoss).ToArray(), LinePattern.Solid),
-                ("validation", epochs.Select(e => e.ValidationLoss).ToArray(), LinePattern.Solid));
             var series = new List<(string, double[], LinePattern)>
             {
                 ("train", epochs.Select(e => e.TrainAccuracy).ToArray(), LinePattern.Solid),
@@ -45,13 +59,18 @@ namespace MedicalTransfer.Reporting
                 series.Add(("validation AUC", epochs.Select(e => e.ValidationAuc!.Value).ToArray(), LinePattern.Dotted));
             }
 
-            var accuracy = Panel(x, "Accuracy per epoch", "Accuracy", Alignment.LowerRight, epochs, series.ToArray());
-            int half = options.Width / 2;
-            using var surface = SKSurface.Create(new SKImageInfo(options.Width, options.Height));
-            surface.Canvas.Clear(SKColors.White);
-            DrawPlot(surface.Canvas, loss, 0, half, options.Height);
-            DrawPlot(surface.Canvas, accuracy, half, options.Width - half, options.Height);
-            Figures.WritePng(surface, path);
+            var loss = Panel(x, options.Title ?? "Loss per epoch (" + first + ")", "Loss", Alignment.UpperRight, epochs,
+                ("train", epochs.Select(e => e.TrainLoss).ToArray(), LinePattern.Solid),
+                ("validation", epochs.Select(e => e.ValidationLoss).ToArray(), LinePattern.Solid));
+            try
+            {
+                return (loss, Panel(x, "Accuracy per epoch", "Accuracy", Alignment.LowerRight, epochs, series.ToArray()));
+            }
+            catch
+            {
+                loss.Dispose();
+                throw;
+            }
         }
 
         private static Plot Panel(double[] x, string title, string yLabel, Alignment legend, IReadOnlyList<EpochRecord> epochs, params (string Label, double[] Values, LinePattern Pattern)[] series)
@@ -89,7 +108,8 @@ namespace MedicalTransfer.Reporting
 
         private static void DrawPlot(SKCanvas canvas, Plot plot, int left, int width, int height)
         {
-            using var bitmap = SKBitmap.Decode(plot.GetImage(width, height).GetImageBytes());
+            using var image = plot.GetImage(width, height);
+            using var bitmap = SKBitmap.Decode(image.GetImageBytes());
             canvas.DrawBitmap(bitmap, left, 0);
         }
     }

@@ -41,7 +41,7 @@ namespace MedicalTransfer
         }
 
         /// <summary>The class names, in the order of the logits.</summary>
-        public IReadOnlyList<string> ClassNames => _classNames;
+        public IReadOnlyList<string> ClassNames => Array.AsReadOnly(_classNames);
 
         /// <summary>The classifier head's layout.</summary>
         public HeadSpec Head { get; }
@@ -72,6 +72,9 @@ namespace MedicalTransfer
 
         /// <summary>The device the parameters live on.</summary>
         public Device Device => parameters().First().device;
+
+        /// <summary>Held by every operation that must not overlap with another on this model (training, evaluation, explanations).</summary>
+        internal ExclusiveUse Use { get; } = new();
 
         /// <summary>
         /// Freezes exactly what <paramref name="spec"/> names and unfreezes everything else: frozen
@@ -169,41 +172,50 @@ namespace MedicalTransfer
                 throw new WeightsFormatException($"'{path}' is not a MedicalTransfer model file (no '{FormatName}' metadata). To start from a plain state dict, use TransferBuilder.WithWeights(path).");
             }
 
-            TransferModel model;
+            TransferModel? model = null;
             try
             {
-                var architecture = ResNetArchitecture.Parse(Required(metadata, "architecture", path));
-                var classes = JsonSerializer.Deserialize<string[]>(Required(metadata, "classes", path)) ?? Array.Empty<string>();
-                var preprocessing = PreprocessingJson.Parse(Required(metadata, "preprocessing", path));
-                var head = HeadSpec.Parse(Required(metadata, "head", path), customHead);
-                ModelFileSize.Check(path, new FileInfo(path).Length, architecture, classes.Length, head);
-                model = new TransferModel(architecture, head, classes, preprocessing);
-                var freeze = JsonSerializer.Deserialize<string[]>(Required(metadata, "freeze", path)) ?? Array.Empty<string>();
-                model.Freeze(freeze.Length == 0 ? Layers.None : Layers.Only(freeze), metadata.TryGetValue("train_batchnorm", out var tbn) && tbn == "true");
-                model.DecisionThreshold = metadata.TryGetValue("decision_threshold", out var threshold) ? Prediction.DecisionThreshold.Parse(threshold) : null;
-                model.Calibration = Evaluation.TemperatureScaling.FromMetadata(metadata.TryGetValue("calibration", out var calibration) ? calibration : null);
-            }
-            catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException or OverflowException)
-            {
-                throw new WeightsFormatException($"'{path}' has damaged MedicalTransfer metadata: {ex.Message}", ex);
-            }
-
-            var tensors = StateDictFile.Read(path);
-            try
-            {
-                model.WeightsReport = WeightLoader.Apply(model, tensors, path);
-            }
-            finally
-            {
-                foreach (var t in tensors.Values)
+                try
                 {
-                    t.Dispose();
+                    var architecture = ResNetArchitecture.Parse(Required(metadata, "architecture", path));
+                    var classes = JsonSerializer.Deserialize<string[]>(Required(metadata, "classes", path)) ?? Array.Empty<string>();
+                    var preprocessing = PreprocessingJson.Parse(Required(metadata, "preprocessing", path));
+                    var head = HeadSpec.Parse(Required(metadata, "head", path), customHead);
+                    ModelFileSize.Check(path, new FileInfo(path).Length, architecture, classes.Length, head);
+                    model = new TransferModel(architecture, head, classes, preprocessing);
+                    var freeze = JsonSerializer.Deserialize<string[]>(Required(metadata, "freeze", path)) ?? Array.Empty<string>();
+                    model.Freeze(freeze.Length == 0 ? Layers.None : Layers.Only(freeze), metadata.TryGetValue("train_batchnorm", out var tbn) && tbn == "true");
+                    model.DecisionThreshold = metadata.TryGetValue("decision_threshold", out var threshold) ? Prediction.DecisionThreshold.Parse(threshold) : null;
+                    model.Calibration = Evaluation.TemperatureScaling.FromMetadata(metadata.TryGetValue("calibration", out var calibration) ? calibration : null);
                 }
-            }
+                catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException or OverflowException)
+                {
+                    throw new WeightsFormatException($"'{path}' has damaged MedicalTransfer metadata: {ex.Message}", ex);
+                }
 
-            model.eval();
-            model.to(device ?? TorchRuntime.DefaultDevice());
-            return model;
+                var tensors = StateDictFile.Read(path);
+                try
+                {
+                    model.WeightsReport = WeightLoader.Apply(model, tensors, path);
+                }
+                finally
+                {
+                    foreach (var t in tensors.Values)
+                    {
+                        t.Dispose();
+                    }
+                }
+
+                model.eval();
+                model.to(device ?? TorchRuntime.DefaultDevice());
+                return model;
+            }
+            catch
+            {
+                // A half-built model holds native tensors the caller never receives (the builder does the same).
+                model?.Dispose();
+                throw;
+            }
         }
 
         private static string Required(IReadOnlyDictionary<string, string> metadata, string key, string path) =>

@@ -131,50 +131,65 @@ namespace MedicalTransfer.PackageTests
         }
 
         [Fact]
+        public void SymbolPackage_Pdbs_ListTheSourceDocuments()
+        {
+            foreach (var id in _packed.PackageIds)
+            {
+                foreach (var framework in TargetFrameworks)
+                {
+                    var reader = OpenPdb(id, framework, out var provider);
+                    using (provider)
+                    {
+                        Assert.True(reader.Documents.Count > 1, $"{id} {framework}: the PDB lists {reader.Documents.Count} source documents.");
+                    }
+                }
+            }
+        }
+
+        [GitCheckoutFact]
         public void SymbolPackage_Pdbs_LinkSourcesToTheBuiltCommit()
         {
             var commits = _packed.PackedCommits;
+            Assert.NotEmpty(commits);
             foreach (var id in _packed.PackageIds)
             {
-                using var symbols = ZipFile.OpenRead(_packed.SymbolPackagePath(id));
                 foreach (var framework in TargetFrameworks)
                 {
-                    var entry = symbols.GetEntry($"lib/{framework}/{id}.pdb");
-                    Assert.True(entry is not null, $"{_packed.SymbolPackagePath(id)} has no lib/{framework}/{id}.pdb.");
-                    using var pdb = new MemoryStream();
-                    using (var stream = entry!.Open())
+                    var reader = OpenPdb(id, framework, out var provider);
+                    using (provider)
                     {
-                        stream.CopyTo(pdb);
+                        var sourceLink = reader.GetCustomDebugInformation(EntityHandle.ModuleDefinition)
+                            .Select(reader.GetCustomDebugInformation)
+                            .Where(c => reader.GetGuid(c.Kind) == SourceLinkKind)
+                            .Select(c => Encoding.UTF8.GetString(reader.GetBlobBytes(c.Value)))
+                            .SingleOrDefault();
+                        Assert.True(sourceLink is not null, $"{id} {framework}: the PDB has no SourceLink record.");
+                        using var json = JsonDocument.Parse(sourceLink!);
+                        var targets = json.RootElement.GetProperty("documents").EnumerateObject().Select(p => p.Value.GetString()).ToList();
+                        var expected = commits.Select(c => $"https://raw.githubusercontent.com/medicaltransfer/medicaltransfer/{c}/*").ToList();
+                        Assert.True(targets.Count == 1 && expected.Contains(targets[0]!), $"{id} {framework}: expected SourceLink to {string.Join(" or ", expected)}, found {sourceLink}.");
                     }
-
-                    pdb.Position = 0;
-                    using var provider = MetadataReaderProvider.FromPortablePdbStream(pdb);
-                    var reader = provider.GetMetadataReader();
-                    Assert.True(reader.Documents.Count > 1, $"{id} {framework}: the PDB lists {reader.Documents.Count} source documents.");
-
-                    if (commits.Count == 0)
-                    {
-                        continue; // not a git checkout (a source archive): there is no commit to link to
-                    }
-
-                    var sourceLink = reader.GetCustomDebugInformation(EntityHandle.ModuleDefinition)
-                        .Select(reader.GetCustomDebugInformation)
-                        .Where(c => reader.GetGuid(c.Kind) == SourceLinkKind)
-                        .Select(c => Encoding.UTF8.GetString(reader.GetBlobBytes(c.Value)))
-                        .SingleOrDefault();
-                    Assert.True(sourceLink is not null, $"{id} {framework}: the PDB has no SourceLink record.");
-                    using var json = JsonDocument.Parse(sourceLink!);
-                    var targets = json.RootElement.GetProperty("documents").EnumerateObject().Select(p => p.Value.GetString()).ToList();
-                    var expected = commits.Select(c => $"https://raw.githubusercontent.com/medicaltransfer/medicaltransfer/{c}/*").ToList();
-                    Assert.True(targets.Count == 1 && expected.Contains(targets[0]!), $"{id} {framework}: expected SourceLink to {string.Join(" or ", expected)}, found {sourceLink}.");
                 }
 
-                if (commits.Count > 0)
-                {
-                    var repository = Metadata(id).Elements().Single(e => e.Name.LocalName == "repository");
-                    Assert.Contains(repository.Attribute("commit")?.Value, commits);
-                }
+                var repository = Metadata(id).Elements().Single(e => e.Name.LocalName == "repository");
+                Assert.Contains(repository.Attribute("commit")?.Value, commits);
             }
+        }
+
+        private MetadataReader OpenPdb(string id, string framework, out MetadataReaderProvider provider)
+        {
+            using var symbols = ZipFile.OpenRead(_packed.SymbolPackagePath(id));
+            var entry = symbols.GetEntry($"lib/{framework}/{id}.pdb");
+            Assert.True(entry is not null, $"{_packed.SymbolPackagePath(id)} has no lib/{framework}/{id}.pdb.");
+            var pdb = new MemoryStream();
+            using (var stream = entry!.Open())
+            {
+                stream.CopyTo(pdb);
+            }
+
+            pdb.Position = 0;
+            provider = MetadataReaderProvider.FromPortablePdbStream(pdb);
+            return provider.GetMetadataReader();
         }
 
         private XElement Metadata(string id)

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using MedicalTransfer.Models;
@@ -37,6 +38,47 @@ namespace MedicalTransfer.Tests
             using var scope2 = NewDisposeScope();
             var x = torch.randn(2, 3, 48, 48);
             Assert.True(model.call(x).Equals(loaded.call(x)));
+        }
+
+        [Fact]
+        public void Load_WeightsDoNotFit_ThrowsAndLeavesNoTensorAlive()
+        {
+            using var folder = new TestSupport.TempFolder();
+            string good = folder.File("good.safetensors");
+            string damaged = folder.File("damaged.safetensors");
+            using (var model = TestSupport.SmallModel())
+            {
+                model.Save(good);
+                var metadata = MedicalTransfer.Weights.StateDictFile.ReadSafetensorsMetadata(good);
+                var tensors = model.state_dict().Where(kv => kv.Key != "layer1.0.conv1.weight").ToList();
+                MedicalTransfer.Weights.StateDictFile.WriteSafetensors(damaged, tensors, metadata);
+            }
+
+            long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            var ex = Assert.Throws<WeightsMismatchException>(() => TransferModel.Load(damaged, torch.CPU));
+            Assert.Contains("layer1.0.conv1.weight", ex.Message, StringComparison.Ordinal);
+            Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        }
+
+        [Fact]
+        public void Load_FreezeMetadataNamesAMissingBlock_ThrowsFormatErrorAndLeavesNoTensorAlive()
+        {
+            using var folder = new TestSupport.TempFolder();
+            string good = folder.File("good.safetensors");
+            string damaged = folder.File("damaged.safetensors");
+            using (var model = TestSupport.SmallModel())
+            {
+                model.Save(good);
+                var metadata = MedicalTransfer.Weights.StateDictFile.ReadSafetensorsMetadata(good).ToDictionary(kv => kv.Key, kv => kv.Value);
+                metadata["freeze"] = "[\"layer9.0\"]";
+                MedicalTransfer.Weights.StateDictFile.WriteSafetensors(damaged, model.state_dict().ToList(), metadata);
+            }
+
+            long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            var ex = Assert.Throws<WeightsFormatException>(() => TransferModel.Load(damaged, torch.CPU));
+            Assert.Contains("damaged MedicalTransfer metadata", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("layer9", ex.Message, StringComparison.Ordinal);
+            Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         }
 
         [Fact]
@@ -89,13 +131,19 @@ namespace MedicalTransfer.Tests
             // must set trainability from the freeze spec after loading.
             using var folder = new TestSupport.TempFolder();
             string path = folder.File("resnet18.pth");
+            Dictionary<string, Tensor> written;
             using (var source = new ResNet(ResNetArchitecture.ForDepth(18), 1000))
             {
+                TestSupport.FillWithFormula(source, source.state_dict().Keys.ToList());
                 source.save_py(path);
+                written = TestSupport.CloneState(source);
             }
 
             using var model = TransferBuilder.FromResNet(18).WithWeights(path).Freeze(Layers.UpTo(2)).ForClasses("A", "B").OnDevice(torch.CPU).Build();
             Assert.NotNull(model.WeightsReport);
+            // Every backbone tensor is the one PyBridge wrote, bit for bit (the built model's own initialisation differs).
+            var loaded = model.state_dict();
+            Assert.All(written.Where(kv => !kv.Key.StartsWith("fc.", StringComparison.Ordinal)), kv => Assert.True(kv.Value.Equals(loaded[kv.Key]), kv.Key + " differs from the file"));
             Assert.Equal(new[] { "fc.weight", "fc.bias" }, model.WeightsReport!.SkippedHeadKeys);
             int trainable = model.parameters().Count(p => p.requires_grad);
             int expected = model.named_parameters().Count(p => !p.name.StartsWith("conv1", StringComparison.Ordinal) && !p.name.StartsWith("bn1", StringComparison.Ordinal) && !p.name.StartsWith("layer1", StringComparison.Ordinal) && !p.name.StartsWith("layer2", StringComparison.Ordinal));
@@ -120,7 +168,7 @@ namespace MedicalTransfer.Tests
 
         [Theory]
         [InlineData(new byte[0], "empty")]
-        [InlineData(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 }, "")]
+        [InlineData(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 }, "it starts with bytes 010203040506070809")]
         public void WithWeights_NotACheckpoint_ThrowsFormatErrorNamingFile(byte[] content, string word)
         {
             using var folder = new TestSupport.TempFolder();

@@ -33,8 +33,8 @@ TransferModel Train(string name, Preprocessing pre, HeadSpec head, bool fineTune
     var model = TransferBuilder.FromPretrained(MedicalTransfer.Weights.ResNetWeights.MLNetResNet18).ForClasses("NORMAL", "PNEUMONIA")
         .OnDevice(CPU).WithSeed(seed).WithPreprocessing(pre).WithHead(head).Build();
     var loader = new LoaderOptions { BatchSize = 32, Workers = 2, Seed = seed, CacheShorterSide = 128 };
-    var train = new DataLoader(splits.Train, Transforms.ForEvaluation(pre), loader);
-    var val = new DataLoader(splits.Validation, Transforms.ForEvaluation(pre), loader with { Sampling = SamplingMode.Sequential });
+    using var train = new DataLoader(splits.Train, Transforms.ForEvaluation(pre), loader);
+    using var val = new DataLoader(splits.Validation, Transforms.ForEvaluation(pre), loader with { Sampling = SamplingMode.Sequential });
     var phases = new List<TrainingPhase> { new("head (backbone frozen)", Layers.All, 1e-3, 6) };
     if (fineTune)
     {

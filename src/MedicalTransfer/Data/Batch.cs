@@ -10,7 +10,8 @@ namespace MedicalTransfer.Data
     /// A batch of images <c>[N, 3, H, W]</c> (float32) and labels <c>[N]</c> (int64). The tensors
     /// are created on first access, on the thread that reads them: they join the DisposeScope active
     /// at that moment, so consuming each batch inside <c>torch.NewDisposeScope()</c> frees them. Dispose
-    /// the batch otherwise.
+    /// the batch otherwise. Reading <see cref="Images"/> and <see cref="Labels"/> from several threads is safe
+    /// (each tensor is created once); the tensors themselves are TorchSharp's and follow its rules.
     /// </summary>
     public sealed class Batch : IDisposable
     {
@@ -19,6 +20,7 @@ namespace MedicalTransfer.Data
         private readonly int height;
         private readonly int width;
         private readonly Device? device;
+        private readonly object gate = new();
         private float[]? pixels;
         private Tensor? images;
         private Tensor? labelTensor;
@@ -50,18 +52,21 @@ namespace MedicalTransfer.Data
         {
             get
             {
-                ObjectDisposedException.ThrowIf(disposed, this);
-                if (images is null)
+                lock (gate)
                 {
-                    float[] data = pixels!;
-                    Tensor cpu = empty(new long[] { Count, channels, height, width }, ScalarType.Float32);
-                    cpu.data<float>().CopyFrom(new ReadOnlySpan<float>(data, 0, Count * channels * height * width), 0, 0);
-                    images = MoveToDevice(cpu);
-                    pixels = null;
-                    ArrayPool<float>.Shared.Return(data);
-                }
+                    ObjectDisposedException.ThrowIf(disposed, this);
+                    if (images is null)
+                    {
+                        float[] data = pixels!;
+                        Tensor cpu = empty(new long[] { Count, channels, height, width }, ScalarType.Float32);
+                        cpu.data<float>().CopyFrom(new ReadOnlySpan<float>(data, 0, Count * channels * height * width), 0, 0);
+                        images = MoveToDevice(cpu);
+                        pixels = null;
+                        ArrayPool<float>.Shared.Return(data);
+                    }
 
-                return images;
+                    return images;
+                }
             }
         }
 
@@ -70,37 +75,43 @@ namespace MedicalTransfer.Data
         {
             get
             {
-                ObjectDisposedException.ThrowIf(disposed, this);
-                if (labelTensor is null)
+                lock (gate)
                 {
-                    var values = new long[Count];
-                    for (int i = 0; i < Count; i++)
+                    ObjectDisposedException.ThrowIf(disposed, this);
+                    if (labelTensor is null)
                     {
-                        values[i] = labels[i];
+                        var values = new long[Count];
+                        for (int i = 0; i < Count; i++)
+                        {
+                            values[i] = labels[i];
+                        }
+
+                        labelTensor = MoveToDevice(tensor(values, new long[] { Count }));
                     }
 
-                    labelTensor = MoveToDevice(tensor(values, new long[] { Count }));
+                    return labelTensor;
                 }
-
-                return labelTensor;
             }
         }
 
         /// <summary>Disposes the tensors (if created) and returns the pixel buffer to its pool.</summary>
         public void Dispose()
         {
-            if (disposed)
+            lock (gate)
             {
-                return;
-            }
+                if (disposed)
+                {
+                    return;
+                }
 
-            disposed = true;
-            images?.Dispose();
-            labelTensor?.Dispose();
-            if (pixels is not null)
-            {
-                ArrayPool<float>.Shared.Return(pixels);
-                pixels = null;
+                disposed = true;
+                images?.Dispose();
+                labelTensor?.Dispose();
+                if (pixels is not null)
+                {
+                    ArrayPool<float>.Shared.Return(pixels);
+                    pixels = null;
+                }
             }
         }
 

@@ -23,11 +23,16 @@ namespace MedicalTransfer.Data
     /// }
     /// </code>
     /// </summary>
-    public sealed class DataLoader
+    public sealed class DataLoader : IDisposable
     {
         private readonly ImageDataset dataset;
         private readonly ImageTransform transform;
         private readonly ConcurrentDictionary<int, FloatImage>? cache;
+        private readonly object cacheGate = new();
+        private long cachedBytes;
+        private int runningEpochs;
+        private bool cacheFullLogged;
+        private bool disposed;
 
         /// <summary>Creates a loader; nothing is read until <see cref="GetBatches"/> is enumerated.</summary>
         /// <param name="dataset">Training or validation images.</param>
@@ -78,10 +83,41 @@ namespace MedicalTransfer.Data
         /// <param name="cancellationToken">Stops the workers; the enumeration then throws <see cref="OperationCanceledException"/>.</param>
         /// <returns>The batches of the epoch.</returns>
         /// <exception cref="ImageDataException">A file cannot be decoded (under <see cref="BadImagePolicy.Throw"/>).</exception>
+        /// <exception cref="ObjectDisposedException">The loader was disposed.</exception>
         public IEnumerable<Batch> GetBatches(int epoch, CancellationToken cancellationToken = default)
         {
             Guard.InRange(epoch, 0, int.MaxValue);
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed), this);
             return Enumerate(epoch, cancellationToken);
+        }
+
+        /// <summary>Images in the cache now.</summary>
+        internal int CachedImages => cache?.Count ?? 0;
+
+        /// <summary>Bytes the cached images hold now.</summary>
+        internal long CachedBytes => cache?.Values.Sum(i => (long)i.Length * sizeof(float)) ?? 0;
+
+        /// <summary>
+        /// Returns the cached images' buffers (<see cref="LoaderOptions.CacheShorterSide"/>) to their pool; later
+        /// calls to <see cref="GetBatches"/> throw. An epoch being read when the loader is disposed finishes first.
+        /// </summary>
+        public void Dispose()
+        {
+            lock (cacheGate)
+            {
+                if (disposed)
+                {
+                    return;
+                }
+
+                Volatile.Write(ref disposed, true);
+                if (runningEpochs > 0)
+                {
+                    return; // the last epoch to end releases the cache
+                }
+            }
+
+            ReleaseCache();
         }
 
         internal int Label(int index) => dataset.Samples[index].Label;
@@ -152,36 +188,103 @@ namespace MedicalTransfer.Data
                 return ImageDecoder.Decode(path, Options.Decoding);
             }
 
-            if (!cache.TryGetValue(index, out FloatImage? cached))
+            // Cached images stay until the loader is disposed, which waits for running epochs: reading one is safe.
+            if (cache.TryGetValue(index, out FloatImage? cached))
             {
-                FloatImage decoded = ImageDecoder.Decode(path, Options.Decoding);
-                int side = Options.CacheShorterSide!.Value;
-                if (Math.Min(decoded.Width, decoded.Height) > side)
+                return cached.Clone();
+            }
+
+            FloatImage decoded = ImageDecoder.Decode(path, Options.Decoding);
+            int side = Options.CacheShorterSide!.Value;
+            if (Math.Min(decoded.Width, decoded.Height) > side)
+            {
+                (int w, int h) = ResizeTransform.ShorterSideSize(decoded.Width, decoded.Height, side);
+                FloatImage small = Resampler.Resize(decoded, w, h);
+                decoded.Dispose();
+                decoded = small;
+            }
+
+            long bytes = (long)decoded.Length * sizeof(float);
+            lock (cacheGate)
+            {
+                if (!disposed && cachedBytes + bytes <= Options.CacheMaxBytes && cache.TryAdd(index, decoded))
                 {
-                    (int w, int h) = ResizeTransform.ShorterSideSize(decoded.Width, decoded.Height, side);
-                    FloatImage small = Resampler.Resize(decoded, w, h);
-                    decoded.Dispose();
-                    decoded = small;
+                    cachedBytes += bytes;
+                    return decoded.Clone();
                 }
 
-                cached = cache.GetOrAdd(index, decoded);
-                if (!ReferenceEquals(cached, decoded))
+                if (!disposed && !cacheFullLogged && !cache.ContainsKey(index))
                 {
-                    decoded.Dispose();
+                    cacheFullLogged = true;
+                    Log.CacheFull(Options.Logger, Options.CacheMaxBytes, cache.Count);
                 }
             }
 
-            return cached.Clone();
+            // Not kept (the cache is full, or another worker cached it first): the same pixels, owned by the caller.
+            return decoded;
+        }
+
+        /// <summary>The batches of a loader made for one pass; the loader is disposed when the pass ends.</summary>
+        internal static IEnumerable<Batch> Owning(DataLoader loader, IEnumerable<Batch> batches)
+        {
+            using (loader)
+            {
+                foreach (Batch batch in batches)
+                {
+                    yield return batch;
+                }
+            }
+        }
+
+        private void ReleaseCache()
+        {
+            if (cache is null)
+            {
+                return;
+            }
+
+            lock (cacheGate)
+            {
+                foreach (FloatImage image in cache.Values)
+                {
+                    image.Dispose();
+                }
+
+                cache.Clear();
+                cachedBytes = 0;
+            }
         }
 
         private IEnumerable<Batch> Enumerate(int epoch, CancellationToken cancellationToken)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            using var run = new EpochRun(this, epoch, EpochOrder(epoch), cancellationToken);
-            Batch? batch;
-            while ((batch = run.Next()) is not null)
+            lock (cacheGate)
             {
-                yield return batch;
+                ObjectDisposedException.ThrowIf(disposed, this);
+                runningEpochs++;
+            }
+
+            try
+            {
+                using var run = new EpochRun(this, epoch, EpochOrder(epoch), cancellationToken);
+                Batch? batch;
+                while ((batch = run.Next()) is not null)
+                {
+                    yield return batch;
+                }
+            }
+            finally
+            {
+                bool release;
+                lock (cacheGate)
+                {
+                    release = --runningEpochs == 0 && disposed;
+                }
+
+                if (release)
+                {
+                    ReleaseCache();
+                }
             }
         }
     }

@@ -65,8 +65,8 @@ namespace MedicalTransfer.Data
                 return image;
             }
 
-            int top = Offset(image.Height, height);
-            int left = Offset(image.Width, width);
+            int top = CropBoxes.CenterOffset(image.Height, height);
+            int left = CropBoxes.CenterOffset(image.Width, width);
             FloatImage result = Crop(image, left, top, width, height);
             image.Dispose();
             return result;
@@ -96,11 +96,6 @@ namespace MedicalTransfer.Data
 
             return result;
         }
-
-        private static int Offset(int size, int crop) =>
-            crop > size
-                ? -((crop - size) / 2)                                                   // torchvision pads (crop - size) // 2 before
-                : (int)Math.Round((size - crop) / 2.0, MidpointRounding.ToEven);        // Python's round()
 
         public override string ToString() => string.Format(CultureInfo.InvariantCulture, "CenterCrop({0}, {1})", height, width);
     }
@@ -161,6 +156,7 @@ namespace MedicalTransfer.Data
                 ch = imageHeight;
             }
 
+            // torchvision floors here ((height - h) // 2), unlike center_crop's round: this is not a center crop (see CropBoxes).
             return ((imageHeight - ch) / 2, (imageWidth - cw) / 2, ch, cw);
         }
 

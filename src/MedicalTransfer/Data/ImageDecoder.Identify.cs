@@ -109,62 +109,6 @@ namespace MedicalTransfer.Data
         }
 
         /// <summary>
-        /// An 8-bit RGB picture of a DICOM file as the pipeline sees it (the file's own window), for
-        /// code that draws on the original image (heatmap overlays); <see langword="null"/> when the
-        /// file is not DICOM.
-        /// </summary>
-        internal static Image<Rgb24>? TryLoadDicomRgb(string path)
-        {
-            if (!IsDicomFile(path))
-            {
-                return null;
-            }
-
-            using FloatImage image = Decode(path, ImageLoadOptions.Default);
-            var rgb = new Image<Rgb24>(image.Width, image.Height);
-            for (int y = 0; y < image.Height; y++)
-            {
-                for (int x = 0; x < image.Width; x++)
-                {
-                    int i = (y * image.Width) + x;
-                    byte r = To8(image.Plane(0)[i]);
-                    rgb[x, y] = image.Channels == 1 ? new Rgb24(r, r, r) : new Rgb24(r, To8(image.Plane(1)[i]), To8(image.Plane(2)[i]));
-                }
-            }
-
-            return rgb;
-
-            static byte To8(float v) => (byte)Math.Round(Math.Clamp(v, 0f, 1f) * 255);
-        }
-
-        /// <summary>The size of a DICOM file from its header, or <see langword="null"/> when the file is not DICOM.</summary>
-        internal static (int Width, int Height)? TryDicomSize(string path)
-        {
-            if (!IsDicomFile(path))
-            {
-                return null;
-            }
-
-            ImageFileInfo info = Identify(path, ImageLoadOptions.Default);
-            return (info.Width, info.Height);
-        }
-
-        private static bool IsDicomFile(string path)
-        {
-            try
-            {
-                using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
-                byte[] start = new byte[(int)Math.Min(file.Length, 256)];
-                file.ReadExactly(start);
-                return IsDicom(path, start);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return false;
-            }
-        }
-
-        /// <summary>
         /// DICOM by content ('DICM' after the preamble, or a data set without one), or by extension
         /// (.dcm) when the content is not a PNG, JPEG or BMP signature, so that a truncated .dcm file
         /// gets the DICOM reader's diagnosis.

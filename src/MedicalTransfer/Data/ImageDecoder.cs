@@ -116,7 +116,7 @@ namespace MedicalTransfer.Data
                 using var stream = new MemoryStream(buffer, 0, length, writable: false);
                 info = Image.Identify(Config, stream, out format);
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            catch (Exception e) when (IsBadImageData(e))
             {
                 throw new ImageDataException(path, Format("Image file '{0}' has a corrupt header ({1}); expected a PNG, JPEG or BMP image. Remove or replace the file.", path, e.Message), e);
             }
@@ -152,11 +152,21 @@ namespace MedicalTransfer.Data
 
                 return DecodeRgb24(bytes);
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            catch (Exception e) when (IsBadImageData(e))
             {
                 throw new ImageDataException(path, Format("Image file '{0}' ({1}, {2}x{3}) cannot be decoded: {4} Remove or replace the file.", path, format.Name, info.Width, info.Height, e.Message), e);
             }
         }
+
+        /// <summary>
+        /// Whether a decoder's exception says the file's data cannot be decoded: ImageSharp's
+        /// <see cref="ImageFormatException"/> family (invalid content, unknown format), its
+        /// <see cref="NotSupportedException"/> for valid files it does not decode, and the inflate and
+        /// end-of-data errors of compressed streams. Anything else is a bug (ours or a decoder's) and must
+        /// surface: under <see cref="BadImagePolicy.Skip"/> a bad-data verdict drops the image silently.
+        /// </summary>
+        internal static bool IsBadImageData(Exception e) =>
+            e is ImageFormatException or NotSupportedException or InvalidDataException or EndOfStreamException;
 
         private static void CheckPixels(string path, int width, int height, ImageLoadOptions options)
         {

@@ -63,6 +63,14 @@ namespace MedicalTransfer.Data
         /// <value>The default is <see langword="null"/>: no cache, every epoch decodes again.</value>
         public int? CacheShorterSide { get; init; }
 
+        /// <summary>
+        /// The most memory the <see cref="CacheShorterSide"/> cache may hold, in bytes (4 per pixel and channel of
+        /// each cached image). Images that do not fit are decoded (and resized) again every epoch instead; the
+        /// results are the same either way. <see cref="DataLoader.Dispose"/> releases the cache.
+        /// </summary>
+        /// <value>The default is 2 GiB.</value>
+        public long CacheMaxBytes { get; init; } = 2L << 30;
+
         /// <summary>Decoding limits and the policy for bad files.</summary>
         /// <value>The default is <see cref="ImageLoadOptions.Default"/>: 64 megapixels, throw on a bad file.</value>
         public ImageLoadOptions Decoding { get; init; } = ImageLoadOptions.Default;
@@ -87,6 +95,7 @@ namespace MedicalTransfer.Data
             Check(Workers >= 1 && Workers <= 256, nameof(Workers), Workers, "from 1 to 256");
             Check(PrefetchBatches >= 1, nameof(PrefetchBatches), PrefetchBatches, "at least 1");
             Check(CacheShorterSide is null or > 0, nameof(CacheShorterSide), CacheShorterSide, "positive or null");
+            Check(CacheMaxBytes > 0, nameof(CacheMaxBytes), CacheMaxBytes, "positive");
             if (Decoding is null)
             {
                 throw new ArgumentNullException(nameof(Decoding));

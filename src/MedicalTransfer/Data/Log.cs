@@ -32,5 +32,7 @@ namespace MedicalTransfer.Data
 
         [LoggerMessage(EventId = 3063, Level = LogLevel.Information, Message = "Read the DICOM headers of {Count} files under {Root} ({Unreadable} unreadable; their problems surface in the pre-flight check or the loader)")]
         public static partial void DicomHeadersRead(ILogger logger, string root, int count, int unreadable);
+        [LoggerMessage(EventId = 3050, Level = LogLevel.Information, Message = "The decoded-image cache is full ({MaxBytes} bytes, LoaderOptions.CacheMaxBytes, {Count} images); further images are decoded every epoch")]
+        public static partial void CacheFull(ILogger logger, long maxBytes, int count);
     }
 }

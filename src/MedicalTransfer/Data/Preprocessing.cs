@@ -24,8 +24,10 @@ namespace MedicalTransfer.Data
     /// </summary>
     public sealed class Preprocessing : IEquatable<Preprocessing>
     {
-        private static readonly float[] ImageNetMean = { 0.485f, 0.456f, 0.406f };
-        private static readonly float[] ImageNetStd = { 0.229f, 0.224f, 0.225f };
+        private static readonly IReadOnlyList<float> ImageNetMean = Array.AsReadOnly(new[] { 0.485f, 0.456f, 0.406f });
+        private static readonly IReadOnlyList<float> ImageNetStd = Array.AsReadOnly(new[] { 0.229f, 0.224f, 0.225f });
+        private readonly IReadOnlyList<float> mean = ImageNetMean;
+        private readonly IReadOnlyList<float> std = ImageNetStd;
 
         /// <summary>torchvision's ImageNet V1 evaluation preprocessing: resize 256, crop 224, ImageNet statistics.</summary>
         public static Preprocessing ImageNet { get; } = new();
@@ -35,11 +37,13 @@ namespace MedicalTransfer.Data
 
         /// <summary>Per-channel mean subtracted after scaling, in <see cref="ChannelOrder"/> order.</summary>
         /// <value>The default is ImageNet's (0.485, 0.456, 0.406).</value>
-        public IReadOnlyList<float> Mean { get; init; } = ImageNetMean;
+        /// <remarks>The values are copied when set: changing the caller's array afterwards changes nothing here.</remarks>
+        public IReadOnlyList<float> Mean { get => mean; init => mean = Copy(value); }
 
         /// <summary>Per-channel standard deviation divided by after subtracting the mean.</summary>
         /// <value>The default is ImageNet's (0.229, 0.224, 0.225).</value>
-        public IReadOnlyList<float> Std { get; init; } = ImageNetStd;
+        /// <remarks>The values are copied when set: changing the caller's array afterwards changes nothing here.</remarks>
+        public IReadOnlyList<float> Std { get => std; init => std = Copy(value); }
 
         /// <summary>Length of the shorter side after resizing, before the center crop.</summary>
         /// <value>The default is 256.</value>
@@ -96,6 +100,9 @@ namespace MedicalTransfer.Data
 
         /// <inheritdoc />
         public override int GetHashCode() => HashCode.Combine(ResizeSize, CropSize, ChannelOrder, PixelScale, Mean[0], Std[0]);
+
+        /// <summary>A read-only copy; <see langword="null"/> stays null, for <see cref="Validate"/> to report.</summary>
+        private static IReadOnlyList<float> Copy(IReadOnlyList<float>? values) => values is null ? null! : Array.AsReadOnly(values.ToArray());
 
         /// <inheritdoc />
         public override string ToString() => string.Format(

@@ -46,7 +46,8 @@ namespace MedicalTransfer.Data
         public IEnumerable<Batch> GetBatches(ImageTransform transform, LoaderOptions? options = null, CancellationToken cancellationToken = default)
         {
             LoaderOptions evaluation = (options ?? new LoaderOptions()) with { Sampling = SamplingMode.Sequential, DropLast = false };
-            return new DataLoader(Images, transform, evaluation).GetBatches(0, cancellationToken);
+            var loader = new DataLoader(Images, transform, evaluation);
+            return DataLoader.Owning(loader, loader.GetBatches(0, cancellationToken));
         }
 
         /// <inheritdoc />

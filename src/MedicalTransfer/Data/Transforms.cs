@@ -179,16 +179,19 @@ namespace MedicalTransfer.Data
         /// </summary>
         /// <param name="preprocessing">The weights' preprocessing, for example <see cref="Preprocessing.ImageNet"/>.</param>
         /// <returns>The transform.</returns>
-        public static ImageTransform ForEvaluation(Preprocessing preprocessing)
+        public static ImageTransform ForEvaluation(Preprocessing preprocessing) =>
+            EvaluationPipeline(Guard.NotNull(preprocessing).Validate(), preprocessing.CropSize);
+
+        /// <summary>
+        /// The evaluation pipeline with another crop: five-crop test-time augmentation takes its views from the
+        /// central <see cref="Preprocessing.ResizeSize"/> square. The one definition of the evaluation pipeline.
+        /// </summary>
+        internal static ImageTransform EvaluationPipeline(Preprocessing preprocessing, int cropSize) => new ComposeTransform(new ImageTransform[]
         {
-            Guard.NotNull(preprocessing).Validate();
-            return new ComposeTransform(new ImageTransform[]
-            {
-                new ResizeTransform(preprocessing.ResizeSize, 0, 0),
-                new CenterCropTransform(preprocessing.CropSize, preprocessing.CropSize),
-                new NormalizeTransform(preprocessing.Mean, preprocessing.Std, preprocessing.PixelScale, preprocessing.ChannelOrder),
-            });
-        }
+            new ResizeTransform(preprocessing.ResizeSize, 0, 0),
+            new CenterCropTransform(cropSize, cropSize),
+            new NormalizeTransform(preprocessing.Mean, preprocessing.Std, preprocessing.PixelScale, preprocessing.ChannelOrder),
+        });
 
         /// <summary>
         /// The reference article's training augmentation for a set of weights:

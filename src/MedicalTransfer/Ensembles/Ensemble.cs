@@ -48,7 +48,7 @@ namespace MedicalTransfer.Ensembles
         }
 
         /// <summary>The members, in the order given.</summary>
-        public IReadOnlyList<TransferModel> Members => members;
+        public IReadOnlyList<TransferModel> Members => Array.AsReadOnly(members);
 
         /// <summary>The shared class names.</summary>
         public IReadOnlyList<string> ClassNames => members[0].ClassNames;
@@ -57,7 +57,7 @@ namespace MedicalTransfer.Ensembles
         public Voting Voting { get; }
 
         /// <summary>Each member's weight (summing to 1); equal unless <see cref="WithWeights"/> set them.</summary>
-        public IReadOnlyList<double> Weights => weights;
+        public IReadOnlyList<double> Weights => Array.AsReadOnly(weights);
 
         /// <summary>An ensemble of the given models with soft voting.</summary>
         /// <param name="models">At least two models with the same class names in the same order.</param>

@@ -106,21 +106,11 @@ namespace MedicalTransfer.Evaluation
             }
         }
 
-        /// <summary>The transform that feeds <see cref="Probabilities"/>: the evaluation pipeline, or the central resize square for five-crop.</summary>
-        internal static ImageTransform TransformFor(Preprocessing preprocessing, TestTimeAugmentation augmentation)
-        {
-            if ((augmentation & TestTimeAugmentation.FiveCrop) == 0)
-            {
-                return Transforms.ForEvaluation(preprocessing);
-            }
-
-            return new ComposeTransform(new ImageTransform[]
-            {
-                new ResizeTransform(preprocessing.ResizeSize, 0, 0),
-                new CenterCropTransform(preprocessing.ResizeSize, preprocessing.ResizeSize),
-                new NormalizeTransform(preprocessing.Mean, preprocessing.Std, preprocessing.PixelScale, preprocessing.ChannelOrder),
-            });
-        }
+        /// <summary>The transform that feeds <see cref="Probabilities"/>: the evaluation pipeline, cropped to the central resize square for five-crop.</summary>
+        internal static ImageTransform TransformFor(Preprocessing preprocessing, TestTimeAugmentation augmentation) =>
+            (augmentation & TestTimeAugmentation.FiveCrop) == 0
+                ? Transforms.ForEvaluation(preprocessing)
+                : Transforms.EvaluationPipeline(preprocessing, preprocessing.ResizeSize);
 
         /// <summary>Softmax probabilities [N, classes] (of the logits over the model's calibration temperature, if any) averaged over the augmentation's views; call in eval mode under no_grad.</summary>
         internal static Tensor Probabilities(TransferModel model, Tensor images, TestTimeAugmentation augmentation, int cropSize)
@@ -129,9 +119,7 @@ namespace MedicalTransfer.Evaluation
             var views = new List<Tensor>();
             if ((augmentation & TestTimeAugmentation.FiveCrop) != 0)
             {
-                long h = images.shape[2], w = images.shape[3];
-                long top = (h - cropSize) / 2, left = (w - cropSize) / 2;
-                foreach (var (y, x) in new[] { (top, left), (0L, 0L), (0L, w - cropSize), (h - cropSize, 0L), (h - cropSize, w - cropSize) })
+                foreach (var (y, x) in CropBoxes.FiveCrop((int)images.shape[2], (int)images.shape[3], cropSize, cropSize))
                 {
                     views.Add(images.narrow(2, y, cropSize).narrow(3, x, cropSize));
                 }
@@ -173,6 +161,7 @@ namespace MedicalTransfer.Evaluation
 
         private static (int[] Labels, double[] Probabilities, int[] Indices, DataQualityReport Quality) Run(TransferModel model, ImageDataset dataset, PredictionOptions options, CancellationToken cancellationToken)
         {
+            using var use = model.Use.Acquire("Evaluator.Predict");
             var loader = (options.Loader ?? new LoaderOptions()) with { Sampling = SamplingMode.Sequential, DropLast = false };
             var transform = TransformFor(model.Preprocessing, options.Augmentation);
             var labels = new List<int>(dataset.Count);
@@ -185,7 +174,7 @@ namespace MedicalTransfer.Evaluation
             try
             {
                 using var noGrad = no_grad();
-                var reader = new DataLoader(dataset, transform, loader);
+                using var reader = new DataLoader(dataset, transform, loader);
                 quality = reader.Report;
                 foreach (var batch in reader.GetBatches(0, cancellationToken))
                 {

@@ -76,19 +76,19 @@ namespace MedicalTransfer.Evaluation
         }
 
         /// <summary>Class names, in the order of the probability columns.</summary>
-        public IReadOnlyList<string> ClassNames => classNames;
+        public IReadOnlyList<string> ClassNames => Array.AsReadOnly(classNames);
 
         /// <summary>Number of images.</summary>
         public int Count => labels.Length;
 
         /// <summary>True class index of each image.</summary>
-        public IReadOnlyList<int> Labels => labels;
+        public IReadOnlyList<int> Labels => Array.AsReadOnly(labels);
 
         /// <summary>
         /// The predicted class of each image: the class with the highest probability (the first one on
         /// a tie, as numpy's argmax), or for a hard-voting ensemble the majority vote.
         /// </summary>
-        public IReadOnlyList<int> PredictedLabels => predicted ??= ComputeArgmax();
+        public IReadOnlyList<int> PredictedLabels => Array.AsReadOnly(predicted ??= ComputeArgmax());
 
         /// <summary>Probability that image <paramref name="image"/> belongs to class <paramref name="classIndex"/>.</summary>
         /// <param name="image">Image index.</param>

@@ -101,6 +101,7 @@ namespace MedicalTransfer.Explainability
                 }
             }
 
+            using var use = model.Use.Acquire(Name + ".Explain");
             var blocks = Blocks(model);
             bool wasTraining = model.training;
             model.eval();
@@ -160,6 +161,7 @@ namespace MedicalTransfer.Explainability
             Guard.NotNull(model);
             Guard.NotEmpty(imagePaths);
             int? target = targetClass is null ? null : ClassIndex(model.ClassNames, targetClass);
+            using var use = model.Use.Acquire(Name + ".Explain");
             var result = new List<Explanation>(imagePaths.Count);
             foreach (var batch in Load(model.ClassNames, imagePaths, model.Preprocessing, cancellationToken))
             {
@@ -251,8 +253,11 @@ namespace MedicalTransfer.Explainability
         private static ImageDataset Dataset(IReadOnlyList<string> classes, IReadOnlyList<string> paths) =>
             new(string.Empty, classes, paths.Select(p => new ImageSample(Guard.NotNullOrWhiteSpace(p, nameof(paths)), 0)).ToArray(), 0);
 
-        private static IEnumerable<Batch> Load(IReadOnlyList<string> classes, IReadOnlyList<string> paths, Preprocessing preprocessing, CancellationToken cancellationToken) =>
-            new DataLoader(Dataset(classes, paths), Transforms.ForEvaluation(preprocessing), EvaluationLoader()).GetBatches(0, cancellationToken);
+        private static IEnumerable<Batch> Load(IReadOnlyList<string> classes, IReadOnlyList<string> paths, Preprocessing preprocessing, CancellationToken cancellationToken)
+        {
+            var loader = new DataLoader(Dataset(classes, paths), Transforms.ForEvaluation(preprocessing), EvaluationLoader());
+            return DataLoader.Owning(loader, loader.GetBatches(0, cancellationToken));
+        }
 
         private nn.Module<Tensor, Tensor>[]? Blocks(TransferModel model)
         {

@@ -55,6 +55,7 @@ namespace MedicalTransfer.Explainability
                 }
             }
 
+            using var use = model.Use.Acquire("Faithfulness.ProbabilityDrop");
             bool wasTraining = model.training;
             model.eval();
             try

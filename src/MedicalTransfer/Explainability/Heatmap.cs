@@ -9,17 +9,20 @@ namespace MedicalTransfer.Explainability
     public sealed class Heatmap
     {
         private readonly float[] values;
+        private readonly IReadOnlyList<float> readOnlyValues;
 
         /// <summary>Creates a heatmap from row-major values.</summary>
         /// <param name="width">Columns.</param>
         /// <param name="height">Rows.</param>
-        /// <param name="values">width x height values in [0, 1].</param>
+        /// <param name="values">width x height values in [0, 1]; they are copied.</param>
         /// <exception cref="ArgumentException">The count differs from width x height, or a value is outside [0, 1].</exception>
         public Heatmap(int width, int height, float[] values)
         {
             Guard.Positive(width);
             Guard.Positive(height);
-            Guard.NotNull(values);
+
+            // Validated and kept as a copy: the caller's array may change afterwards (or while it is checked).
+            values = (float[])Guard.NotNull(values).Clone();
             if (values.Length != width * height)
             {
                 throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Expected {0} x {1} = {2} values; found {3}.", width, height, width * height, values.Length), nameof(values));
@@ -36,6 +39,7 @@ namespace MedicalTransfer.Explainability
             Width = width;
             Height = height;
             this.values = values;
+            readOnlyValues = Array.AsReadOnly(values);
         }
 
         /// <summary>Columns.</summary>
@@ -45,7 +49,7 @@ namespace MedicalTransfer.Explainability
         public int Height { get; }
 
         /// <summary>The values, row-major.</summary>
-        public IReadOnlyList<float> Values => values;
+        public IReadOnlyList<float> Values => readOnlyValues;
 
         /// <summary>The value at column <paramref name="x"/>, row <paramref name="y"/>.</summary>
         /// <param name="x">Column.</param>

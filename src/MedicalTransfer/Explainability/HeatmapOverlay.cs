@@ -34,6 +34,14 @@ namespace MedicalTransfer.Explainability
         /// <value>The default is 0.5.</value>
         public double OutsideCropBrightness { get; init; } = 0.5;
 
+        /// <summary>
+        /// How the original image is decoded: the data pipeline's decoder with its format whitelist (PNG, JPEG,
+        /// BMP), EXIF orientation and pixel limit, so the overlay shows the image exactly as the model saw it.
+        /// Pass the loader's options if you raised <see cref="ImageLoadOptions.MaxPixels"/> there.
+        /// </summary>
+        /// <value>The default is <see cref="ImageLoadOptions.Default"/>.</value>
+        public ImageLoadOptions Decoding { get; init; } = ImageLoadOptions.Default;
+
         internal OverlayOptions Validate()
         {
             if (!Enum.IsDefined(Colormap))
@@ -43,6 +51,7 @@ namespace MedicalTransfer.Explainability
 
             Guard.InRange(Alpha, 0.0, 1.0, "OverlayOptions.Alpha");
             Guard.InRange(OutsideCropBrightness, 0.0, 1.0, "OverlayOptions.OutsideCropBrightness");
+            Guard.NotNull(Decoding, "OverlayOptions.Decoding").Validate();
             return this;
         }
     }
@@ -75,10 +84,11 @@ namespace MedicalTransfer.Explainability
             Guard.NotNull(map);
             Guard.NotNull(preprocessing).Validate();
             Guard.NotNullOrWhiteSpace(outputPath);
-            using var image = LoadRgb(imagePath);
+            options = (options ?? new OverlayOptions()).Validate();
+            using var image = LoadRgb(imagePath, options.Decoding);
             var frame = ToImageFrame(map, preprocessing, image.Width, image.Height);
             var crop = CropBox(preprocessing, image.Width, image.Height);
-            Blend(image, frame, crop, (options ?? new OverlayOptions()).Validate());
+            Blend(image, frame, crop, options);
             SavePng(image, outputPath);
         }
 
@@ -93,8 +103,9 @@ namespace MedicalTransfer.Explainability
             Guard.NotNullOrWhiteSpace(imagePath);
             Guard.NotNull(map);
             Guard.NotNull(preprocessing).Validate();
-            using var image = LoadRgb(imagePath);
-            Blend(image, ToImageFrame(map, preprocessing, image.Width, image.Height), CropBox(preprocessing, image.Width, image.Height), (options ?? new OverlayOptions()).Validate());
+            options = (options ?? new OverlayOptions()).Validate();
+            using var image = LoadRgb(imagePath, options.Decoding);
+            Blend(image, ToImageFrame(map, preprocessing, image.Width, image.Height), CropBox(preprocessing, image.Width, image.Height), options);
             using var stream = new MemoryStream();
             image.SaveAsPng(stream, new PngEncoder { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 });
             return stream.ToArray();
@@ -110,13 +121,14 @@ namespace MedicalTransfer.Explainability
             Guard.NotNullOrWhiteSpace(imagePath);
             Guard.NotNull(imageFrameMap);
             Guard.NotNullOrWhiteSpace(outputPath);
-            using var image = LoadRgb(imagePath);
+            options = (options ?? new OverlayOptions()).Validate();
+            using var image = LoadRgb(imagePath, options.Decoding);
             if (image.Width != imageFrameMap.Width || image.Height != imageFrameMap.Height)
             {
                 throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "The map is {0}x{1} but '{2}' is {3}x{4}; use Save with the model's preprocessing for maps in the model's input frame.", imageFrameMap.Width, imageFrameMap.Height, imagePath, image.Width, image.Height), nameof(imageFrameMap));
             }
 
-            Blend(image, imageFrameMap, (0, 0, image.Width, image.Height), (options ?? new OverlayOptions()).Validate());
+            Blend(image, imageFrameMap, (0, 0, image.Width, image.Height), options);
             SavePng(image, outputPath);
         }
 
@@ -138,7 +150,7 @@ namespace MedicalTransfer.Explainability
             Guard.Positive(imageHeight);
             var (rw, rh) = ResizeTransform.ShorterSideSize(imageWidth, imageHeight, preprocessing.ResizeSize);
             int c = preprocessing.CropSize;
-            double left = Offset(rw, c), top = Offset(rh, c);
+            double left = CropBoxes.CenterOffset(rw, c), top = CropBoxes.CenterOffset(rh, c);
             double sx = (double)rw / imageWidth, sy = (double)rh / imageHeight;
             var values = new float[imageWidth * imageHeight];
             for (int y = 0; y < imageHeight; y++)
@@ -188,55 +200,49 @@ namespace MedicalTransfer.Explainability
             return (ToByte(r), ToByte(g), ToByte(b));
         }
 
+        /// <summary>The size of the image as the model sees it (after EXIF orientation), through the data pipeline's decoder.</summary>
         internal static (int Width, int Height) ImageSize(string path)
         {
-            if (ImageDecoder.TryDicomSize(path) is { } dicom)
-            {
-                return dicom;
-            }
-
-            IImageInfo? info;
-            try
-            {
-                info = Image.Identify(path);
-            }
-            catch (Exception e) when (e is IOException or UnknownImageFormatException or InvalidImageContentException)
-            {
-                throw new ImageDataException(path, string.Format(CultureInfo.InvariantCulture, "Cannot read the size of image '{0}': {1}", path, e.Message), e);
-            }
-
-            return info is null
-                ? throw new ImageDataException(path, string.Format(CultureInfo.InvariantCulture, "'{0}' is not an image ImageSharp can read (expected PNG, JPEG or BMP).", path))
-                : (info.Width, info.Height);
+            using FloatImage decoded = ImageDecoder.Decode(path, ImageLoadOptions.Default);
+            return (decoded.Width, decoded.Height);
         }
 
-        private static Image<Rgb24> LoadRgb(string path)
+        /// <summary>
+        /// The original image for display, decoded by the data pipeline's decoder (one decoding path for every
+        /// user image): values in [0, 1] become 8-bit, a gray plane is replicated to red, green and blue.
+        /// </summary>
+        private static Image<Rgb24> LoadRgb(string path, ImageLoadOptions decoding)
         {
-            if (ImageDecoder.TryLoadDicomRgb(path) is { } dicom)
+            using FloatImage decoded = ImageDecoder.Decode(path, decoding);
+            var image = new Image<Rgb24>(decoded.Width, decoded.Height);
+            int width = decoded.Width;
+            int plane = decoded.PlaneLength;
+            int green = decoded.Channels == 3 ? plane : 0, blue = decoded.Channels == 3 ? 2 * plane : 0;
+            float[] values = decoded.Buffer;
+            image.ProcessPixelRows(rows =>
             {
-                return dicom;
-            }
-
-            try
-            {
-                return Image.Load<Rgb24>(path);
-            }
-            catch (Exception e) when (e is IOException or UnknownImageFormatException or InvalidImageContentException)
-            {
-                throw new ImageDataException(path, string.Format(CultureInfo.InvariantCulture, "Cannot read image '{0}' for the overlay: {1}", path, e.Message), e);
-            }
+                for (int y = 0; y < rows.Height; y++)
+                {
+                    Span<Rgb24> row = rows.GetRowSpan(y);
+                    int o = y * width;
+                    for (int x = 0; x < row.Length; x++)
+                    {
+                        row[x] = new Rgb24(ToByte(values[o + x]), ToByte(values[green + o + x]), ToByte(values[blue + o + x]));
+                    }
+                }
+            });
+            return image;
         }
+
+        private static byte ToByte(float value) => (byte)Math.Round(Math.Clamp(value, 0f, 1f) * 255f);
 
         private static (int Left, int Top, int Width, int Height) CropBox(Preprocessing preprocessing, int width, int height)
         {
             var (rw, rh) = ResizeTransform.ShorterSideSize(width, height, preprocessing.ResizeSize);
             double sx = (double)rw / width, sy = (double)rh / height;
-            int left = (int)Math.Round(Offset(rw, preprocessing.CropSize) / sx), top = (int)Math.Round(Offset(rh, preprocessing.CropSize) / sy);
+            int left = (int)Math.Round(CropBoxes.CenterOffset(rw, preprocessing.CropSize) / sx), top = (int)Math.Round(CropBoxes.CenterOffset(rh, preprocessing.CropSize) / sy);
             return (left, top, (int)Math.Round(preprocessing.CropSize / sx), (int)Math.Round(preprocessing.CropSize / sy));
         }
-
-        // torchvision's center-crop offset (Python's round, half to even).
-        private static int Offset(int size, int crop) => crop > size ? -((crop - size) / 2) : (int)Math.Round((size - crop) / 2.0, MidpointRounding.ToEven);
 
         private static void Blend(Image<Rgb24> image, Heatmap frame, (int Left, int Top, int Width, int Height) crop, OverlayOptions options)
         {

@@ -21,7 +21,7 @@ namespace MedicalTransfer.Models
     public class ResNet : Module<Tensor, Tensor>
     {
         /// <summary>The stage names, in forward order.</summary>
-        public static IReadOnlyList<string> StageNames { get; } = new[] { Stages.Stem, Stages.Layer1, Stages.Layer2, Stages.Layer3, Stages.Layer4, Stages.Pooling, Stages.Head };
+        public static IReadOnlyList<string> StageNames { get; } = Array.AsReadOnly(new[] { Stages.Stem, Stages.Layer1, Stages.Layer2, Stages.Layer3, Stages.Layer4, Stages.Pooling, Stages.Head });
 
         // Field names are state-dict keys: never rename them.
         private readonly Conv2d conv1;
@@ -121,7 +121,7 @@ namespace MedicalTransfer.Models
 
         internal static int StageIndex(string stage)
         {
-            int index = Array.IndexOf((string[])StageNames, stage);
+            int index = StageNames.ToList().IndexOf(stage);
             if (index < 0)
             {
                 throw new ArgumentException(

@@ -42,13 +42,13 @@ namespace MedicalTransfer.Models
         }
 
         /// <summary>The depths <see cref="ForDepth"/> accepts: 18, 34, 50, 101 and 152.</summary>
-        public static IReadOnlyList<int> SupportedDepths { get; } = Standard.Keys.OrderBy(d => d).ToArray();
+        public static IReadOnlyList<int> SupportedDepths { get; } = Array.AsReadOnly(Standard.Keys.OrderBy(d => d).ToArray());
 
         /// <summary>The residual block every stage is built from.</summary>
         public BlockKind Block { get; }
 
         /// <summary>Number of blocks in <c>layer1</c> to <c>layer4</c>.</summary>
-        public IReadOnlyList<int> StageDepths => _stageDepths;
+        public IReadOnlyList<int> StageDepths => Array.AsReadOnly(_stageDepths);
 
         /// <summary>The standard depth (18, 34, 50, 101 or 152), or <see langword="null"/> for a custom layout.</summary>
         public int? Depth { get; }

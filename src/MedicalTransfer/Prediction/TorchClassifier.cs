@@ -22,6 +22,7 @@ namespace MedicalTransfer.Prediction
 
         public void Classify(float[] images, int count, int size, double[] probabilities)
         {
+            using var use = model.Use.Acquire("Predict");
             bool wasTraining = model.training;
             model.eval();
             try

@@ -229,8 +229,8 @@ namespace MedicalTransfer.Studies
             Evaluator.CheckClasses(model.ClassNames, assignment.Data.Classes);
             var loader = options.Loader;
             var trainTransform = (options.TrainingTransform ?? Transforms.ForTraining)(model.Preprocessing);
-            var train = new DataLoader(split.Train, trainTransform, loader with { Sampling = SamplingMode.Shuffle });
-            var validation = new DataLoader(split.Validation, Transforms.ForEvaluation(model.Preprocessing), loader with { Sampling = SamplingMode.Sequential, DropLast = false });
+            using var train = new DataLoader(split.Train, trainTransform, loader with { Sampling = SamplingMode.Shuffle });
+            using var validation = new DataLoader(split.Validation, Transforms.ForEvaluation(model.Preprocessing), loader with { Sampling = SamplingMode.Sequential, DropLast = false });
             var callbacks = new List<ITrainingCallback> { new BestCheckpoint(best, options.CheckpointMetric) };
             if (options.Callbacks is not null)
             {

@@ -105,6 +105,7 @@ namespace MedicalTransfer.Training
 
         internal static LayerImportanceReport Rank(TransferModel model, IBatchSource validation, ImportanceGranularity granularity, ILogger logger, CancellationToken cancellationToken)
         {
+            using var use = model.Use.Acquire("RankLayerImportance");
             var units = new List<(string Name, IReadOnlyList<string> Paths)> { (Stages.Stem, ResNet.StageModulePaths(Stages.Stem)) };
             for (int stage = 1; stage <= 4; stage++)
             {

@@ -88,6 +88,7 @@ namespace MedicalTransfer.Training
         public TrainingResult Run(CancellationToken cancellationToken)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            using var use = model.Use.Acquire(phases.Count == 1 && phases[0].Name == "fit" ? "training (Fit)" : "training (FitProgressive)");
             var log = options.Logger;
             TrainingCheckpoint? resume = options.ResumeFrom is null ? null : TrainingCheckpoint.ReadFor(options.ResumeFrom, model);
             ParameterOptimizer? optimizer = null;

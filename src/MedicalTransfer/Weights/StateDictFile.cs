@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Threading;
 using MedicalTransfer.Internal;
 using TorchSharp;
 
@@ -22,6 +23,12 @@ namespace MedicalTransfer.Weights
         private const int CopyBufferBytes = 1 << 20;
 
         private static readonly byte[] ZipMagic = { (byte)'P', (byte)'K', 3, 4 };
+
+        /// <summary>
+        /// Tests only: wraps the temporary file's stream of every write made in the current asynchronous flow, so
+        /// that a write reached through other code (a trainer's checkpoint, a model's Save) can be failed mid-stream.
+        /// </summary>
+        internal static readonly AsyncLocal<Func<Stream, Stream>?> WriteFaultForTests = new();
 
         /// <summary>
         /// Reads every tensor of a PyTorch zip checkpoint or a safetensors file, as CPU tensors keyed by
@@ -57,7 +64,7 @@ namespace MedicalTransfer.Weights
         /// <exception cref="ArgumentException">A name is empty or repeated, a tensor is disposed, or its dtype has no safetensors code.</exception>
         /// <exception cref="DiskFullException">The file system is full; the previous file is intact.</exception>
         public static void WriteSafetensors(string path, IReadOnlyList<KeyValuePair<string, torch.Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata) =>
-            WriteSafetensors(path, tensors, metadata, decorate: null);
+            WriteSafetensors(path, tensors, metadata, decorate: WriteFaultForTests.Value);
 
         /// <summary>
         /// <see cref="WriteSafetensors(string, IReadOnlyList{KeyValuePair{string, torch.Tensor}}, IReadOnlyDictionary{string, string}?)"/>

@@ -66,7 +66,7 @@ namespace MedicalTransfer.Weights
         public const string V1 = "IMAGENET1K_V1";
         public const string V2 = "IMAGENET1K_V2";
 
-        public static IReadOnlyList<CatalogEntry> Entries { get; } = new[]
+        public static IReadOnlyList<CatalogEntry> Entries { get; } = Array.AsReadOnly(new[]
         {
             new CatalogEntry(18, V1, "resnet18-f37072fd.pth", "f37072fd", 11_689_512, Preprocessing.ImageNet),
             new CatalogEntry(34, V1, "resnet34-b627a593.pth", "b627a593", 21_797_672, Preprocessing.ImageNet),
@@ -76,9 +76,9 @@ namespace MedicalTransfer.Weights
             new CatalogEntry(50, V2, "resnet50-11ad3fa6.pth", "11ad3fa6", 25_557_032, Preprocessing.ImageNetV2),
             new CatalogEntry(101, V2, "resnet101-cd907fc2.pth", "cd907fc2", 44_549_160, Preprocessing.ImageNetV2),
             new CatalogEntry(152, V2, "resnet152-f82ba261.pth", "f82ba261", 60_192_808, Preprocessing.ImageNetV2),
-        };
+        });
 
-        public static IReadOnlyList<int> Depths { get; } = new[] { 18, 34, 50, 101, 152 };
+        public static IReadOnlyList<int> Depths { get; } = Array.AsReadOnly(new[] { 18, 34, 50, 101, 152 });
 
         public static CatalogEntry? Find(int depth, string version) =>
             Entries.FirstOrDefault(e => e.Depth == depth && e.Version == version);

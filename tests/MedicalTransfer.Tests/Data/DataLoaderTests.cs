@@ -86,6 +86,60 @@ namespace MedicalTransfer.Tests.Data
         }
 
         [Fact]
+        public void GetBatches_CacheFull_KeepsWithinCacheMaxBytesAndGivesTheSameBatches()
+        {
+            // 10 phantoms of 48 x 48, cached at shorter side 24 (1 channel): 24 * 24 * 4 = 2304 bytes each; room for 3.
+            ImageDataset data = Phantoms(10);
+            var transform = Transforms.Compose(Transforms.RandomHorizontalFlip(), Transforms.CenterCrop(20));
+            var options = new LoaderOptions { BatchSize = 4, Workers = 2, Seed = 4, CacheShorterSide = 24 };
+            using var bounded = new DataLoader(data, transform, options with { CacheMaxBytes = 3 * 2304 });
+            using var unbounded = new DataLoader(data, transform, options);
+
+            float[] boundedPixels = Pixels(bounded, 0).Concat(Pixels(bounded, 1)).ToArray();
+            float[] unboundedPixels = Pixels(unbounded, 0).Concat(Pixels(unbounded, 1)).ToArray();
+
+            Assert.Equal(3, bounded.CachedImages);
+            Assert.Equal(3 * 2304, bounded.CachedBytes);
+            Assert.Equal(10, unbounded.CachedImages);
+            Assert.Equal(unboundedPixels, boundedPixels);
+        }
+
+        [Fact]
+        public void Dispose_CachedLoader_ReleasesTheCacheAndRefusesFurtherEpochs()
+        {
+            var loader = new DataLoader(Phantoms(6), Transforms.CenterCrop(16), new LoaderOptions { BatchSize = 3, CacheShorterSide = 16 });
+            Pixels(loader, 0);
+            Assert.Equal(6, loader.CachedImages);
+
+            loader.Dispose();
+            loader.Dispose();
+
+            Assert.Equal(0, loader.CachedImages);
+            Assert.Throws<ObjectDisposedException>(() => loader.GetBatches(1));
+        }
+
+        [Fact]
+        public void Dispose_DuringAnEpoch_TheEpochFinishesThenTheCacheIsReleased()
+        {
+            var loader = new DataLoader(Phantoms(8), Transforms.CenterCrop(16), new LoaderOptions { BatchSize = 2, Workers = 2, CacheShorterSide = 16, Sampling = SamplingMode.Sequential });
+            float[] expected = Pixels(loader, 0);
+            var seen = new List<float>();
+            foreach (Batch batch in loader.GetBatches(0))
+            {
+                using (batch)
+                {
+                    seen.AddRange(batch.Images.data<float>().ToArray());
+                }
+
+                loader.Dispose(); // from inside the loop, as a callback might
+                Assert.Equal(8, loader.CachedImages);
+            }
+
+            Assert.Equal(expected, seen);
+            Assert.Equal(0, loader.CachedImages);
+        }
+
+        [Fact]
         public void GetBatches_ClassBalanced_DrawsMinorityClassAboutHalfTheTime()
         {
             ImageDataset data = Dataset(("major", 45), ("minor", 5));

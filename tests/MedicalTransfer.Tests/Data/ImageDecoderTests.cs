@@ -45,6 +45,48 @@ namespace MedicalTransfer.Tests.Data
             Assert.Equal(1.0 / 65535.0, decoded.Buffer[1], 12);
         }
 
+        public static TheoryData<Exception, bool> DecoderExceptions() => new()
+        {
+            { new InvalidImageContentException("corrupt scan"), true },
+            { new UnknownImageFormatException("not an image"), true },
+            { new NotSupportedException("this kind of bitmap"), true },
+            { new InvalidDataException("inflate failed"), true },
+            { new EndOfStreamException("cut short"), true },
+            { new NullReferenceException(), false },
+            { new InvalidOperationException("a bug"), false },
+            { new ObjectDisposedException("buffer"), false },
+            { new ArgumentOutOfRangeException("offset"), false },
+            { new IndexOutOfRangeException(), false },
+            { new InsufficientExecutionStackException(), false },
+            { new OutOfMemoryException(), false },
+        };
+
+        [Theory]
+        [MemberData(nameof(DecoderExceptions))]
+        public void IsBadImageData_DecoderErrorsAreBadDataAndBugsAreNot(Exception exception, bool badData)
+        {
+            // Under BadImagePolicy.Skip a bad-data verdict drops the image silently: an SDK bug must not get one.
+            Assert.Equal(badData, ImageDecoder.IsBadImageData(exception));
+        }
+
+        [Fact]
+        public void Decode_BmpWithJpegCompression_IsBadDataNamingTheFile()
+        {
+            // BI_JPEG (compression 4) is a valid BMP header ImageSharp does not decode (NotSupportedException).
+            string path = folder.PathOf("jpeg-in.bmp");
+            using (var image = new Image<Rgb24>(4, 4))
+            {
+                image.SaveAsBmp(path, new BmpEncoder { BitsPerPixel = BmpBitsPerPixel.Pixel24 });
+            }
+
+            byte[] bytes = File.ReadAllBytes(path);
+            bytes[30] = 4; // biCompression
+            File.WriteAllBytes(path, bytes);
+
+            var ex = Assert.Throws<ImageDataException>(() => ImageDecoder.Decode(path, ImageLoadOptions.Default));
+            Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+        }
+
         [Fact]
         public void Decode_Gray8Png_DividesBy255()
         {

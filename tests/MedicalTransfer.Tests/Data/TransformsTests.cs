@@ -218,11 +218,48 @@ namespace MedicalTransfer.Tests.Data
         }
 
         [Fact]
-        public void ColorJitter_FactorsWithinRangeAndClamped()
+        public void ColorJitter_Brightness_FactorsUniformOverTheWholeRange()
         {
-            using FloatImage result = Run(Transforms.ColorJitter(brightness: 0.2), Constant(1, 4, 4, 0.5f));
+            // torchvision draws the brightness factor uniformly from [max(0, 1 - 0.2), 1 + 0.2]; a flat 0.5 image
+            // becomes 0.5 * factor, so 400 seeds must spread over [0.4, 0.6] evenly (the identity gives 0.5 always).
+            var jitter = Transforms.ColorJitter(brightness: 0.2);
+            float[] values = Enumerable.Range(0, 400).Select(seed =>
+            {
+                using FloatImage result = Run(jitter, Constant(1, 4, 4, 0.5f), seed);
+                Assert.All(result.Pixels.ToArray(), v => Assert.Equal(result.Buffer[0], v));
+                return result.Buffer[0];
+            }).ToArray();
 
-            Assert.InRange(result.Buffer[0], 0.4f, 0.6f);
+            Assert.All(values, v => Assert.InRange(v, 0.4f, 0.6f));
+            Assert.True(values.Min() < 0.405f && values.Max() > 0.595f, $"factors cover [{values.Min() / 0.5}, {values.Max() / 0.5}], not [0.8, 1.2]");
+            Assert.InRange(values.Average(), 0.49, 0.51);
+            Assert.InRange(values.Count(v => v < 0.45f), 70, 130); // a quarter of the range holds about a quarter of the draws
+            Assert.True(values.Distinct().Count() > 350, "each seed draws its own factor");
+        }
+
+        [Fact]
+        public void ColorJitter_Contrast_ScalesDistanceToTheMeanByAFactorInRange()
+        {
+            // A 0.25 | 0.75 image has mean 0.5: contrast factor c maps 0.25 to 0.5 - 0.25 c, c uniform in [0.7, 1.3].
+            var jitter = Transforms.ColorJitter(contrast: 0.3);
+            float[] dark = Enumerable.Range(0, 400).Select(seed =>
+            {
+                using FloatImage image = FloatImage.Rent(1, 2, 1, 255);
+                image.Buffer[0] = 0.25f;
+                image.Buffer[1] = 0.75f;
+                using FloatImage result = Run(jitter, image.Clone(), seed);
+                Assert.Equal(1f, result.Buffer[0] + result.Buffer[1], 5); // the mean is kept
+                return result.Buffer[0];
+            }).ToArray();
+
+            Assert.All(dark, v => Assert.InRange(v, 0.5f - (0.25f * 1.3f) - 1e-6f, 0.5f - (0.25f * 0.7f) + 1e-6f));
+            Assert.True(dark.Min() < 0.5f - (0.25f * 1.28f) && dark.Max() > 0.5f - (0.25f * 0.72f), "factors must cover [0.7, 1.3]");
+            Assert.True(dark.Distinct().Count() > 350, "each seed draws its own factor");
+        }
+
+        [Fact]
+        public void ColorJitter_BrightnessAboveOne_ClampsAtOne()
+        {
             using FloatImage bright = Constant(1, 2, 2, 0.9f);
             ColorJitterTransform.Brightness(bright, 1.5f);
             Assert.Equal(1f, bright.Buffer[0]);

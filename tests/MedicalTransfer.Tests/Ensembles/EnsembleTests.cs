@@ -111,7 +111,8 @@ namespace MedicalTransfer.Tests.Ensembles
             var files = Directory.GetFiles(folder.Path, "*.png", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal).ToArray();
             using var a = Model(18, new Preprocessing { ResizeSize = 40, CropSize = 32 });
             using var b = Model(34, new Preprocessing { ResizeSize = 48, CropSize = 48 });
-            var ensemble = Ensemble.Of(a, b);
+            foreach (var ensemble in new[] { Ensemble.Of(a, b), Ensemble.Of(a, b).WithWeights(3, 1) })
+            {
             var explanations = new GradCam().Explain(ensemble, files);
             Assert.Equal(2, explanations.Count);
             foreach (var e in explanations)
@@ -120,11 +121,23 @@ namespace MedicalTransfer.Tests.Ensembles
                 Assert.All(e.Members, m => Assert.Equal(e.TargetClass, m.TargetClass));
                 Assert.All(e.MemberMaps, m => Assert.Equal((48, 48), (m.Width, m.Height)));
                 Assert.Equal((48, 48), (e.Mean.Width, e.Mean.Height));
-                float max = e.Mean.Values.Max();
-                Assert.True(max == 1f || max == 0f);
+
+                // The mean map is the ensemble-weighted mean of the member maps, divided by its maximum.
+                var weighted = Enumerable.Range(0, 48 * 48).Select(p => (ensemble.Weights[0] * e.MemberMaps[0].Values[p]) + (ensemble.Weights[1] * e.MemberMaps[1].Values[p])).ToArray();
+                double peak = weighted.Max();
+                Assert.True(peak > 0, "Grad-CAM of these members is not all zero");
+                for (int p = 0; p < weighted.Length; p++)
+                {
+                    Assert.Equal(weighted[p] / peak, e.Mean.Values[p], 1e-5);
+                }
+
+                Assert.Equal(1f, e.Mean.Values.Max());
+                // Each member map is that member's own explanation projected onto the image: its peak is 1 too.
+                Assert.All(e.MemberMaps, m => Assert.Equal(1.0, m.Values.Max(), 1e-5));
                 // Member a sees only the central 38x38 of the 48x48 image (crop 32 of 40): its border is 0.
                 Assert.Equal(0f, e.MemberMaps[0][0, 0]);
-                Assert.Equal((e.Members[0].Probabilities[e.TargetClass] + e.Members[1].Probabilities[e.TargetClass]) / 2, e.TargetProbability, 9);
+                Assert.Equal((ensemble.Weights[0] * e.Members[0].Probabilities[e.TargetClass]) + (ensemble.Weights[1] * e.Members[1].Probabilities[e.TargetClass]), e.TargetProbability, 9);
+            }
             }
         }
     }

@@ -86,18 +86,65 @@ namespace MedicalTransfer.Tests.Evaluation
         }
 
         [Fact]
-        public void Evaluate_WithFiveCropTta_ReportsAllImages()
+        public void Probabilities_FiveCropOddMargin_CropsWhereTorchvisionFiveCropDoes()
+        {
+            // 67 -> 64: torchvision's center crop starts at round(1.5) = 2 (Fixtures/Data/crop_boxes.json), a floor at 1.
+            using var model = Model();
+            model.eval();
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var x = TestSupport.FormulaInput(1, 67);
+            var tta = Evaluator.Probabilities(model, x, TestTimeAugmentation.FiveCrop, 64);
+            Tensor sum = zeros(1, 2);
+            foreach (var (top, left) in new[] { (0, 0), (0, 3), (3, 0), (3, 3), (2, 2) })
+            {
+                sum = sum + nn.functional.softmax(model.call(x[.., .., top..(top + 64), left..(left + 64)]), 1);
+            }
+
+            Assert.True(TestSupport.RelativeError(tta, sum / 5) < 1e-6, "the five views are not torchvision's five_crop");
+        }
+
+        [Fact]
+        public void Evaluate_WithFiveCropTta_ReportsTheMeanOfTorchvisionsTenViewsOfEveryFile()
         {
             using var folder = new TestSupport.TempFolder();
             SyntheticChestXRay.WriteImageFolder(folder.Path, new SyntheticChestXRayOptions { Count = 8, Size = 48 });
+            var data = ImageFolder.Load(folder.Path);
             using var model = Model();
+            var tta = new PredictionOptions { Augmentation = TestTimeAugmentation.FiveCrop | TestTimeAugmentation.HorizontalFlip, Loader = new LoaderOptions { Workers = 1 } };
             var report = Evaluator.Evaluate(
                 model,
-                new TestSet(ImageFolder.Load(folder.Path)),
+                new TestSet(data),
                 new EvaluationOptions { PositiveClass = "PNEUMONIA", Bootstrap = new BootstrapOptions { Resamples = 50 } },
-                prediction: new PredictionOptions { Augmentation = TestTimeAugmentation.FiveCrop | TestTimeAugmentation.HorizontalFlip, Loader = new LoaderOptions { Workers = 1 } });
+                prediction: tta);
+            var predicted = Evaluator.Predict(model, data, tta);
+            var plain = Evaluator.Predict(model, data, new PredictionOptions { Loader = new LoaderOptions { Workers = 1 } });
+
+            // Independently: Resize(40), CenterCrop(40), normalise; torchvision's five_crop of 32 from 40 (crop_boxes.json)
+            // and the mirror of each view; the mean of the ten softmax outputs.
+            model.eval();
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var square = Transforms.Compose(Transforms.Resize(40), Transforms.CenterCrop(40), Transforms.Normalize(Preprocessing.ImageNet.Mean, Preprocessing.ImageNet.Std));
+            var images = new DataLoader(data, square, new LoaderOptions { Sampling = SamplingMode.Sequential, BatchSize = 8, Workers = 1 }).GetBatches(0).Single().Images;
+            Tensor sum = zeros(8, 2);
+            foreach (var (top, left) in new[] { (0, 0), (0, 8), (8, 0), (8, 8), (4, 4) })
+            {
+                var view = images[.., .., top..(top + 32), left..(left + 32)];
+                sum = sum + nn.functional.softmax(model.call(view), 1) + nn.functional.softmax(model.call(view.flip(3)), 1);
+            }
+
+            var expected = (sum / 10).data<float>().ToArray();
             Assert.Equal(8, report.ConfusionMatrix.Total);
             Assert.Equal(report.Binary!.RocAuc, report.MacroRocAuc, 12);
+            for (int i = 0; i < 8; i++)
+            {
+                Assert.Equal(expected[(2 * i) + 1], predicted.Probability(i, 1), 1e-5);
+            }
+
+            Assert.Contains(Enumerable.Range(0, 8), i => Math.Abs(plain.Probability(i, 1) - predicted.Probability(i, 1)) > 1e-4);
+            var isPositive = predicted.Labels.Select(l => l == 1).ToArray();
+            Assert.Equal(RocCurve.Compute(isPositive, predicted.Scores(1)).Auc, report.Binary.RocAuc, 12);
         }
     }
 }

@@ -148,15 +148,95 @@ namespace MedicalTransfer.Tests.Explainability
         }
 
         [Fact]
-        public void Faithfulness_BlurringTopPixels_ChangesTargetProbability()
+        public void Faithfulness_GradCamMaps_DropIsTheTargetProbabilityLostWhenTheTopPixelsAreBlurred()
         {
+            // Reference built independently of Faithfulness: the top 30% of each map's pixels (ties included, zeros
+            // never), a 31 x 31 box blur from an integral image (the window clipped at the borders), the model's
+            // softmax before and after.
             using var model = FormulaModel(out var input);
             using var scope = NewDisposeScope();
             var explanations = new GradCam().Explain(model, input);
+
             var drops = Faithfulness.ProbabilityDrop(model, input, explanations, 0.3);
+
+            var expected = ReferenceDrops(model, input, explanations.Select(e => Top(e.Upsampled.Values.ToArray(), 0.3)).ToArray(), explanations.Select(e => e.TargetClass).ToArray());
             Assert.Equal(2, drops.Count);
-            Assert.All(drops, d => Assert.InRange(d, -1.0, 1.0));
-            Assert.Contains(drops, d => Math.Abs(d) > 1e-4);
+            for (int i = 0; i < 2; i++)
+            {
+                Assert.Equal(expected[i], drops[i], 1e-5);
+            }
+
+            Assert.Contains(drops, d => Math.Abs(d) > 1e-3);
+        }
+
+        [Fact]
+        public void Faithfulness_EmptyAndFullMaps_BlurNothingOrEverything()
+        {
+            using var model = FormulaModel(out var input);
+            using var scope = NewDisposeScope();
+            int n = 128 * 128;
+            Explanation Map(float value) => new("layer4", 1, "B", new[] { 0.2, 0.5, 0.3 }, 1, "B", new Heatmap(1, 1, new[] { value }), new Heatmap(128, 128, Enumerable.Repeat(value, n).ToArray()));
+
+            var empty = Faithfulness.ProbabilityDrop(model, input, new[] { Map(0), Map(0) });
+            var full = Faithfulness.ProbabilityDrop(model, input, new[] { Map(1), Map(1) });
+
+            Assert.All(empty, d => Assert.Equal(0.0, d));
+            var everything = ReferenceDrops(model, input, new[] { Enumerable.Repeat(true, n).ToArray(), Enumerable.Repeat(true, n).ToArray() }, new[] { 1, 1 });
+            Assert.Equal(everything[0], full[0], 1e-5);
+            Assert.Equal(everything[1], full[1], 1e-5);
+            Assert.True(Math.Abs(full[0]) > 1e-3, "blurring the whole image changes the prediction");
+        }
+
+        private static bool[] Top(float[] map, double fraction)
+        {
+            var sorted = map.OrderBy(v => v).ToArray();
+            float cut = sorted[Math.Min(sorted.Length - 1, (int)Math.Floor((1 - fraction) * sorted.Length))];
+            return map.Select(v => v >= cut && v > 0).ToArray();
+        }
+
+        /// <summary>p(target | x) - p(target | x with the masked pixels replaced by their 31 x 31 box-blurred values).</summary>
+        private static double[] ReferenceDrops(TransferModel model, Tensor input, bool[][] masks, int[] targets)
+        {
+            int n = (int)input.shape[0], h = (int)input.shape[2], w = (int)input.shape[3];
+            float[] x = input.contiguous().data<float>().ToArray();
+            float[] perturbed = (float[])x.Clone();
+            for (int i = 0; i < n; i++)
+            {
+                for (int c = 0; c < 3; c++)
+                {
+                    int offset = ((i * 3) + c) * h * w;
+                    var integral = new double[(h + 1) * (w + 1)];
+                    for (int y = 0; y < h; y++)
+                    {
+                        for (int xx = 0; xx < w; xx++)
+                        {
+                            integral[((y + 1) * (w + 1)) + xx + 1] = x[offset + (y * w) + xx] + integral[(y * (w + 1)) + xx + 1] + integral[((y + 1) * (w + 1)) + xx] - integral[(y * (w + 1)) + xx];
+                        }
+                    }
+
+                    for (int y = 0; y < h; y++)
+                    {
+                        for (int xx = 0; xx < w; xx++)
+                        {
+                            if (!masks[i][(y * w) + xx])
+                            {
+                                continue;
+                            }
+
+                            int y0 = Math.Max(0, y - 15), y1 = Math.Min(h, y + 16), x0 = Math.Max(0, xx - 15), x1 = Math.Min(w, xx + 16);
+                            double sum = integral[(y1 * (w + 1)) + x1] - integral[(y0 * (w + 1)) + x1] - integral[(y1 * (w + 1)) + x0] + integral[(y0 * (w + 1)) + x0];
+                            perturbed[offset + (y * w) + xx] = (float)(sum / ((y1 - y0) * (x1 - x0)));
+                        }
+                    }
+                }
+            }
+
+            model.eval();
+            using var noGrad = no_grad();
+            var before = nn.functional.softmax(model.call(input).to(ScalarType.Float64), 1).data<double>().ToArray();
+            var after = nn.functional.softmax(model.call(tensor(perturbed, input.shape)).to(ScalarType.Float64), 1).data<double>().ToArray();
+            int k = model.ClassNames.Count;
+            return Enumerable.Range(0, n).Select(i => before[(i * k) + targets[i]] - after[(i * k) + targets[i]]).ToArray();
         }
 
         [Fact]

@@ -147,13 +147,19 @@ namespace MedicalTransfer.Tests.Freezing
         [Fact]
         public void Forward_FrozenPrefix_BuildsNoGraphForFrozenStages()
         {
+            // The input requires its gradient, so any operation recorded on it would make layer3's output require
+            // one too: only the no-grad block over the frozen prefix keeps the graph from starting at the input.
             using var model = TestSupport.SmallModel(freeze: Layers.UpTo(3));
             model.train();
             using var scope = NewDisposeScope();
-            var layer3 = model.ForwardTo(torch.randn(2, 3, 64, 64), "layer3");
+            var input = torch.randn(2, 3, 64, 64).requires_grad_(true);
+            var layer3 = model.ForwardTo(input, "layer3");
             Assert.False(layer3.requires_grad);
-            var logits = model.call(torch.randn(2, 3, 64, 64));
+            var logits = model.call(input);
             Assert.True(logits.requires_grad);
+            logits.sum().backward();
+            Assert.True(input.grad is null, "the backward pass must stop at the frozen stages, not reach the input");
+            Assert.True(model.named_parameters().Where(p => p.name.StartsWith("layer4.", StringComparison.Ordinal)).All(p => p.parameter.grad is not null));
         }
 
         [Fact]

@@ -38,14 +38,9 @@ namespace MedicalTransfer.Tests.Internal
         /// whose libstdc++ lacks GLIBCXX_3.4.32 (Debian 12, Ubuntu 22.04) it must fail with the SDK's own
         /// diagnosis; on a newer host it must simply work. Either way the assertion is real.
         /// </summary>
-        [Fact]
+        [LinuxFact("the libstdc++ remedy and the load failure it diagnoses exist only on Linux")]
         public void FirstUse_UnpatchedLibraryOnThisHost_FailsWithDiagnosisOrLoads()
         {
-            if (!OperatingSystem.IsLinux())
-            {
-                return; // The remedy and the failure exist only on Linux.
-            }
-
             string output = AppContext.BaseDirectory;
             string pristine = Path.Combine(output, "pristine", "libLibTorchSharp.so");
             Assert.True(File.Exists(pristine), "the test project copies the NuGet cache's libLibTorchSharp.so to " + pristine);

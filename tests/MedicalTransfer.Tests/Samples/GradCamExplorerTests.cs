@@ -57,6 +57,25 @@ namespace MedicalTransfer.Tests.Samples
         }
 
         [Fact]
+        public void Execute_ImagesFolderGoneAfterTheModelLoaded_ThrowsAndReleasesTheModel()
+        {
+            // The folder is checked when the arguments are read; here it disappears before the run lists it.
+            using var temp = new TestSupport.TempFolder();
+            string modelPath = temp.File("tiny.safetensors");
+            using (var model = TransferBuilder.FromResNet(18).ForClasses("A", "B").OnDevice(TorchSharp.torch.CPU).WithSeed(3).Build())
+            {
+                model.Save(modelPath);
+            }
+
+            var settings = new GradCamExplorer.ExplorerSettings { Model = modelPath, Images = temp.File("gone"), Output = temp.File("out") };
+            long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+            Assert.Throws<DirectoryNotFoundException>(() => new GradCamExplorer.Explorer(settings).Execute(default));
+
+            Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        }
+
+        [Fact]
         public void Main_SavedModelAndThreeImages_WritesOneOverlayPerImageAndAnIndex()
         {
             using var temp = new TestSupport.TempFolder();

@@ -27,7 +27,56 @@ namespace MedicalTransfer.Tests.Training
             Assert.Equal(new[] { "layer1", "layer2", "layer3", "layer4", "stem" }, first.Ranking.Select(r => r.Name).OrderBy(n => n, StringComparer.Ordinal));
             Assert.Equal(first.Ranking, second.Ranking);
             Assert.Equal(first.Ranking.Select(r => r.Increase).OrderByDescending(x => x), first.Ranking.Select(r => r.Increase));
-            Assert.All(first.Ranking, r => Assert.Equal(r.AblatedLoss - first.BaselineLoss, r.Increase, 12));
+
+            // Independently: a copy of the model with the unit's parameters zeroed, the mean cross-entropy of the
+            // validation batches in evaluation mode.
+            Assert.Equal(ValidationLoss(before, validation, _ => false), first.BaselineLoss, 1e-5);
+            foreach (var unit in first.Ranking)
+            {
+                string[] prefixes = unit.Name == "stem" ? new[] { "conv1.", "bn1." } : new[] { unit.Name + "." };
+                double ablated = ValidationLoss(before, validation, name => prefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)));
+                Assert.Equal(ablated, unit.AblatedLoss, 1e-5);
+                Assert.Equal(ablated - first.BaselineLoss, unit.Increase, 1e-5);
+            }
+
+            Assert.Contains(first.Ranking, r => Math.Abs(r.Increase) > 1e-3);
+        }
+
+        private static double ValidationLoss(System.Collections.Generic.Dictionary<string, Tensor> state, TensorBatchSource validation, Func<string, bool> zeroed)
+        {
+            using var copy = TinyModel();
+            using (no_grad())
+            {
+                var parameters = copy.state_dict();
+                foreach (var (name, value) in state)
+                {
+                    parameters[name].copy_(value);
+                }
+
+                foreach (var (name, parameter) in copy.named_parameters())
+                {
+                    if (zeroed(name))
+                    {
+                        parameter.zero_();
+                    }
+                }
+            }
+
+            copy.eval();
+            using var noGrad = no_grad();
+            double sum = 0;
+            int count = 0;
+            foreach (var batch in validation.GetBatches(0, default))
+            {
+                using (batch)
+                using (var scope = NewDisposeScope())
+                {
+                    sum += nn.functional.cross_entropy(copy.call(batch.Images), batch.Labels).item<float>() * (double)batch.Count;
+                    count += batch.Count;
+                }
+            }
+
+            return sum / count;
         }
 
         [Fact]

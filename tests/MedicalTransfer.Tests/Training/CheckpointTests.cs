@@ -2,7 +2,9 @@ using System;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using MedicalTransfer.Tests.Weights;
 using MedicalTransfer.Training;
+using MedicalTransfer.Weights;
 using Xunit;
 using static MedicalTransfer.Tests.Training.TrainingFixtures;
 using static TorchSharp.torch;
@@ -120,7 +122,7 @@ namespace MedicalTransfer.Tests.Training
         }
 
         [Fact]
-        public void Resume_OptimizerStateForAnotherFreezeSpec_IsAnErrorAndTheModelIsUntouched()
+        public void Resume_CheckpointOfAnotherFreezeSpec_IsRefusedNamingBothPhasesAndTheModelIsUntouched()
         {
             using var folder = new TestSupport.TempFolder();
             string checkpoint = folder.File("run.ckpt");
@@ -130,12 +132,13 @@ namespace MedicalTransfer.Tests.Training
                 Fit(first, Source(8), Source(8, shuffle: false), Options(1, checkpoint));
             }
 
-            // Same phase description, but the optimizer state holds entries the new phase does not train.
+            // The phase (name, freeze spec, learning rate) is part of what a checkpoint resumes; its optimizer state
+            // would cover parameters the new phase does not train (that check has its own test below).
             using var second = Model();
             second.Freeze(Layers.UpTo(3));
             var before = Snapshot(second);
-            var ex = Assert.ThrowsAny<Exception>(() => Fit(second, Source(8), Source(8, shuffle: false), Options(2, resume: checkpoint)));
-            Assert.True(ex is ArgumentException or WeightsMismatchException, ex.GetType().Name + ": " + ex.Message);
+            var ex = Assert.Throws<ArgumentException>(() => Fit(second, Source(8), Source(8, shuffle: false), Options(2, resume: checkpoint)));
+            Assert.StartsWith("Cannot resume from '" + checkpoint + "': it was written for the phases [fit|stem,layer1,layer2|0.002|1], this run has [fit|stem,layer1,layer2,layer3|0.002|2] (only epoch counts may change).", ex.Message, StringComparison.Ordinal);
             Assert.All(second.state_dict(), kv => Assert.True(BitwiseEqual(before[kv.Key], kv.Value)));
         }
 
@@ -151,20 +154,31 @@ namespace MedicalTransfer.Tests.Training
         }
 
         [Fact]
-        public void Write_FailsMidSave_PreviousCheckpointStaysLoadable()
+        public void Write_FailsMidStreamOverTheSamePath_PreviousCheckpointStaysIntactAndLoadable()
         {
             using var folder = new TestSupport.TempFolder();
             string checkpoint = folder.File("run.ckpt");
             using var model = Model();
             Fit(model, Source(8), Source(8, shuffle: false), Options(1, checkpoint));
             byte[] good = File.ReadAllBytes(checkpoint);
+            Assert.True(good.Length > 100_000, "the checkpoint is large enough to fail in the middle");
 
-            // A second run writing to a path whose folder vanished cannot replace the good file half-way;
-            // the atomic writer (temp + flush + rename) is tested in Weights; here the trainer must only use it.
-            var second = Options(1, Path.Combine(folder.Path, "missing", "run.ckpt"));
-            Assert.Throws<DirectoryNotFoundException>(() => Fit(model, Source(8), Source(8, shuffle: false), second));
+            // The next run writes the same path and the disk fills up half-way through the tensors.
+            StateDictFile.WriteFaultForTests.Value = s => new FailingStream(s, failAfter: good.Length / 2);
+            try
+            {
+                var ex = Assert.Throws<IOException>(() => Fit(model, Source(8), Source(8, shuffle: false), Options(1, checkpoint)));
+                Assert.Equal("disk full (simulated)", ex.Message);
+            }
+            finally
+            {
+                StateDictFile.WriteFaultForTests.Value = null;
+            }
+
             Assert.Equal(good, File.ReadAllBytes(checkpoint));
-            Assert.Empty(Directory.GetFiles(folder.Path, "*.tmp"));
+            Assert.Equal(new[] { "run.ckpt" }, Directory.GetFiles(folder.Path).Select(Path.GetFileName));
+            using var saved = TrainingCheckpoint.ReadFor(checkpoint, model);
+            Assert.Equal(1, saved.State.EpochsDone);
         }
 
         private static void AssertSameWeights(TransferModel expected, TransferModel actual)

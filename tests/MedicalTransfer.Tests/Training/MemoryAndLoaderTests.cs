@@ -69,16 +69,39 @@ namespace MedicalTransfer.Tests.Training
             var split = dataset.Split(new SplitOptions { ValidationFraction = 0.25, TestFraction = 0.2, MinimumValidationPerClass = 1, Seed = 1 });
             var transform = Transforms.Compose(Transforms.Resize(32), Transforms.CenterCrop(32), Transforms.ToTensor());
             using var model = TinyModel(classes: dataset.Classes.ToArray());
-            var train = model.CreateLoader(split.Train, transform, new LoaderOptions { BatchSize = 4, Workers = 1, Seed = 5 });
-            var validation = model.CreateLoader(split.Validation, transform, new LoaderOptions { BatchSize = 4, Workers = 1, Sampling = SamplingMode.Sequential });
+            using var train = model.CreateLoader(split.Train, transform, new LoaderOptions { BatchSize = 4, Workers = 1, Seed = 5 });
+            using var validation = model.CreateLoader(split.Validation, transform, new LoaderOptions { BatchSize = 4, Workers = 1, Sampling = SamplingMode.Sequential });
             var weights = split.Train.Statistics.InverseFrequencyWeights;
+            var initial = Snapshot(model);
 
             var result = model.Fit(train, validation, new TrainingOptions { Epochs = 2, ClassWeights = weights });
 
             Assert.Equal(2, result.History.Epochs.Count);
-            Assert.All(result.History.Epochs, e => Assert.True(double.IsFinite(e.TrainLoss) && double.IsFinite(e.ValidationLoss)));
             Assert.All(result.History.Epochs, e => Assert.True(e.ImagesPerSecond > 0));
-            Assert.All(result.History.Epochs, e => Assert.InRange(e.TrainAccuracy, 0, 1));
+            Assert.False(BitwiseEqual(initial["fc.weight"], model.state_dict()["fc.weight"]), "the head was trained");
+            Assert.False(BitwiseEqual(initial["layer1.0.conv1.weight"], model.state_dict()["layer1.0.conv1.weight"]), "the backbone was trained");
+
+            // The recorded validation loss and accuracy are the final model's on the validation loader's images:
+            // the class-weighted cross-entropy of each batch, weighted by its size, and the share predicted right.
+            using var noGrad = TorchSharp.torch.no_grad();
+            double loss = 0, right = 0;
+            int seen = 0;
+            using var classWeights = TorchSharp.torch.tensor(weights.ToArray());
+            foreach (var batch in validation.GetBatches(0))
+            {
+                using var scope = TorchSharp.torch.NewDisposeScope();
+                using (batch)
+                {
+                    var logits = model.call(batch.Images);
+                    loss += TorchSharp.torch.nn.functional.cross_entropy(logits, batch.Labels, weight: classWeights).item<float>() * (double)batch.Count;
+                    right += logits.argmax(1).eq(batch.Labels).sum().item<long>();
+                    seen += batch.Count;
+                }
+            }
+
+            Assert.Equal(split.Validation.Count, seen);
+            Assert.Equal(loss / seen, result.History.Epochs[^1].ValidationLoss, 1e-5);
+            Assert.Equal(right / seen, result.History.Epochs[^1].ValidationAccuracy, 1e-12);
         }
 
         [Fact]

@@ -55,14 +55,9 @@ namespace MedicalTransfer.Tests.Weights
             Assert.Equal("$TORCH_HOME (shared with PyTorch)", origin);
         }
 
-        [Fact]
+        [LinuxFact("the XDG cache layout is Linux's; macOS and Windows use their own cache folders")]
         public void ResolveDirectory_NothingSet_UsesTheUserCacheFolder()
         {
-            if (!OperatingSystem.IsLinux())
-            {
-                return; // The XDG layout is Linux's; macOS and Windows use their own cache folders.
-            }
-
             var (xdg, origin) = WeightsCache.ResolveDirectory(WithEnvironment(new Dictionary<string, string> { ["XDG_CACHE_HOME"] = "/xdg/cache", ["HOME"] = "/home/user" }));
             var (home, _) = WeightsCache.ResolveDirectory(WithEnvironment(new Dictionary<string, string> { ["HOME"] = "/home/user" }));
 

@@ -41,13 +41,23 @@ namespace MedicalTransfer.Tests.Weights
             Assert.False(imported.HasClassifier);
             Assert.Equal("Input247", imported.InputName);
             Assert.Equal("Pooling395_Output_0", imported.OutputName);
-            var expected = OnnxResNetImporter.ExpectedShapes(MlNetArchitecture, null);
             Assert.Equal(132, imported.StateDict.Count); // 22 convolutions, 22 batch norms of 5 tensors
+
+            // Against the SDK's own module of that layout (not the importer's shape table): every key and shape.
+            using var module = new ResNet(MlNetArchitecture);
+            var expected = module.state_dict().Where(kv => !kv.Key.StartsWith("fc.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value.shape);
             Assert.Equal(expected.Keys.OrderBy(k => k, StringComparer.Ordinal), imported.StateDict.Keys.OrderBy(k => k, StringComparer.Ordinal));
             foreach (var (key, shape) in expected)
             {
-                Assert.True(shape.SequenceEqual(imported.StateDict[key].shape), key);
+                Assert.True(shape.SequenceEqual(imported.StateDict[key].shape), $"{key}: the module has [{string.Join(", ", shape)}], the import [{string.Join(", ", imported.StateDict[key].shape)}]");
             }
+
+            // And against the graph itself, in its order (shared/notes: 64x3x7x7; 4 x 64x64x3x3; 128x64x1x1, 128x64x3x3, 3 x 128x128x3x3; ...).
+            var convolutions = imported.StateDict.Where(kv => kv.Key.EndsWith("conv1.weight", StringComparison.Ordinal) || kv.Key.EndsWith("conv2.weight", StringComparison.Ordinal) || kv.Key.EndsWith("downsample.0.weight", StringComparison.Ordinal)).ToList();
+            Assert.Equal(22, convolutions.Count);
+            Assert.Equal(7, convolutions.Count(kv => kv.Value.shape[0] == 512));
+            Assert.Equal(5, convolutions.Count(kv => kv.Value.shape.SequenceEqual(new long[] { 512, 512, 3, 3 })));
+            Assert.Equal(4, convolutions.Count(kv => kv.Value.shape.SequenceEqual(new long[] { 64, 64, 3, 3 })));
 
             Assert.Equal(new long[] { 512, 256, 1, 1 }, imported.StateDict["layer4.0.downsample.0.weight"].shape);
             Assert.Equal(new long[] { 512, 512, 3, 3 }, imported.StateDict["layer4.2.conv2.weight"].shape);
