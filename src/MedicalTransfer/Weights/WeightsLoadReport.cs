@@ -7,13 +7,15 @@ namespace MedicalTransfer.Weights
     /// <summary>What happened when weights were loaded into a model.</summary>
     public sealed class WeightsLoadReport
     {
-        internal WeightsLoadReport(string source, int loadedCount, IReadOnlyList<string> skippedHeadKeys, IReadOnlyList<string> missingKeys, IReadOnlyList<string> unexpectedKeys)
+        internal WeightsLoadReport(string source, int loadedCount, IReadOnlyList<string> skippedHeadKeys, IReadOnlyList<string> missingKeys, IReadOnlyList<string> unexpectedKeys, IReadOnlyList<string>? adaptedKeys = null, int renamedLegacyKeys = 0)
         {
             Source = source;
             LoadedCount = loadedCount;
             SkippedHeadKeys = skippedHeadKeys;
             MissingKeys = missingKeys;
             UnexpectedKeys = unexpectedKeys;
+            AdaptedKeys = adaptedKeys ?? System.Array.Empty<string>();
+            RenamedLegacyKeys = renamedLegacyKeys;
         }
 
         /// <summary>Where the weights came from (a file path or a catalogue name).</summary>
@@ -28,6 +30,19 @@ namespace MedicalTransfer.Weights
         /// initialisation.
         /// </summary>
         public IReadOnlyList<string> SkippedHeadKeys { get; }
+
+        /// <summary>
+        /// Keys whose tensors were adapted to fit: the first convolution of a model built for gray images
+        /// (<see cref="TransferBuilder.WithInputChannels"/>), whose RGB weights were summed over their input channels.
+        /// </summary>
+        public IReadOnlyList<string> AdaptedKeys { get; }
+
+        /// <summary>
+        /// Number of keys the source named as an older torchvision did and that were loaded under today's names (the
+        /// published DenseNet checkpoints say <c>denselayer1.norm.1.weight</c> for <c>denselayer1.norm1.weight</c>;
+        /// torchvision renames them the same way).
+        /// </summary>
+        public int RenamedLegacyKeys { get; }
 
         /// <summary>Model keys the source lacked (empty unless loading was non-strict).</summary>
         public IReadOnlyList<string> MissingKeys { get; }
@@ -44,6 +59,16 @@ namespace MedicalTransfer.Weights
             if (SkippedHeadKeys.Count > 0)
             {
                 sb.Append(CultureInfo.InvariantCulture, $"; skipped the source's head ({string.Join(", ", SkippedHeadKeys)}) because the new head differs");
+            }
+
+            if (AdaptedKeys.Count > 0)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"; summed the RGB weights of {string.Join(", ", AdaptedKeys)} over the input channels for gray input");
+            }
+
+            if (RenamedLegacyKeys > 0)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"; read {RenamedLegacyKeys} keys under their current torchvision names");
             }
 
             if (MissingKeys.Count > 0)

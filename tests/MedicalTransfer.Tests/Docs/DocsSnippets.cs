@@ -77,13 +77,14 @@ namespace MedicalTransfer.Tests.Docs
             }
         }
 
-        public static void Section3Layered()
+        public static void Section3Layered(TransferModel model)
         {
             FreezeSpec all = Layers.All;                           // 'all': the whole backbone, the head trains
             FreezeSpec partial = Layers.UpTo(2);                   // section 3.1's 'partial': stem, layer1, layer2
             FreezeSpec allButLayer4 = Layers.AllExcept("layer4");  // section 4.2's 'partial': everything but layer4
             FreezeSpec none = Layers.None;                         // 'none'
-            Console.WriteLine(partial);                            // Layers.UpTo(2) [stem, layer1, layer2]
+            Console.WriteLine(partial);                            // Layers.UpTo(2) [the stem and the 2 stage(s) after it]
+Console.WriteLine(partial.For(model.Architecture));    // Layers.UpTo(2) [stem, layer1, layer2] for a ResNet
         }
 
         public static void Section3Adaptive(TransferModel model, DataLoader validationLoader)
@@ -354,7 +355,7 @@ namespace MedicalTransfer.Tests.Docs
     {
         public static void Explain(TransferModel model, IReadOnlyList<string> imagePaths, IReadOnlyList<string> trueClasses)
         {
-            var cam = new GradCam();                       // layer4 by default; new GradCam("layer3"), new GradCamPlusPlus("layer4.1")
+            var cam = new GradCam();                       // the model's default stage (layer4, denseblock4, conv_head); new GradCam("layer3"), new GradCamPlusPlus("layer4.1")
             IReadOnlyList<Explanation> maps = cam.Explain(model, imagePaths);              // predicted class of each image
             IReadOnlyList<Explanation> forPneumonia = cam.Explain(model, imagePaths, "PNEUMONIA");
 
