@@ -64,7 +64,29 @@ namespace MedicalTransfer
         /// <returns>A builder.</returns>
         public static TransferBuilder FromResNet(ResNetArchitecture architecture) => new(Guard.NotNull(architecture));
 
-        /// <summary>Starts from any backbone, for example one of <see cref="ResNetArchitecture"/>, <c>DenseNetArchitecture</c> or <c>EfficientNetArchitecture</c>.</summary>
+        /// <summary>Starts from a torchvision DenseNet-BC of a standard depth; DenseNet-121 is CheXNet's backbone.</summary>
+        /// <param name="depth">121, 161, 169 or 201.</param>
+        /// <returns>A builder.</returns>
+        /// <exception cref="ArgumentException"><paramref name="depth"/> is not supported; the message lists the supported depths.</exception>
+        public static TransferBuilder FromDenseNet(int depth) => new(DenseNetArchitecture.ForDepth(depth));
+
+        /// <summary>Starts from any DenseNet-BC layout, for example <c>DenseNetArchitecture.Custom(16, 32, 4, 8, 12, 8)</c>.</summary>
+        /// <param name="architecture">Growth rate, first-convolution width and dense-block depths.</param>
+        /// <returns>A builder.</returns>
+        public static TransferBuilder FromDenseNet(DenseNetArchitecture architecture) => new(Guard.NotNull(architecture));
+
+        /// <summary>Starts from a torchvision EfficientNet of a width, B0 to B7.</summary>
+        /// <param name="width">0 (B0) to 7 (B7).</param>
+        /// <returns>A builder.</returns>
+        /// <exception cref="ArgumentException"><paramref name="width"/> is not 0 to 7.</exception>
+        public static TransferBuilder FromEfficientNet(int width) => new(EfficientNetArchitecture.ForWidth(width));
+
+        /// <summary>Starts from an EfficientNet architecture.</summary>
+        /// <param name="architecture">The width.</param>
+        /// <returns>A builder.</returns>
+        public static TransferBuilder FromEfficientNet(EfficientNetArchitecture architecture) => new(Guard.NotNull(architecture));
+
+        /// <summary>Starts from any backbone, for example one of <see cref="ResNetArchitecture"/>, <see cref="DenseNetArchitecture"/> or <see cref="EfficientNetArchitecture"/>.</summary>
         /// <param name="architecture">The backbone's architecture.</param>
         /// <returns>A builder.</returns>
         public static TransferBuilder From(BackboneArchitecture architecture) => new(Guard.NotNull(architecture));

@@ -14,7 +14,7 @@ namespace MedicalTransfer.Models
     /// compact layout saved in model files. A transfer model is such a backbone plus a head (fastai's body + head
     /// split, with this class as its per-architecture table); freezing, training, layer importance, Grad-CAM and
     /// saving read everything architecture-specific from here. The families are <see cref="ResNetArchitecture"/>,
-    /// <c>DenseNetArchitecture</c> and <c>EfficientNetArchitecture</c>; docs/architectures.md compares them.
+    /// <see cref="DenseNetArchitecture"/> and <see cref="EfficientNetArchitecture"/>; docs/architectures.md compares them.
     /// </summary>
     public abstract class BackboneArchitecture : IEquatable<BackboneArchitecture>
     {

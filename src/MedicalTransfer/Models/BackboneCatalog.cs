@@ -23,6 +23,20 @@ namespace MedicalTransfer.Models
                 shapes => ResNetArchitecture.Infer(shapes.Keys),
                 ResNetArchitecture.ForDepth(18),
                 new Regex(@"^layer[1-4]\.\d+$", RegexOptions.CultureInvariant)),
+            new(
+                "DenseNet",
+                DenseNetArchitecture.IsLayout,
+                DenseNetArchitecture.Parse,
+                DenseNetArchitecture.Infer,
+                DenseNetArchitecture.ForDepth(121),
+                new Regex(@"^denseblock[1-4]\.(denselayer[1-9]\d*|transition|norm)$", RegexOptions.CultureInvariant)),
+            new(
+                "EfficientNet",
+                EfficientNetArchitecture.IsLayout,
+                EfficientNetArchitecture.Parse,
+                EfficientNetArchitecture.Infer,
+                EfficientNetArchitecture.ForWidth(0),
+                new Regex(@"^stage[1-7]\.\d+$", RegexOptions.CultureInvariant)),
         };
 
         private static readonly string[] KnownStages = Families.SelectMany(f => f.Example.BackboneStageNames).Distinct(StringComparer.Ordinal).ToArray();
@@ -35,7 +49,7 @@ namespace MedicalTransfer.Models
         public static BackboneArchitecture Parse(string layout)
         {
             var family = Families.FirstOrDefault(f => f.Recognises(layout))
-                ?? throw new FormatException("Unknown backbone layout '" + layout + "'. Expected a ResNet's ('basic:2,2,2,2', 'bottleneck:3,4,6,3').");
+                ?? throw new FormatException("Unknown backbone layout '" + layout + "'. Expected a ResNet's ('basic:2,2,2,2', 'bottleneck:3,4,6,3'), a DenseNet's ('densenet:32:64:6,12,24,16') or an EfficientNet's ('efficientnet:b0').");
             return family.Parse(layout);
         }
 

@@ -8,8 +8,8 @@ using static TorchSharp.torch;
 namespace MedicalTransfer.Models
 {
     /// <summary>
-    /// A network made of a backbone and a classifier head: <see cref="ResNet"/>, <c>DenseNet</c>,
-    /// <c>EfficientNet</c> (the plain torchvision networks) and <see cref="TransferModel"/>. The backbone's
+    /// A network made of a backbone and a classifier head: <see cref="ResNet"/>, <see cref="DenseNet"/>,
+    /// <see cref="EfficientNet"/> (the plain torchvision networks) and <see cref="TransferModel"/>. The backbone's
     /// modules and the head sit at the top level under torchvision's names, so the state dict has exactly
     /// torchvision's keys. The stages are those of the architecture (<see cref="BackboneArchitecture.StageNames"/>),
     /// and <see cref="ForwardTo"/> and <see cref="ForwardFrom"/> run part of the network.

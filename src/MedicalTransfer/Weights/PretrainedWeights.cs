@@ -12,7 +12,7 @@ namespace MedicalTransfer.Weights
     /// <summary>
     /// Pretrained weights for a backbone and the preprocessing they were trained with: a catalogue checkpoint that
     /// is downloaded, verified and cached on first use, a file on disk, or an imported ONNX model. Obtain instances
-    /// from <see cref="ResNetWeights"/>, <c>DenseNetWeights</c> and <c>EfficientNetWeights</c>. Nothing
+    /// from <see cref="ResNetWeights"/>, <see cref="DenseNetWeights"/> and <see cref="EfficientNetWeights"/>. Nothing
     /// is read or downloaded until a model is built with them.
     /// </summary>
     public sealed class PretrainedWeights

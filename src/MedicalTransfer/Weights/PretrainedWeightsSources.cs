@@ -67,18 +67,23 @@ namespace MedicalTransfer.Weights
     {
         private readonly string _path;
         private readonly Preprocessing _preprocessing;
+        private readonly string _origin;
 
-        public FileSource(string path, Preprocessing preprocessing)
+        /// <param name="path">The file.</param>
+        /// <param name="preprocessing">The input its weights expect.</param>
+        /// <param name="origin">The call that made this source, for messages.</param>
+        public FileSource(string path, Preprocessing preprocessing, string origin = "ResNetWeights.FromFile")
         {
             _path = path;
             _preprocessing = preprocessing;
+            _origin = origin;
         }
 
         public override ResolvedWeights Resolve(PretrainedWeights weights, BackboneArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
         {
             if (!File.Exists(_path))
             {
-                throw new FileNotFoundException(string.Format(CultureInfo.InvariantCulture, "The weights file '{0}' given to ResNetWeights.FromFile does not exist. Check the path.", _path), _path);
+                throw new FileNotFoundException(string.Format(CultureInfo.InvariantCulture, "The weights file '{0}' given to {1} does not exist. Check the path.", _path, _origin), _path);
             }
 
             // Whether the keys fit the architecture is the loader's check, with its detailed report.

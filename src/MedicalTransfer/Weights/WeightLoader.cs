@@ -18,6 +18,7 @@ namespace MedicalTransfer.Weights
     internal static class WeightLoader
     {
         private const int ListLimit = 12;
+        private const string BatchCounter = ".num_batches_tracked";
 
         public static WeightsLoadReport Apply(BackboneNetwork model, IReadOnlyDictionary<string, Tensor> file, string sourceName, bool strict = true)
         {
@@ -37,6 +38,7 @@ namespace MedicalTransfer.Weights
             var missing = new List<string>();
             var mismatched = new List<string>();
             var adapted = new List<string>();
+            var counters = new List<string>();
             var pairs = new List<(Tensor Target, Tensor Source, bool Adapt)>();
             foreach (var (key, tensor) in target)
             {
@@ -47,7 +49,15 @@ namespace MedicalTransfer.Weights
 
                 if (!source.TryGetValue(key, out var value))
                 {
-                    missing.Add(key);
+                    // Checkpoints older than PyTorch 0.4.1 have no BatchNorm batch counters; PyTorch loads them as 0.
+                    if (key.EndsWith(BatchCounter, StringComparison.Ordinal) && source.ContainsKey(key[..^BatchCounter.Length] + ".running_mean"))
+                    {
+                        counters.Add(key);
+                    }
+                    else
+                    {
+                        missing.Add(key);
+                    }
                 }
                 else if (key == inputConvolution && SingleChannelInput.CanAdapt(value, tensor) && value.is_floating_point())
                 {
@@ -79,6 +89,11 @@ namespace MedicalTransfer.Weights
 
             using (no_grad())
             {
+                foreach (var key in counters)
+                {
+                    target[key].zero_();
+                }
+
                 foreach (var (dst, src, adapt) in pairs)
                 {
                     if (adapt)
@@ -93,7 +108,7 @@ namespace MedicalTransfer.Weights
                 }
             }
 
-            return new WeightsLoadReport(sourceName, pairs.Count, skippedHead, missing, unexpected, adapted, renamed);
+            return new WeightsLoadReport(sourceName, pairs.Count, skippedHead, missing, unexpected, adapted, renamed, counters.Count);
         }
 
         /// <summary>The file's tensors under today's key names (older torchvision checkpoints used other names for some layers).</summary>

@@ -83,7 +83,32 @@ namespace MedicalTransfer.Weights
             new CatalogEntry(50, V2, "resnet50-11ad3fa6.pth", "11ad3fa6", 25_557_032, Preprocessing.ImageNetV2),
             new CatalogEntry(101, V2, "resnet101-cd907fc2.pth", "cd907fc2", 44_549_160, Preprocessing.ImageNetV2),
             new CatalogEntry(152, V2, "resnet152-f82ba261.pth", "f82ba261", 60_192_808, Preprocessing.ImageNetV2),
+            DenseNet(121, "densenet121-a639ec97.pth", 7_978_856),
+            DenseNet(161, "densenet161-8d451a50.pth", 28_681_000),
+            DenseNet(169, "densenet169-b2777c0a.pth", 14_149_480),
+            DenseNet(201, "densenet201-c1103571.pth", 20_013_928),
+            EfficientNet(0, V1, "efficientnet_b0_rwightman-3dd342df.pth", 5_288_548),
+            EfficientNet(1, V1, "efficientnet_b1_rwightman-533bc792.pth", 7_794_184),
+            EfficientNet(1, V2, "efficientnet_b1-c27df63c.pth", 7_794_184, new Preprocessing { ResizeSize = 255, CropSize = 240 }),
+            EfficientNet(2, V1, "efficientnet_b2_rwightman-bcdf34b7.pth", 9_109_994),
+            EfficientNet(3, V1, "efficientnet_b3_rwightman-cf984f9c.pth", 12_233_232),
+            EfficientNet(4, V1, "efficientnet_b4_rwightman-7eb33cd5.pth", 19_341_616),
+            EfficientNet(5, V1, "efficientnet_b5_lukemelas-b6417697.pth", 30_389_784),
+            EfficientNet(6, V1, "efficientnet_b6_lukemelas-c76e70fd.pth", 43_040_704),
+            EfficientNet(7, V1, "efficientnet_b7_lukemelas-dcc49843.pth", 66_347_960),
         };
+
+        // torchvision publishes the first 8 hex digits of the SHA-256 as the last part of the file name.
+        private static CatalogEntry DenseNet(int depth, string fileName, long parameters) =>
+            new(DenseNetArchitecture.ForDepth(depth), V1, fileName, HashOf(fileName), parameters, Preprocessing.ImageNet);
+
+        private static CatalogEntry EfficientNet(int width, string version, string fileName, long parameters, Preprocessing? preprocessing = null)
+        {
+            var architecture = EfficientNetArchitecture.ForWidth(width);
+            return new(architecture, version, fileName, HashOf(fileName), parameters, preprocessing ?? architecture.Preprocessing);
+        }
+
+        private static string HashOf(string fileName) => fileName[(fileName.LastIndexOf('-') + 1)..fileName.LastIndexOf('.')];
 
         /// <summary>The ResNet checkpoint of a standard depth and recipe.</summary>
         public static CatalogEntry? Find(int depth, string version) => Find(ResNetArchitecture.ForDepth(depth), version);

@@ -7,7 +7,7 @@ namespace MedicalTransfer.Weights
     /// <summary>What happened when weights were loaded into a model.</summary>
     public sealed class WeightsLoadReport
     {
-        internal WeightsLoadReport(string source, int loadedCount, IReadOnlyList<string> skippedHeadKeys, IReadOnlyList<string> missingKeys, IReadOnlyList<string> unexpectedKeys, IReadOnlyList<string>? adaptedKeys = null, int renamedLegacyKeys = 0)
+        internal WeightsLoadReport(string source, int loadedCount, IReadOnlyList<string> skippedHeadKeys, IReadOnlyList<string> missingKeys, IReadOnlyList<string> unexpectedKeys, IReadOnlyList<string>? adaptedKeys = null, int renamedLegacyKeys = 0, int zeroedBatchCounters = 0)
         {
             Source = source;
             LoadedCount = loadedCount;
@@ -16,6 +16,7 @@ namespace MedicalTransfer.Weights
             UnexpectedKeys = unexpectedKeys;
             AdaptedKeys = adaptedKeys ?? System.Array.Empty<string>();
             RenamedLegacyKeys = renamedLegacyKeys;
+            ZeroedBatchCounters = zeroedBatchCounters;
         }
 
         /// <summary>Where the weights came from (a file path or a catalogue name).</summary>
@@ -44,6 +45,12 @@ namespace MedicalTransfer.Weights
         /// </summary>
         public int RenamedLegacyKeys { get; }
 
+        /// <summary>
+        /// Number of BatchNorm <c>num_batches_tracked</c> counters the source lacked and that were set to 0, as PyTorch
+        /// does for checkpoints saved before it had them (PyTorch 0.4.1); they do not affect the model's outputs.
+        /// </summary>
+        public int ZeroedBatchCounters { get; }
+
         /// <summary>Model keys the source lacked (empty unless loading was non-strict).</summary>
         public IReadOnlyList<string> MissingKeys { get; }
 
@@ -69,6 +76,11 @@ namespace MedicalTransfer.Weights
             if (RenamedLegacyKeys > 0)
             {
                 sb.Append(CultureInfo.InvariantCulture, $"; read {RenamedLegacyKeys} keys under their current torchvision names");
+            }
+
+            if (ZeroedBatchCounters > 0)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"; set {ZeroedBatchCounters} BatchNorm batch counters the source lacks to 0");
             }
 
             if (MissingKeys.Count > 0)

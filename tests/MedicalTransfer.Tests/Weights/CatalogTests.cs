@@ -35,8 +35,10 @@ namespace MedicalTransfer.Tests.Weights
         [Fact]
         public void Entries_PreprocessingIsTorchvisionsPerVersion()
         {
-            Assert.All(WeightsCatalog.Entries.Where(e => e.Version == WeightsCatalog.V1), e => Assert.Same(Preprocessing.ImageNet, e.Preprocessing));
-            Assert.All(WeightsCatalog.Entries.Where(e => e.Version == WeightsCatalog.V2), e => Assert.Same(Preprocessing.ImageNetV2, e.Preprocessing));
+            var resnets = WeightsCatalog.Entries.Where(e => e.Architecture is ResNetArchitecture).ToArray();
+            Assert.Equal(8, resnets.Length);
+            Assert.All(resnets.Where(e => e.Version == WeightsCatalog.V1), e => Assert.Same(Preprocessing.ImageNet, e.Preprocessing));
+            Assert.All(resnets.Where(e => e.Version == WeightsCatalog.V2), e => Assert.Same(Preprocessing.ImageNetV2, e.Preprocessing));
             Assert.Equal((256, 224), (Preprocessing.ImageNet.ResizeSize, Preprocessing.ImageNet.CropSize));
             Assert.Equal((232, 224), (Preprocessing.ImageNetV2.ResizeSize, Preprocessing.ImageNetV2.CropSize));
         }
