@@ -16,6 +16,7 @@ namespace MedicalTransfer.Benchmarks
     /// 512x512 gray JPEG and 16-bit PNG phantoms, on 1 and 2 worker threads, next to a ResNet-18
     /// training step on the same machine. Usage:
     ///   dotnet run -c Release --project tests/MedicalTransfer.Benchmarks -- [--images N] [--data DIR] [--workers 1,2] [--no-training]
+    ///   (--backbones and --gray run BackboneBenchmark instead)
     /// The same files feed bench_pil_torchvision.py, the PIL + torchvision reference.
     /// </summary>
     internal static class Program
@@ -27,6 +28,11 @@ namespace MedicalTransfer.Benchmarks
             int[] workerCounts = StringArg(args, "--workers", "1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
             bool training = !args.Contains("--no-training");
             int epochs = IntArg(args, "--epochs", 2);
+
+            if (args.Contains("--backbones") || args.Contains("--gray"))
+            {
+                return BackboneBenchmark.Run(args, IntArg, StringArg);
+            }
 
             if (args.Contains("--breakdown"))
             {

@@ -369,4 +369,46 @@ Console.WriteLine(partial.For(model.Architecture));    // Layers.UpTo(2) [stem, 
             HeatmapOverlay.SaveImageFrame(imagePaths[0], e[0].Mean, "ensemble-mean.png");
         }
     }
+
+    internal static class ArchitectureSnippets
+    {
+        public static void ThreeBackbones()
+        {
+            using var resnet = TransferBuilder.FromResNet(50).WithPretrained(ResNetWeights.ImageNet).ForClasses("NORMAL", "PNEUMONIA").Build();
+            using var chexnet = TransferBuilder.FromDenseNet(121).WithPretrained(DenseNetWeights.ImageNet).ForClasses("NORMAL", "PNEUMONIA").Build();
+            using var efficient = TransferBuilder.FromEfficientNet(0).WithPretrained(EfficientNetWeights.ImageNet).ForClasses("NORMAL", "PNEUMONIA").Build();
+        }
+
+        public static void GrayInput(DatasetSplits splits)
+        {
+            using var gray = TransferBuilder.FromDenseNet(121)
+                .WithPretrained(DenseNetWeights.ImageNet)
+                .WithInputChannels(1)                                  // conv0 takes one channel: the RGB weights, summed
+                .ForClasses("NORMAL", "PNEUMONIA")
+                .Build();
+            var loader = new DataLoader(splits.Train, Transforms.ForTraining(gray.Preprocessing));   // [N, 1, 224, 224]
+        }
+
+        public static void CheXNet(DatasetSplits splits)
+        {
+            using var chexnet = TransferBuilder.FromDenseNet(121)
+                .WithPretrained(DenseNetWeights.ImageNet)         // torchvision's densenet121-a639ec97.pth, downloaded once and verified
+                .ForClasses("NORMAL", "PNEUMONIA")                // single-label for now: one softmax over the classes
+                .Build();
+
+            var train = new DataLoader(splits.Train, Transforms.Compose(
+                Transforms.Resize(224, 224),
+                Transforms.RandomHorizontalFlip(),
+                Transforms.Normalize(chexnet.Preprocessing.Mean, chexnet.Preprocessing.Std)));
+            var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(chexnet.Preprocessing), new LoaderOptions { Sampling = SamplingMode.Sequential });
+            TrainingResult chexnetRun = chexnet.Fit(train, validation, new TrainingOptions
+            {
+                Epochs = 20,
+                LearningRate = 1e-3,
+                Schedule = LearningRateSchedule.ReduceOnPlateau(factor: 0.1, patience: 1),
+                Callbacks = new ITrainingCallback[] { new BestCheckpoint("chexnet.safetensors") },
+            });
+            IReadOnlyList<Explanation> maps = new GradCam().Explain(chexnet, splits.Test.Samples.Take(4).Select(s => s.Path).ToArray());  // denseblock4
+        }
+    }
 }

@@ -96,6 +96,31 @@ namespace MedicalTransfer.Tests.Models
         }
 
         [Fact]
+        public void PredictAndExplain_GrayModel_ReadFilesThroughItsOneChannelPipeline()
+        {
+            using var folder = new TestSupport.TempFolder();
+            SyntheticChestXRay.WriteImageFolder(folder.File("images"), new SyntheticChestXRayOptions { Count = 3, Size = 72, Seed = 4 });
+            var (rgb, gray) = Pair("densenet:8:16:2,2,2,2", folder);
+            using (rgb)
+            using (gray)
+            {
+                var data = ImageFolder.Load(folder.File("images"));
+                var options = new MedicalTransfer.Evaluation.PredictionOptions { Loader = new LoaderOptions { Workers = 1, BatchSize = 3 } };
+                var predictions = MedicalTransfer.Evaluation.Evaluator.Predict(gray, data, options);
+                using var scope = NewDisposeScope();
+                var expected = nn.functional.softmax(rgb.call(LoadBatch(folder.File("images"), gray.Preprocessing).expand(-1, 3, -1, -1).contiguous()).to(ScalarType.Float64), 1);
+                for (int i = 0; i < 3; i++)
+                {
+                    Assert.Equal(expected[i, 1].item<double>(), predictions.Probability(i, 1), 5);
+                }
+
+                var maps = new MedicalTransfer.Explainability.GradCam().Explain(gray, data.Samples.Select(s => s.Path).ToArray());
+                Assert.All(maps, m => Assert.Equal("denseblock4", m.Layer));
+                Assert.All(maps, m => Assert.Equal((64, 64), (m.Upsampled.Width, m.Upsampled.Height)));
+            }
+        }
+
+        [Fact]
         public void Build_GrayInput_PreprocessingAveragesTheWeightsMeansAndStandardDeviations()
         {
             using var model = TransferBuilder.FromResNet(18).WithInputChannels(1).ForClasses("A", "B").OnDevice(CPU).Build();
