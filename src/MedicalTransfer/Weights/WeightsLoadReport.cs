@@ -26,7 +26,7 @@ namespace MedicalTransfer.Weights
         public int LoadedCount { get; }
 
         /// <summary>
-        /// Classifier keys of the source (<c>fc.*</c>) that were skipped because the model's head has a
+        /// Classifier keys of the source (<c>fc.*</c> for a ResNet, <c>classifier.*</c> for DenseNet and EfficientNet) that were skipped because the model's head has a
         /// different layout or shape: the normal transfer-learning case. The model's head keeps its fresh
         /// initialisation.
         /// </summary>

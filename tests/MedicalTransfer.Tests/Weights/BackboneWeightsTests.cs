@@ -125,6 +125,24 @@ namespace MedicalTransfer.Tests.Weights
         }
 
         [Fact]
+        public void WithWeights_DenseNetFileAsTorchvisionPublishedIt_LegacyFormatOldKeysNoCounters_MatchesTorchvisionsLogits()
+        {
+            // Fixtures/Parity/make_densenet_2017_fixture.py: torch.save's pre-1.6 format with PyTorch 0.3's _rebuild_tensor,
+            // 'denselayer1.norm.1.weight' keys and no num_batches_tracked, as torchvision's 2017 DenseNet checkpoints are.
+            var fixture = Models.DenseNetTests.Parity("densenet_tiny");
+            using var model = TransferBuilder.FromDenseNet(DenseNetArchitecture.Custom(4, 8, 1, 1, 1, 1))
+                .WithPretrained(DenseNetWeights.FromFile(TestSupport.FixturePath("Parity", "densenet_tiny_2017.pth")))
+                .ForClasses("A", "B", "C").OnDevice(CPU).Build();
+            Assert.Equal(4 * 10, model.WeightsReport!.RenamedLegacyKeys);
+            Assert.Equal(1 + (2 * 4) + 3 + 1, model.WeightsReport.ZeroedBatchCounters);
+            Assert.Empty(model.WeightsReport.SkippedHeadKeys);
+            model.eval();
+            using var scope = NewDisposeScope();
+            double error = TestSupport.RelativeError(model.call(TestSupport.FormulaInput(2, 64)), Models.DenseNetTests.Logits(fixture));
+            Assert.True(error <= 1e-5, $"relative error {error:E2} from torchvision's logits");
+        }
+
+        [Fact]
         public void WithWeights_TorchvisionDenseNetFileWithPre04KeyNames_LoadsAndMatchesTorchvisionsLogits()
         {
             var fixture = Models.DenseNetTests.Parity("densenet_tiny");
