@@ -19,7 +19,7 @@ using TorchSharp;
 
 namespace EnsembleComparison
 {
-    /// <summary>One run: data, the three members, the ensemble, the table.</summary>
+    /// <summary>One run: data, the four members, the ensemble, the table.</summary>
     internal sealed class Comparison
     {
         private const string Positive = SyntheticChestXRay.PneumoniaClass;
@@ -31,14 +31,15 @@ namespace EnsembleComparison
         /// <summary>How one member is built and trained.</summary>
         /// <param name="Name">Short name for the table.</param>
         /// <param name="Description">What differs: depth, initialisation, freezing, head.</param>
-        /// <param name="Pretrained">Start from the ImageNet ResNet-18 (ONNX) instead of a random initialisation.</param>
-        /// <param name="Depth">ResNet depth for a random initialisation.</param>
+        /// <param name="Pretrained">Start from ImageNet weights (the ResNet-18 ONNX of Microsoft's NuGet package, or torchvision's DenseNet-121 checkpoint) instead of a random initialisation.</param>
+        /// <param name="Depth">ResNet depth for a random initialisation; 121 with <paramref name="DenseNet"/>.</param>
         /// <param name="Freeze">What stays frozen.</param>
         /// <param name="Head">The classifier head.</param>
         /// <param name="LearningRate">AdamW learning rate.</param>
         /// <param name="EpochFactor">Epochs as a multiple of --epochs.</param>
         /// <param name="LinearProbe">Frozen backbone: train on cached features without augmentation.</param>
-        private sealed record MemberRecipe(string Name, string Description, bool Pretrained, int Depth, FreezeSpec Freeze, HeadSpec Head, double LearningRate, int EpochFactor, bool LinearProbe);
+        /// <param name="DenseNet">A DenseNet (CheXNet's backbone) instead of a ResNet.</param>
+        private sealed record MemberRecipe(string Name, string Description, bool Pretrained, int Depth, FreezeSpec Freeze, HeadSpec Head, double LearningRate, int EpochFactor, bool LinearProbe, bool DenseNet = false);
 
         /// <summary>One row of the comparison.</summary>
         internal sealed record Row(
@@ -72,6 +73,9 @@ namespace EnsembleComparison
             new MemberRecipe("R18-frozen", "ResNet-18 ImageNet (ONNX), whole backbone frozen (Layers.All), linear head", true, 18, Layers.All, Head.Linear(), 3e-3, 5, true),
             new MemberRecipe("R18-upto2", "ResNet-18 ImageNet (ONNX), stem..layer2 frozen (Layers.UpTo(2)), layer3, layer4 and an MLP head fine-tuned", true, 18, Layers.UpTo(2), Head.Mlp(128), 1e-3, 1, false),
             new MemberRecipe("R18-frozen-mlp", "ResNet-18 ImageNet (ONNX), whole backbone frozen (Layers.All), MLP head (256 hidden units, dropout)", true, 18, Layers.All, Head.Mlp(256), 1e-3, 5, true),
+
+            // CheXNet's backbone as a linear probe: its frozen features are computed once, so it adds seconds, not minutes.
+            new MemberRecipe("D121-frozen", "DenseNet-121 ImageNet (torchvision), whole backbone frozen (Layers.All), linear head", true, 121, Layers.All, Head.Linear(), 3e-3, 5, true, DenseNet: true),
         };
 
         public int Execute(CancellationToken cancellationToken)
@@ -94,12 +98,13 @@ namespace EnsembleComparison
                 var rows = new List<Row>();
                 var memberPredictions = new List<Predictions>();
                 int index = 0;
-                foreach (var recipe in Recipes())
+                var recipes = Recipes();
+                foreach (var planned in recipes)
                 {
-                    var member = Build(recipe, splits.Train.Classes, device, _settings.Seed + index, cancellationToken);
+                    var (member, recipe) = Build(planned, splits.Train.Classes, device, _settings.Seed + index, cancellationToken);
                     members.Add(member);
                     int epochs = recipe.EpochFactor * _settings.Epochs;
-                    Console.WriteLine($"[{index + 1}/3] {recipe.Name}: {recipe.Description}; {epochs} epochs");
+                    Console.WriteLine($"[{index + 1}/{recipes.Length}] {recipe.Name}: {recipe.Description}; {epochs} epochs");
                     var trainWatch = Stopwatch.StartNew();
                     Train(member, recipe, splits, device, epochs, _settings.Seed + index, cancellationToken);
                     double seconds = trainWatch.Elapsed.TotalSeconds;
@@ -111,7 +116,7 @@ namespace EnsembleComparison
 
                 var ensemble = Ensemble.Of(members.ToArray());
                 var ensembleReport = Evaluator.Evaluate(ensemble, splits.Test, evaluation, prediction: prediction, cancellationToken: cancellationToken);
-                rows.Add(ToRow("Ensemble", "Soft voting (mean of the three members' probabilities)", 0, rows.Sum(r => r.TrainSeconds), ensembleReport));
+                rows.Add(ToRow("Ensemble", $"Soft voting (mean of the {members.Count} members' probabilities)", 0, rows.Sum(r => r.TrainSeconds), ensembleReport));
                 rows = WithComparisons(rows, memberPredictions, ensembleReport.Predictions, _settings.Seed);
 
                 string table = Table(rows);
@@ -164,12 +169,32 @@ namespace EnsembleComparison
 
         private static int ResizeSize(int cropSize) => cropSize * 256 / 224;
 
-        private TransferModel Build(MemberRecipe recipe, IReadOnlyList<string> classes, torch.Device device, int seed, CancellationToken cancellationToken)
+        private (TransferModel Model, MemberRecipe Recipe) Build(MemberRecipe recipe, IReadOnlyList<string> classes, torch.Device device, int seed, CancellationToken cancellationToken)
         {
-            var builder = recipe.Pretrained ? TransferBuilder.FromPretrained(ResNetWeights.MLNetResNet18) : TransferBuilder.FromResNet(recipe.Depth);
+            if (!recipe.DenseNet)
+            {
+                var builder = recipe.Pretrained ? TransferBuilder.FromPretrained(ResNetWeights.MLNetResNet18) : TransferBuilder.FromResNet(recipe.Depth);
+                return (Configure(builder, recipe, recipe.Pretrained ? ResNetWeights.MLNetResNet18.Preprocessing : Preprocessing.ImageNet, classes, device, seed, cancellationToken), recipe);
+            }
 
+            // torchvision's DenseNet-121 checkpoint is downloaded once and cached; offline (MEDICALTRANSFER_OFFLINE=1, or
+            // no network) without it in the cache, the member starts from a random initialisation and says so.
+            try
+            {
+                var pretrained = TransferBuilder.FromDenseNet(recipe.Depth).WithPretrained(DenseNetWeights.ImageNet);
+                return (Configure(pretrained, recipe, DenseNetWeights.ImageNet.Preprocessing, classes, device, seed, cancellationToken), recipe);
+            }
+            catch (WeightsUnavailableException ex)
+            {
+                Console.WriteLine($"  DenseNet-121 ImageNet weights unavailable ({ex.Message.Split(". ")[0]}); that member starts from a random initialisation.");
+                var random = recipe with { Pretrained = false, Description = recipe.Description.Replace("ImageNet (torchvision)", "random initialisation (ImageNet weights unavailable offline)", StringComparison.Ordinal) };
+                return (Configure(TransferBuilder.FromDenseNet(recipe.Depth), random, Preprocessing.ImageNet, classes, device, seed, cancellationToken), random);
+            }
+        }
+
+        private TransferModel Configure(TransferBuilder builder, MemberRecipe recipe, Preprocessing basis, IReadOnlyList<string> classes, torch.Device device, int seed, CancellationToken cancellationToken)
+        {
             // Each member keeps its weights' colour handling; all see the same crop size.
-            var basis = recipe.Pretrained ? ResNetWeights.MLNetResNet18.Preprocessing : Preprocessing.ImageNet;
             var preprocessing = new Preprocessing
             {
                 Mean = basis.Mean,

@@ -134,7 +134,7 @@ namespace GradCamExplorer
             html.AppendLine("<style>body{font-family:sans-serif;margin:1.5em;background:#fafafa}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:1em}"
                 + "figure{margin:0;background:#fff;border:1px solid #ddd;padding:.5em}figure img{width:100%;height:auto;image-rendering:auto}"
                 + "figcaption{font-size:.85em;word-break:break-all}.pred{font-weight:bold}.probs{color:#555}</style></head><body>");
-            html.AppendLine($"<h1>{H(method.Name)} on {H(method.Layer)}</h1>");
+            html.AppendLine($"<h1>{H(method.Name)} on {H(method.Layer ?? model.Architecture.DefaultCamStage)}</h1>");
             html.AppendLine(string.Create(CultureInfo.InvariantCulture, $"<p>{entries.Count} images from <code>{H(imageRoot)}</code>; model {H(model.Architecture.Name)}, classes {H(string.Join(", ", model.ClassNames))}. Each overlay shows where the evidence for the predicted class lies (red = strong); the area outside the model's center crop is dimmed.</p>"));
             html.AppendLine("<div class=\"grid\">");
             foreach (var e in entries)

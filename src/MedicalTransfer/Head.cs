@@ -11,15 +11,15 @@ namespace MedicalTransfer
     /// <summary>Classifier heads for <see cref="TransferBuilder.WithHead"/>.</summary>
     public static class Head
     {
-        /// <summary>One linear layer from the pooled features to the classes (torchvision's <c>fc</c>; the default).</summary>
+        /// <summary>One linear layer from the pooled features to the classes (torchvision's <c>fc</c> or <c>classifier</c>; the default).</summary>
         /// <returns>The head spec.</returns>
         public static HeadSpec Linear() => new("linear", (inFeatures, classes) => nn.Linear(inFeatures, classes));
 
         /// <summary>
         /// A multi-layer head: Dropout(<paramref name="inputDropout"/>), Linear to <paramref name="hiddenUnits"/>,
         /// ReLU, BatchNorm1d (or identity), Dropout(<paramref name="hiddenDropout"/>), Linear to the classes.
-        /// With the defaults it is exactly the article's head, with the same state-dict keys
-        /// (<c>fc.1.weight</c>, <c>fc.3.running_mean</c>, <c>fc.5.weight</c>).
+        /// With the defaults it is exactly the article's head, with the same state-dict keys on a ResNet
+        /// (<c>fc.1.weight</c>, <c>fc.3.running_mean</c>, <c>fc.5.weight</c>; <c>classifier.1.weight</c>... on a DenseNet).
         /// </summary>
         /// <param name="hiddenUnits">Width of the hidden layer (the article uses 512).</param>
         /// <param name="inputDropout">Dropout probability before the first linear layer; the default is 0.5.</param>

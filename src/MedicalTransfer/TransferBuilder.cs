@@ -35,7 +35,7 @@ namespace MedicalTransfer
     /// </example>
     public sealed class TransferBuilder
     {
-        private readonly ResNetArchitecture _architecture;
+        private readonly BackboneArchitecture _architecture;
         private readonly List<string> _problems = new();
         private string? _weightsPath;
         private PretrainedWeights? _pretrained;
@@ -48,9 +48,10 @@ namespace MedicalTransfer
         private Device? _device;
         private Preprocessing? _preprocessing;
         private int? _seed;
+        private int? _inputChannels;
         private ILogger _logger = NullLogger.Instance;
 
-        private TransferBuilder(ResNetArchitecture architecture) => _architecture = architecture;
+        private TransferBuilder(BackboneArchitecture architecture) => _architecture = architecture;
 
         /// <summary>Starts from a torchvision ResNet of a standard depth.</summary>
         /// <param name="depth">18, 34, 50, 101 or 152 (the article suggests deeper networks only for more data).</param>
@@ -62,6 +63,33 @@ namespace MedicalTransfer
         /// <param name="architecture">Block type and stage depths.</param>
         /// <returns>A builder.</returns>
         public static TransferBuilder FromResNet(ResNetArchitecture architecture) => new(Guard.NotNull(architecture));
+
+        /// <summary>Starts from a torchvision DenseNet-BC of a standard depth; DenseNet-121 is CheXNet's backbone.</summary>
+        /// <param name="depth">121, 161, 169 or 201.</param>
+        /// <returns>A builder.</returns>
+        /// <exception cref="ArgumentException"><paramref name="depth"/> is not supported; the message lists the supported depths.</exception>
+        public static TransferBuilder FromDenseNet(int depth) => new(DenseNetArchitecture.ForDepth(depth));
+
+        /// <summary>Starts from any DenseNet-BC layout, for example <c>DenseNetArchitecture.Custom(16, 32, 4, 8, 12, 8)</c>.</summary>
+        /// <param name="architecture">Growth rate, first-convolution width and dense-block depths.</param>
+        /// <returns>A builder.</returns>
+        public static TransferBuilder FromDenseNet(DenseNetArchitecture architecture) => new(Guard.NotNull(architecture));
+
+        /// <summary>Starts from a torchvision EfficientNet of a width, B0 to B7.</summary>
+        /// <param name="width">0 (B0) to 7 (B7).</param>
+        /// <returns>A builder.</returns>
+        /// <exception cref="ArgumentException"><paramref name="width"/> is not 0 to 7.</exception>
+        public static TransferBuilder FromEfficientNet(int width) => new(EfficientNetArchitecture.ForWidth(width));
+
+        /// <summary>Starts from an EfficientNet architecture.</summary>
+        /// <param name="architecture">The width.</param>
+        /// <returns>A builder.</returns>
+        public static TransferBuilder FromEfficientNet(EfficientNetArchitecture architecture) => new(Guard.NotNull(architecture));
+
+        /// <summary>Starts from any backbone, for example one of <see cref="ResNetArchitecture"/>, <see cref="DenseNetArchitecture"/> or <see cref="EfficientNetArchitecture"/>.</summary>
+        /// <param name="architecture">The backbone's architecture.</param>
+        /// <returns>A builder.</returns>
+        public static TransferBuilder From(BackboneArchitecture architecture) => new(Guard.NotNull(architecture));
 
         /// <summary>
         /// Starts from the one architecture a set of pretrained weights is made for, for example
@@ -205,6 +233,32 @@ namespace MedicalTransfer
         }
 
         /// <summary>
+        /// Builds the model for images with <paramref name="channels"/> channels. With 1, the backbone's first
+        /// convolution takes gray images directly: pretrained RGB weights are summed over their three input channels
+        /// when loaded (timm's <c>adapt_input_conv</c>), so the model computes exactly what the RGB model computes on
+        /// three copies of the normalised gray plane; the preprocessing then has one mean and one standard deviation
+        /// (the averages of the weights' three), and loaders built from it deliver one channel instead of three copies.
+        /// </summary>
+        /// <param name="channels">1 (gray) or 3 (RGB, the default).</param>
+        /// <returns>This builder.</returns>
+        /// <exception cref="ArgumentOutOfRangeException"><paramref name="channels"/> is neither 1 nor 3.</exception>
+        public TransferBuilder WithInputChannels(int channels)
+        {
+            if (channels is not (1 or 3))
+            {
+                throw new ArgumentOutOfRangeException(nameof(channels), channels, "A backbone takes 1 (gray) or 3 (RGB) input channels.");
+            }
+
+            if (_inputChannels is not null)
+            {
+                _problems.Add($"WithInputChannels was called twice ({_inputChannels} and {channels}): call it once.");
+            }
+
+            _inputChannels = channels;
+            return this;
+        }
+
+        /// <summary>
         /// Initialises the network (before any weights are loaded) from a private generator with this seed,
         /// so the same seed gives the same model whatever else uses TorchSharp's global generator.
         /// </summary>
@@ -246,7 +300,7 @@ namespace MedicalTransfer
             {
                 try
                 {
-                    _freeze.ResolveModulePaths(_architecture);
+                    _freeze.For(_architecture);
                 }
                 catch (ArgumentException ex)
                 {
@@ -264,6 +318,11 @@ namespace MedicalTransfer
                 problems.Add($"'{_pretrained.Name}' is made for {fixedArchitecture.Name} ({fixedArchitecture}), not {_architecture.Name}: start with TransferBuilder.FromPretrained(weights) or FromResNet(ResNetArchitecture.Custom(...)) with that layout.");
             }
 
+            if (_inputChannels == 3 && _preprocessing is { Channels: 1 })
+            {
+                problems.Add("WithInputChannels(3) was given with a one-channel preprocessing (WithPreprocessing): give a preprocessing with three means and standard deviations, or build for gray images with WithInputChannels(1).");
+            }
+
             if (_weightsPath is not null && !File.Exists(_weightsPath))
             {
                 problems.Add($"The weights file '{Path.GetFullPath(_weightsPath)}' does not exist: check the path given to WithWeights.");
@@ -279,8 +338,19 @@ namespace MedicalTransfer
             var preprocessing = _preprocessing
                 ?? _pretrained?.PreprocessingFor(_architecture)
                 ?? (_weightsPath is null ? null : SavedPreprocessing(_weightsPath))
-                ?? Preprocessing.ImageNet;
-            var model = new TransferModel(_architecture, _head ?? Head.Linear(), _classes!, preprocessing);
+                ?? _architecture.Preprocessing;
+            int channels = _inputChannels ?? preprocessing.Channels;
+            if (channels == 1 && preprocessing.Channels == 3)
+            {
+                preprocessing = SingleChannelInput.Preprocessing(preprocessing);
+            }
+            else if (channels == 3 && preprocessing.Channels == 1)
+            {
+                throw new InvalidOperationException(
+                    $"TransferBuilder cannot build the {_architecture.Name} model:" + Environment.NewLine + $"  - WithInputChannels(3) was given, but the weights file '{_weightsPath}' is a model for gray images (one-channel preprocessing): build it with WithInputChannels(1).");
+            }
+
+            var model = new TransferModel(_architecture, channels, _head ?? Head.Linear(), _classes!, preprocessing);
             try
             {
                 if (_seed is int seed)
@@ -325,7 +395,7 @@ namespace MedicalTransfer
             }
 
             var summary = model.Summary();
-            Log.ModelBuilt(_logger, _architecture.Name, _classes!.Length, model.Head.Layout, model.FreezeSpec.ToString(), model.Device.ToString(), summary.TrainableParameters, summary.TotalParameters);
+            Log.ModelBuilt(_logger, channels == 1 ? _architecture.Name + " (gray input)" : _architecture.Name, _classes!.Length, model.Head.Layout, model.FreezeSpec.ToString(), model.Device.ToString(), summary.TrainableParameters, summary.TotalParameters);
             return model;
         }
 

@@ -16,29 +16,41 @@ using static TorchSharp.torch;
 namespace MedicalTransfer
 {
     /// <summary>
-    /// A ResNet with a task head that knows its architecture, class names, freeze state and the
-    /// preprocessing its weights expect. It is a TorchSharp module: call it on a batch of images
-    /// [N, 3, H, W] to get logits [N, classes]. Create one with <see cref="TransferBuilder"/> or
-    /// <see cref="Load"/>.
+    /// A backbone (<see cref="BackboneArchitecture"/>: ResNet, DenseNet, EfficientNet) with a task head that knows its
+    /// architecture, class names, freeze state and the preprocessing its weights expect. It is a TorchSharp module:
+    /// call it on a batch of images [N, <see cref="BackboneNetwork.InputChannels"/>, H, W] to get logits [N, classes].
+    /// Its state dict has torchvision's keys for the backbone (<c>conv1.weight</c>, <c>features.denseblock1...</c>)
+    /// and the head under the architecture's classifier name (<c>fc</c>, <c>classifier</c>). Create one with
+    /// <see cref="TransferBuilder"/> or <see cref="Load"/>.
     /// </summary>
-    public sealed class TransferModel : ResNet
+    public sealed class TransferModel : BackboneNetwork
     {
         internal const string FormatName = "medicaltransfer.model";
-        internal const string FormatVersion = "1";
+
+        /// <summary>
+        /// The model-file format written: version 2 adds <c>input_channels</c> and the layouts of backbones other than
+        /// ResNet. Version 1 (ResNets with 3-channel input) reads unchanged.
+        /// </summary>
+        internal const string FormatVersion = "2";
+
+        private static readonly string[] ReadableVersions = { "1", "2" };
 
         private readonly string[] _classNames;
         private IReadOnlyList<string> _frozenPaths = Array.Empty<string>();
         private BatchNorm[] _frozenBatchNorms = Array.Empty<BatchNorm>();
         private int _frozenLeadingStages;
 
-        internal TransferModel(ResNetArchitecture architecture, HeadSpec head, IReadOnlyList<string> classNames, Preprocessing preprocessing)
-            : base(architecture, head.Create(architecture.FeatureCount, classNames.Count))
+        internal TransferModel(BackboneArchitecture architecture, int inputChannels, HeadSpec head, IReadOnlyList<string> classNames, Preprocessing preprocessing)
+            : base(nameof(TransferModel), CreateBody(architecture, inputChannels, head, classNames.Count, preprocessing, out var headModule), headModule)
         {
             _classNames = classNames.ToArray();
             Head = head;
             Preprocessing = preprocessing;
             FreezeSpec = Layers.None;
         }
+
+        /// <summary>The backbone's architecture: its family, layout, stages and the preprocessing its ImageNet weights expect.</summary>
+        public BackboneArchitecture Architecture => Body.Architecture;
 
         /// <summary>The class names, in the order of the logits.</summary>
         public IReadOnlyList<string> ClassNames => Array.AsReadOnly(_classNames);
@@ -83,11 +95,12 @@ namespace MedicalTransfer
         /// </summary>
         /// <param name="spec">What to freeze; see <see cref="Layers"/>.</param>
         /// <param name="trainBatchNorm">Let frozen stages' BatchNorm layers keep updating running statistics in training mode.</param>
-        /// <exception cref="ArgumentException">The spec names a block this architecture does not have.</exception>
+        /// <exception cref="ArgumentException">The spec names a stage or block this architecture does not have, or a position beyond its stages.</exception>
         public void Freeze(FreezeSpec spec, bool trainBatchNorm = false)
         {
             Guard.NotNull(spec);
-            var paths = spec.ResolveModulePaths(Architecture);
+            var resolved = spec.For(Architecture);
+            var paths = resolved.ResolveModulePaths(Architecture);
             foreach (var (name, parameter) in named_parameters())
             {
                 parameter.requires_grad = !FreezeSpec.IsInside(name, paths);
@@ -98,9 +111,9 @@ namespace MedicalTransfer
                 .Where(m => m.module is BatchNorm && FreezeSpec.IsInside(m.name, paths))
                 .Select(m => (BatchNorm)m.module)
                 .ToArray();
-            var whole = new HashSet<string>(spec.WholeStages, StringComparer.Ordinal);
-            _frozenLeadingStages = StageNames.Take(5).TakeWhile(whole.Contains).Count();
-            FreezeSpec = spec;
+            var whole = new HashSet<string>(resolved.WholeStages(Architecture), StringComparer.Ordinal);
+            _frozenLeadingStages = Architecture.BackboneStageNames.TakeWhile(whole.Contains).Count();
+            FreezeSpec = resolved;
             TrainBatchNorm = trainBatchNorm;
             train(training);
         }
@@ -125,9 +138,9 @@ namespace MedicalTransfer
         {
             var parameters = named_parameters().Select(p => (p.name, p.parameter.numel(), p.parameter.requires_grad)).ToArray();
             var rows = new List<StageSummary>();
-            foreach (var stage in StageNames)
+            foreach (var stage in Architecture.StageNames)
             {
-                var paths = StageModulePaths(stage);
+                var paths = Architecture.StageModulePaths(stage);
                 var inStage = parameters.Where(p => FreezeSpec.IsInside(p.name, paths)).ToArray();
                 long total = inStage.Sum(p => p.Item2);
                 long trainable = inStage.Where(p => p.requires_grad).Sum(p => p.Item2);
@@ -143,7 +156,7 @@ namespace MedicalTransfer
         public override string ToString() => Summary().ToString();
 
         /// <summary>
-        /// Writes one self-describing file: architecture, class names, preprocessing, head layout,
+        /// Writes one self-describing file (format version 2): architecture, input channels, class names, preprocessing, head layout,
         /// freeze state and weights (a safetensors file with metadata). The write is atomic: a crash
         /// mid-save never leaves a corrupt file where a good one was.
         /// </summary>
@@ -172,17 +185,29 @@ namespace MedicalTransfer
                 throw new WeightsFormatException($"'{path}' is not a MedicalTransfer model file (no '{FormatName}' metadata). To start from a plain state dict, use TransferBuilder.WithWeights(path).");
             }
 
+            string version = metadata.TryGetValue("format_version", out var v) ? v : "1";
+            if (!ReadableVersions.Contains(version, StringComparer.Ordinal))
+            {
+                throw new WeightsFormatException($"'{path}' is a MedicalTransfer model file of format version {version}; this version of MedicalTransfer reads versions {string.Join(" and ", ReadableVersions)}. It was written by a newer MedicalTransfer: update the package to load it.");
+            }
+
             TransferModel? model = null;
             try
             {
                 try
                 {
-                    var architecture = ResNetArchitecture.Parse(Required(metadata, "architecture", path));
+                    var architecture = BackboneCatalog.Parse(Required(metadata, "architecture", path));
+                    int inputChannels = version == "1" ? 3 : int.Parse(Required(metadata, "input_channels", path), NumberStyles.None, CultureInfo.InvariantCulture);
+                    if (inputChannels is not (1 or 3))
+                    {
+                        throw new FormatException($"input_channels is {inputChannels}; expected 1 or 3");
+                    }
+
                     var classes = JsonSerializer.Deserialize<string[]>(Required(metadata, "classes", path)) ?? Array.Empty<string>();
                     var preprocessing = PreprocessingJson.Parse(Required(metadata, "preprocessing", path));
                     var head = HeadSpec.Parse(Required(metadata, "head", path), customHead);
                     ModelFileSize.Check(path, new FileInfo(path).Length, architecture, classes.Length, head);
-                    model = new TransferModel(architecture, head, classes, preprocessing);
+                    model = new TransferModel(architecture, inputChannels, head, classes, preprocessing);
                     var freeze = JsonSerializer.Deserialize<string[]>(Required(metadata, "freeze", path)) ?? Array.Empty<string>();
                     model.Freeze(freeze.Length == 0 ? Layers.None : Layers.Only(freeze), metadata.TryGetValue("train_batchnorm", out var tbn) && tbn == "true");
                     model.DecisionThreshold = metadata.TryGetValue("decision_threshold", out var threshold) ? Prediction.DecisionThreshold.Parse(threshold) : null;
@@ -237,6 +262,7 @@ namespace MedicalTransfer
             ["format"] = FormatName,
             ["format_version"] = FormatVersion,
             ["architecture"] = Architecture.ToString(),
+            ["input_channels"] = InputChannels.ToString(CultureInfo.InvariantCulture),
             ["classes"] = JsonSerializer.Serialize(_classNames),
             ["preprocessing"] = PreprocessingJson.Write(Preprocessing),
             ["head"] = Head.Layout,
@@ -245,6 +271,18 @@ namespace MedicalTransfer
             ["calibration"] = Evaluation.TemperatureScaling.ToMetadata(Calibration),
             ["library_version"] = typeof(TransferModel).Assembly.GetName().Version?.ToString() ?? "unknown",
         };
+
+        // The head is created before the backbone, the order in which the version-1 code drew from the global generator.
+        private static Backbone CreateBody(BackboneArchitecture architecture, int inputChannels, HeadSpec head, int classes, Preprocessing preprocessing, out nn.Module<Tensor, Tensor> headModule)
+        {
+            if (preprocessing.Channels != inputChannels)
+            {
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "The preprocessing ({0}) prepares {1}-channel images but the model takes {2}.", preprocessing, preprocessing.Channels, inputChannels), nameof(preprocessing));
+            }
+
+            headModule = head.Create(architecture.FeatureCount, classes);
+            return architecture.CreateBackbone(inputChannels);
+        }
 
         /// <summary>Runs frozen leading stages without building an autograd graph: that is where freezing saves time and memory.</summary>
         private protected override Tensor RunStages(Tensor x, int first, int last)

@@ -16,6 +16,7 @@ namespace MedicalTransfer.Benchmarks
     /// 512x512 gray JPEG and 16-bit PNG phantoms, on 1 and 2 worker threads, next to a ResNet-18
     /// training step on the same machine. Usage:
     ///   dotnet run -c Release --project tests/MedicalTransfer.Benchmarks -- [--images N] [--data DIR] [--workers 1,2] [--no-training]
+    ///   (--backbones and --gray run BackboneBenchmark instead)
     /// The same files feed bench_pil_torchvision.py, the PIL + torchvision reference.
     /// </summary>
     internal static class Program
@@ -31,6 +32,11 @@ namespace MedicalTransfer.Benchmarks
             if (args.Contains("--dicom"))
             {
                 return DicomBenchmark.Run(StringArg(args, "--data", Path.Combine(Path.GetTempPath(), "mt-bench-dicom")), IntArg(args, "--repeat", 30));
+            }
+
+            if (args.Contains("--backbones") || args.Contains("--gray"))
+            {
+                return BackboneBenchmark.Run(args, IntArg, StringArg);
             }
 
             if (args.Contains("--breakdown"))

@@ -97,6 +97,56 @@ namespace MedicalTransfer.Tests
             }
         }
 
+        /// <summary>
+        /// Fills a module's state dict with the formula of Fixtures/Parity/make_backbone_parity.py (the ResNet formula with
+        /// BatchNorm weights told apart by being 1-D, and conv/linear weights scaled by <paramref name="gain"/>), using the
+        /// given key order (torchvision's) for the tensor index t.
+        /// </summary>
+        public static void FillWithBackboneFormula(nn.Module module, IReadOnlyList<string> keysInTorchvisionOrder, double gain)
+        {
+            var sd = module.state_dict();
+            using var noGrad = torch.no_grad();
+            for (int t = 0; t < keysInTorchvisionOrder.Count; t++)
+            {
+                string name = keysInTorchvisionOrder[t];
+                var tensor = sd[name];
+                long n = tensor.numel();
+                using var scope = torch.NewDisposeScope();
+                var j = torch.arange(n, dtype: ScalarType.Float64);
+                var u = torch.sin(0.37 * j + 1.3 * t + 0.5);
+                string leaf = name[(name.LastIndexOf('.') + 1)..];
+                Tensor v;
+                if (leaf == "num_batches_tracked")
+                {
+                    tensor.zero_();
+                    continue;
+                }
+                else if (leaf == "running_mean")
+                {
+                    v = 0.1 * u;
+                }
+                else if (leaf == "running_var")
+                {
+                    v = 1 + 0.5 * (u + 1) / 2;
+                }
+                else if (leaf == "bias")
+                {
+                    v = 0.05 * u;
+                }
+                else if (leaf == "weight" && tensor.dim() == 1)
+                {
+                    v = 1 + 0.2 * u;
+                }
+                else
+                {
+                    double fanIn = (double)n / tensor.shape[0];
+                    v = u * Math.Sqrt(3.0 * gain / fanIn);
+                }
+
+                tensor.copy_(v.reshape(tensor.shape).to(tensor.dtype));
+            }
+        }
+
         /// <summary>max |a - b| / max |b|.</summary>
         public static double RelativeError(Tensor actual, Tensor expected)
         {

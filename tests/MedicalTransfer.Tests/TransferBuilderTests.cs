@@ -64,7 +64,8 @@ namespace MedicalTransfer.Tests
             Assert.Equal(new long[] { 2, 512 }, model.state_dict()["fc.5.weight"].shape);
             Assert.Equal(new[] { "NORMAL", "PNEUMONIA" }, model.ClassNames);
             Assert.Equal(ResNetArchitecture.ForDepth(50), model.Architecture);
-            Assert.Equal(Layers.UpTo(2), model.FreezeSpec);
+            Assert.Equal(Layers.UpTo(2).For(model.Architecture), model.FreezeSpec);
+            Assert.Equal("Layers.UpTo(2) [stem, layer1, layer2]", model.FreezeSpec.ToString());
             Assert.Equal(MedicalTransfer.Data.Preprocessing.ImageNet, model.Preprocessing);
             Assert.Equal(DeviceType.CPU, model.Device.type);
             Assert.Null(model.WeightsReport);

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace MedicalTransfer.Data
 {
     /// <summary>
-    /// A batch of images <c>[N, 3, H, W]</c> (float32) and labels <c>[N]</c> (int64). The tensors
+    /// A batch of images <c>[N, C, H, W]</c> (float32; C is 3, or 1 for a model built for gray images) and labels <c>[N]</c> (int64). The tensors
     /// are created on first access, on the thread that reads them: they join the DisposeScope active
     /// at that moment, so consuming each batch inside <c>torch.NewDisposeScope()</c> frees them. Dispose
     /// the batch otherwise. Reading <see cref="Images"/> and <see cref="Labels"/> from several threads is safe
@@ -47,7 +47,7 @@ namespace MedicalTransfer.Data
         /// <summary>Label of each image, as plain integers.</summary>
         public IReadOnlyList<int> LabelValues => labels;
 
-        /// <summary>The images, <c>[N, 3, H, W]</c> float32 on the loader's device.</summary>
+        /// <summary>The images, <c>[N, C, H, W]</c> float32 on the loader's device (C from the pipeline's normalisation: 3, or 1 for gray input).</summary>
         public Tensor Images
         {
             get

@@ -173,7 +173,7 @@ namespace MedicalTransfer.Data
             SampleRandom random = SampleRandom.For(Options.Seed, epoch, position);
             try
             {
-                return transform.Apply(image, ref random).ToThreeChannels();
+                return transform.Apply(image, ref random).ToChannels(transform.OutputChannels ?? 3);
             }
             catch (Exception e) when (e is not ImageDataException and not OutOfMemoryException)
             {

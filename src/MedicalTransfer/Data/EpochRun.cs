@@ -181,6 +181,7 @@ namespace MedicalTransfer.Data
             private float[]? pixels;
             private int width;
             private int height;
+            private int channels;
             private string? firstPath;
 
             public Slot(int size)
@@ -203,8 +204,9 @@ namespace MedicalTransfer.Data
                     {
                         width = image.Width;
                         height = image.Height;
+                        channels = image.Channels;
                         firstPath = index.ToString(CultureInfo.InvariantCulture);
-                        pixels = ArrayPool<float>.Shared.Rent(capacity * 3 * width * height);
+                        pixels = ArrayPool<float>.Shared.Rent(capacity * channels * width * height);
                     }
                     else if (image.Width != width || image.Height != height)
                     {
@@ -212,7 +214,7 @@ namespace MedicalTransfer.Data
                     }
                 }
 
-                int length = 3 * width * height;
+                int length = channels * width * height;
                 image.Pixels.CopyTo(pixels.AsSpan(offset * length, length));
                 labels[offset] = label;
                 indices[offset] = index;
@@ -226,7 +228,7 @@ namespace MedicalTransfer.Data
                     return null;
                 }
 
-                int length = 3 * width * height;
+                int length = channels * width * height;
                 var keptLabels = new List<int>(filled.Length);
                 var keptIndices = new List<int>(filled.Length);
                 for (int i = 0; i < filled.Length; i++)
@@ -248,7 +250,7 @@ namespace MedicalTransfer.Data
 
                 float[] data = pixels;
                 pixels = null;
-                return new Batch(data, keptIndices.Count, 3, height, width, keptLabels.ToArray(), keptIndices.ToArray(), device);
+                return new Batch(data, keptIndices.Count, channels, height, width, keptLabels.ToArray(), keptIndices.ToArray(), device);
             }
 
             public void Release()

@@ -101,6 +101,35 @@ namespace MedicalTransfer.Data
             return copy;
         }
 
+        /// <summary>
+        /// Returns an image with <paramref name="channels"/> channels (this instance is consumed): a gray plane is
+        /// replicated to three; three planes become one gray plane by torchvision's luminance weights
+        /// (0.2989 R + 0.587 G + 0.114 B), for models that take gray input.
+        /// </summary>
+        public FloatImage ToChannels(int channels)
+        {
+            if (channels == Channels)
+            {
+                return this;
+            }
+
+            if (channels == 3)
+            {
+                return ToThreeChannels();
+            }
+
+            FloatImage gray = Rent(1, Width, Height, FullScale);
+            Span<float> target = gray.Plane(0);
+            ReadOnlySpan<float> r = Plane(0), g = Plane(1), b = Plane(2);
+            for (int i = 0; i < target.Length; i++)
+            {
+                target[i] = (0.2989f * r[i]) + (0.587f * g[i]) + (0.114f * b[i]);
+            }
+
+            Dispose();
+            return gray;
+        }
+
         /// <summary>Returns a 3-channel image, replicating a gray plane (this instance is consumed).</summary>
         public FloatImage ToThreeChannels()
         {

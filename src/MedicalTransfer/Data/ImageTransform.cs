@@ -22,6 +22,9 @@ namespace MedicalTransfer.Data
 
         /// <summary>The transforms this one is made of, in order (itself for a single step).</summary>
         internal virtual IEnumerable<ImageTransform> Steps => new[] { this };
+
+        /// <summary>Channels every output has (the normalisation's: 3, or 1 for a gray-input model), or null when the step keeps its input's.</summary>
+        internal virtual int? OutputChannels => null;
     }
 
     /// <summary>Transforms applied one after the other.</summary>
@@ -35,6 +38,8 @@ namespace MedicalTransfer.Data
         }
 
         internal override IEnumerable<ImageTransform> Steps => steps;
+
+        internal override int? OutputChannels => steps.Select(s => s.OutputChannels).LastOrDefault(c => c is not null);
 
         internal override FloatImage Apply(FloatImage image, ref SampleRandom random)
         {

@@ -98,8 +98,9 @@ namespace MedicalTransfer.Data
     }
 
     /// <summary>
-    /// Per-channel <c>(x * scale - mean) / std</c> after ordering the channels; a gray image is
-    /// replicated to three channels first (ImageNet backbones expect three).
+    /// Per-channel <c>(x * scale - mean) / std</c> after ordering the channels. With three means a gray image is
+    /// replicated to three channels first (ImageNet backbones expect three); with one mean (a model built for gray
+    /// input) the output has one channel, and a colour image is first reduced to its luminance.
     /// </summary>
     internal sealed class NormalizeTransform : ImageTransform
     {
@@ -118,12 +119,13 @@ namespace MedicalTransfer.Data
 
         /// <summary>What this step maps pixels to, for comparing a loader's input with a model's (see <see cref="InputNormalization"/>).</summary>
         internal InputNormalization Normalization => new(order, scale, mean, std);
+        internal override int? OutputChannels => mean.Length;
 
         internal override FloatImage Apply(FloatImage image, ref SampleRandom random)
         {
-            FloatImage source = image;
-            FloatImage result = FloatImage.Rent(3, image.Width, image.Height, 1f);
-            for (int c = 0; c < 3; c++)
+            FloatImage source = mean.Length == 1 ? image.ToChannels(1) : image;
+            FloatImage result = FloatImage.Rent(mean.Length, image.Width, image.Height, 1f);
+            for (int c = 0; c < mean.Length; c++)
             {
                 int from = source.Channels == 1 ? 0 : order == ChannelOrder.Bgr ? 2 - c : c;
                 ReadOnlySpan<float> src = source.Plane(from);

@@ -64,18 +64,21 @@ namespace MedicalTransfer.Data
         /// <value>The default is 1.</value>
         public float PixelScale { get; init; } = 1f;
 
+        /// <summary>Channels of the network's input: 3, or 1 when <see cref="Mean"/> and <see cref="Std"/> have one value (a model built for gray images).</summary>
+        public int Channels => Mean.Count;
+
         /// <summary>Checks the values and returns this instance.</summary>
         /// <exception cref="ArgumentException">A value is out of range; the message names it.</exception>
         public Preprocessing Validate()
         {
-            if (Mean is null || Mean.Count != 3)
+            if (Mean is null || Mean.Count is not (1 or 3))
             {
-                throw new ArgumentException("Preprocessing.Mean must have 3 values (one per channel).", nameof(Mean));
+                throw new ArgumentException("Preprocessing.Mean must have 3 values (one per channel), or 1 for a model that takes gray images.", nameof(Mean));
             }
 
-            if (Std is null || Std.Count != 3 || Std.Any(s => !(s > 0) || float.IsInfinity(s)))
+            if (Std is null || Std.Count != Mean.Count || Std.Any(s => !(s > 0) || float.IsInfinity(s)))
             {
-                throw new ArgumentException("Preprocessing.Std must have 3 finite positive values (one per channel).", nameof(Std));
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Preprocessing.Std must have {0} finite positive value(s), one per channel of Mean.", Mean.Count), nameof(Std));
             }
 
             Guard.Positive(ResizeSize, nameof(ResizeSize));

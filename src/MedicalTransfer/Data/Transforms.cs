@@ -118,11 +118,12 @@ namespace MedicalTransfer.Data
         public static ImageTransform ToTensor() => new ToTensorTransform();
 
         /// <summary>
-        /// Subtracts a per-channel mean and divides by a per-channel standard deviation; a gray
-        /// image is first replicated to three channels.
+        /// Subtracts a per-channel mean and divides by a per-channel standard deviation; with three
+        /// means a gray image is first replicated to three channels, with one a colour image is first
+        /// reduced to its luminance.
         /// </summary>
-        /// <param name="mean">Three means, one per channel.</param>
-        /// <param name="std">Three positive standard deviations.</param>
+        /// <param name="mean">Three means, one per channel; or one, for a model built for gray images (the output then has one channel).</param>
+        /// <param name="std">As many positive standard deviations as means.</param>
         /// <returns>The transform.</returns>
         public static ImageTransform Normalize(IReadOnlyList<float> mean, IReadOnlyList<float> std)
         {

@@ -26,38 +26,29 @@ namespace MedicalTransfer.Explainability
     /// </summary>
     public abstract class ClassActivationMap
     {
-        private readonly string stage;
-        private readonly int? block;
-
         /// <summary>Creates the method for a layer.</summary>
-        /// <param name="layer">A stage (<c>stem</c>, <c>layer1</c>..<c>layer4</c>) or a block of a residual stage (<c>layer4.1</c>); the default is <c>layer4</c>.</param>
-        /// <exception cref="ArgumentException">The layer is not a stage with spatial output or a block of one.</exception>
-        protected ClassActivationMap(string layer = Stages.Layer4)
+        /// <param name="layer">
+        /// A backbone stage with a spatial output (for a ResNet <c>stem</c>, <c>layer1</c>..<c>layer4</c>; a DenseNet's
+        /// <c>denseblock1</c>..<c>denseblock4</c>; an EfficientNet's <c>stage1</c>..<c>stage7</c>, <c>conv_head</c>), or a
+        /// block of a stage whose blocks form a chain (<c>layer4.1</c>, <c>stage6.2</c>); <see langword="null"/> (the
+        /// default) explains the model's <see cref="BackboneArchitecture.DefaultCamStage"/> (<c>layer4</c>,
+        /// <c>denseblock4</c>, <c>conv_head</c>).
+        /// </param>
+        /// <exception cref="ArgumentException">The layer is no backbone stage or block of any backbone family.</exception>
+        protected ClassActivationMap(string? layer = null)
         {
-            Guard.NotNullOrWhiteSpace(layer);
-            var parts = layer.Split('.');
-            string[] spatial = { Stages.Stem, Stages.Layer1, Stages.Layer2, Stages.Layer3, Stages.Layer4 };
-            bool ok = parts.Length <= 2 && spatial.Contains(parts[0], StringComparer.Ordinal);
-            int index = 0;
-            if (ok && parts.Length == 2)
-            {
-                ok = parts[0] != Stages.Stem && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out index);
-            }
-
-            if (!ok)
+            if (layer is not null && !BackboneCatalog.IsStageOrBlockName(layer))
             {
                 throw new ArgumentException(
-                    string.Format(CultureInfo.InvariantCulture, "Layer '{0}' cannot be explained: expected a stage with a spatial output (stem, layer1, layer2, layer3, layer4) or a block of a residual stage such as 'layer4.1'.", layer),
+                    string.Format(CultureInfo.InvariantCulture, "Layer '{0}' cannot be explained: expected a stage with a spatial output ({1}) or a block of one such as 'layer4.1', or null for the model's default.", layer, string.Join(", ", BackboneCatalog.StageNames)),
                     nameof(layer));
             }
 
             Layer = layer;
-            stage = parts[0];
-            block = parts.Length == 2 ? index : null;
         }
 
-        /// <summary>The stage or block whose activations are weighted.</summary>
-        public string Layer { get; }
+        /// <summary>The stage or block whose activations are weighted, or <see langword="null"/> for each model's <see cref="BackboneArchitecture.DefaultCamStage"/>.</summary>
+        public string? Layer { get; }
 
         /// <summary>The method's name, for captions.</summary>
         public abstract string Name { get; }
@@ -74,17 +65,17 @@ namespace MedicalTransfer.Explainability
 
         /// <summary>Explains a batch of preprocessed images (as the model is fed them).</summary>
         /// <param name="model">The model; it may be frozen, in evaluation mode, or called under no_grad.</param>
-        /// <param name="images">Images [N, 3, H, W], preprocessed as <see cref="TransferModel.Preprocessing"/> says.</param>
+        /// <param name="images">Images [N, C, H, W] (C the model's <see cref="BackboneNetwork.InputChannels"/>), preprocessed as <see cref="TransferModel.Preprocessing"/> says.</param>
         /// <param name="targetClasses">The class to explain for each image; <see langword="null"/> for each image's predicted class.</param>
         /// <returns>One explanation per image.</returns>
-        /// <exception cref="ArgumentException">The tensor is not [N, 3, H, W], a target is not a class index, or the layer is not in this model.</exception>
+        /// <exception cref="ArgumentException">The tensor is not [N, C, H, W], a target is not a class index, or the layer is not in this model.</exception>
         public IReadOnlyList<Explanation> Explain(TransferModel model, Tensor images, IReadOnlyList<int>? targetClasses = null)
         {
             Guard.NotNull(model);
             Guard.NotNull(images);
-            if (images.dim() != 4 || images.shape[1] != 3)
+            if (images.dim() != 4 || images.shape[1] != model.InputChannels)
             {
-                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Expected images [N, 3, H, W]; found [{0}].", string.Join(", ", images.shape)), nameof(images));
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Expected images [N, {0}, H, W]; found [{1}].", model.InputChannels, string.Join(", ", images.shape)), nameof(images));
             }
 
             int n = (int)images.shape[0];
@@ -102,7 +93,7 @@ namespace MedicalTransfer.Explainability
             }
 
             using var use = model.Use.Acquire(Name + ".Explain");
-            var blocks = Blocks(model);
+            var target = Target(model);
             bool wasTraining = model.training;
             model.eval();
             try
@@ -112,13 +103,13 @@ namespace MedicalTransfer.Explainability
                 Tensor activation;
                 using (no_grad())
                 {
-                    activation = Before(model, blocks, input);
+                    activation = Before(model, target, input);
                 }
 
                 using (enable_grad())
                 {
                     var leaf = activation.detach().requires_grad_(true);
-                    var logits = After(model, blocks, leaf);
+                    var logits = After(model, target, leaf);
                     var probabilities = nn.functional.softmax(logits.detach().to(ScalarType.Float64), 1).cpu();
                     var targets = targetClasses is null
                         ? logits.detach().argmax(1)
@@ -127,7 +118,7 @@ namespace MedicalTransfer.Explainability
                     if (!score.requires_grad)
                     {
                         // libtorch would abort the whole process on autograd.grad here.
-                        throw new InvalidOperationException(string.Format(CultureInfo.InvariantCulture, "The class score does not depend on the '{0}' activation through autograd; the model's later stages must be differentiable to explain it.", Layer));
+                        throw new InvalidOperationException(string.Format(CultureInfo.InvariantCulture, "The class score does not depend on the '{0}' activation through autograd; the model's later stages must be differentiable to explain it.", target.Layer));
                     }
 
                     var gradients = torch.autograd.grad(new[] { score }, new[] { leaf })[0];
@@ -141,7 +132,7 @@ namespace MedicalTransfer.Explainability
                     var map = nn.functional.relu((weights.unsqueeze(-1).unsqueeze(-1) * a).sum(1)).to(ScalarType.Float32).cpu().contiguous();
                     var low = Normalize(map);
                     var up = Normalize(nn.functional.interpolate(low.unsqueeze(1), new long[] { images.shape[2], images.shape[3] }, mode: InterpolationMode.Bilinear, align_corners: false).squeeze(1).contiguous());
-                    return Collect(model, low, up, probabilities, targets.cpu());
+                    return Collect(model, target.Layer, low, up, probabilities, targets.cpu());
                 }
             }
             finally
@@ -259,51 +250,69 @@ namespace MedicalTransfer.Explainability
             return DataLoader.Owning(loader, loader.GetBatches(0, cancellationToken));
         }
 
-        private nn.Module<Tensor, Tensor>[]? Blocks(TransferModel model)
+        /// <summary>The layer to explain in this model: a backbone stage, or a block of a stage whose blocks form a chain.</summary>
+        private CamTarget Target(TransferModel model)
         {
-            if (block is null)
+            var architecture = model.Architecture;
+            string layer = Layer ?? architecture.DefaultCamStage;
+            if (architecture.FindStage(layer) is not null)
             {
-                return null;
+                return new CamTarget(layer, layer, null, -1);
             }
 
-            var stageModule = model.named_children().FirstOrDefault(c => c.name == stage).module;
-            var blocks = stageModule?.children().OfType<nn.Module<Tensor, Tensor>>().ToArray() ?? Array.Empty<nn.Module<Tensor, Tensor>>();
-            if (block.Value >= blocks.Length)
+            int dot = layer.IndexOf('.', StringComparison.Ordinal);
+            string stage = dot > 0 ? layer[..dot] : layer;
+            var layout = architecture.FindStage(stage);
+            if (layout is null)
             {
-                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Layer '{0}' does not exist: {1} of this {2} has {3} blocks (0 to {4}).", Layer, stage, model.Architecture.Name, blocks.Length, blocks.Length - 1), "layer");
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Layer '{0}' does not exist in this {1}: its stages with a spatial output are {2}.", layer, architecture.Name, string.Join(", ", architecture.BackboneStageNames)), "layer");
             }
 
-            return blocks;
+            if (!layout.BlocksAreChain)
+            {
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Layer '{0}' cannot be explained: the blocks of {1} in a {2} do not form a chain (each reads the outputs of all earlier ones). Explain the stage '{1}' instead.", layer, stage, architecture.Name), "layer");
+            }
+
+            var found = architecture.FindBlock(layer);
+            if (found is null)
+            {
+                string Short(int i) => layout.Blocks[i].Name[(stage.Length + 1)..];
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Layer '{0}' does not exist: {1} of this {2} has {3} blocks ({4} to {5}).", layer, stage, architecture.Name, layout.Blocks.Count, Short(0), Short(layout.Blocks.Count - 1)), "layer");
+            }
+
+            int index = architecture.StageIndex(stage);
+            var blocks = model.Body.ChainBlocks(index) ?? throw new InvalidOperationException("The backbone of " + architecture.Name + " does not expose the blocks of " + stage + ".");
+            return new CamTarget(layer, stage, blocks, found.Value.Index);
         }
 
-        private Tensor Before(TransferModel model, nn.Module<Tensor, Tensor>[]? blocks, Tensor input)
+        private static Tensor Before(TransferModel model, CamTarget target, Tensor input)
         {
-            if (blocks is null)
+            if (target.Blocks is null)
             {
-                return model.ForwardTo(input, stage);
+                return model.ForwardTo(input, target.Stage);
             }
 
-            var x = model.ForwardTo(input, ResNet.StageNames[ResNet.StageIndex(stage) - 1]);
-            for (int j = 0; j <= block!.Value; j++)
+            var x = model.ForwardTo(input, model.Architecture.StageNames[model.Architecture.StageIndex(target.Stage) - 1]);
+            for (int j = 0; j <= target.Block; j++)
             {
-                x = blocks[j].call(x);
+                x = target.Blocks[j].call(x);
             }
 
             return x;
         }
 
-        private Tensor After(TransferModel model, nn.Module<Tensor, Tensor>[]? blocks, Tensor activation)
+        private static Tensor After(TransferModel model, CamTarget target, Tensor activation)
         {
             var x = activation;
-            if (blocks is not null)
+            if (target.Blocks is not null)
             {
-                for (int j = block!.Value + 1; j < blocks.Length; j++)
+                for (int j = target.Block + 1; j < target.Blocks.Count; j++)
                 {
-                    x = blocks[j].call(x);
+                    x = target.Blocks[j].call(x);
                 }
             }
 
-            return model.ForwardFrom(x, stage);
+            return model.ForwardFrom(x, target.Stage);
         }
 
         /// <summary>Divides each map [N, h, w] by its maximum; all-zero maps stay zero.</summary>
@@ -313,7 +322,7 @@ namespace MedicalTransfer.Explainability
             return where(max > 0, maps / max.clamp_min(1e-30), zeros_like(maps)).clamp(0, 1);
         }
 
-        private IReadOnlyList<Explanation> Collect(TransferModel model, Tensor low, Tensor up, Tensor probabilities, Tensor targets)
+        private static IReadOnlyList<Explanation> Collect(TransferModel model, string layer, Tensor low, Tensor up, Tensor probabilities, Tensor targets)
         {
             int n = (int)low.shape[0];
             int h = (int)low.shape[1], w = (int)low.shape[2], uh = (int)up.shape[1], uw = (int)up.shape[2];
@@ -328,7 +337,7 @@ namespace MedicalTransfer.Explainability
                 var row = p.AsSpan(i * k, k).ToArray();
                 int predicted = Predictions.Argmax(row);
                 result[i] = new Explanation(
-                    Layer, (int)t[i], model.ClassNames[(int)t[i]], row, predicted, model.ClassNames[predicted],
+                    layer, (int)t[i], model.ClassNames[(int)t[i]], row, predicted, model.ClassNames[predicted],
                     new Heatmap(w, h, lowValues.AsSpan(i * h * w, h * w).ToArray()),
                     new Heatmap(uw, uh, upValues.AsSpan(i * uh * uw, uh * uw).ToArray()));
             }
@@ -344,8 +353,8 @@ namespace MedicalTransfer.Explainability
     public sealed class GradCam : ClassActivationMap
     {
         /// <summary>Creates Grad-CAM for a layer.</summary>
-        /// <param name="layer">A stage or block, for example <c>layer4</c> (the default) or <c>layer3.5</c>.</param>
-        public GradCam(string layer = Stages.Layer4) : base(layer) { }
+        /// <param name="layer">A stage or block, for example <c>layer3</c> or <c>layer3.5</c>; <see langword="null"/> (the default) for the model's default stage (<c>layer4</c>, <c>denseblock4</c>, <c>conv_head</c>).</param>
+        public GradCam(string? layer = null) : base(layer) { }
 
         /// <inheritdoc />
         public override string Name => "Grad-CAM";
@@ -362,8 +371,8 @@ namespace MedicalTransfer.Explainability
     public sealed class GradCamPlusPlus : ClassActivationMap
     {
         /// <summary>Creates Grad-CAM++ for a layer.</summary>
-        /// <param name="layer">A stage or block, for example <c>layer4</c> (the default).</param>
-        public GradCamPlusPlus(string layer = Stages.Layer4) : base(layer) { }
+        /// <param name="layer">A stage or block, for example <c>layer4.1</c>; <see langword="null"/> (the default) for the model's default stage.</param>
+        public GradCamPlusPlus(string? layer = null) : base(layer) { }
 
         /// <inheritdoc />
         public override string Name => "Grad-CAM++";
@@ -382,4 +391,7 @@ namespace MedicalTransfer.Explainability
             return (nn.functional.relu(gradients) * alpha).sum(new long[] { 2, 3 }).MoveToOuterDisposeScope();
         }
     }
+
+    /// <summary>Where an explanation stops the forward pass: a stage, or block <c>Block</c> of a chained stage.</summary>
+    internal sealed record CamTarget(string Layer, string Stage, IReadOnlyList<nn.Module<Tensor, Tensor>>? Blocks, int Block);
 }

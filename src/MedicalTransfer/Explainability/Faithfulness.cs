@@ -21,7 +21,7 @@ namespace MedicalTransfer.Explainability
         /// by a strongly blurred copy of the image (31-pixel box blur). Higher = more faithful.
         /// </summary>
         /// <param name="model">The model that was explained.</param>
-        /// <param name="images">The preprocessed images [N, 3, H, W] that were explained.</param>
+        /// <param name="images">The preprocessed images [N, C, H, W] that were explained.</param>
         /// <param name="explanations">Their explanations, in order.</param>
         /// <param name="fraction">Share of pixels to blur, in (0, 1); the default is 0.2.</param>
         /// <returns>One probability drop per image (negative when blurring raised the probability).</returns>
@@ -33,7 +33,7 @@ namespace MedicalTransfer.Explainability
             Guard.InRange(fraction, 1e-6, 1 - 1e-6);
             if (images.dim() != 4 || images.shape[0] != explanations.Count)
             {
-                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Expected images [N, 3, H, W] with one explanation each; found [{0}] and {1} explanations.", string.Join(", ", images.shape), explanations.Count), nameof(explanations));
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Expected images [N, C, H, W] with one explanation each; found [{0}] and {1} explanations.", string.Join(", ", images.shape), explanations.Count), nameof(explanations));
             }
 
             int n = explanations.Count, h = (int)images.shape[2], w = (int)images.shape[3];

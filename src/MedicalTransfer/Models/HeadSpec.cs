@@ -8,9 +8,11 @@ using static TorchSharp.torch.nn;
 namespace MedicalTransfer.Models
 {
     /// <summary>
-    /// Describes the classifier placed after global average pooling, registered as <c>fc</c> so that
-    /// checkpoint keys match torchvision (<c>fc.weight</c>) and the article's <c>model.fc = nn.Sequential(...)</c>
-    /// (<c>fc.1.weight</c>, <c>fc.3.running_mean</c>, <c>fc.5.weight</c>). Create specs with <see cref="Head"/>.
+    /// Describes the classifier placed after global average pooling, registered under the backbone's classifier
+    /// name so that checkpoint keys match torchvision's: <c>fc</c> for a ResNet (<c>fc.weight</c>, and the article's
+    /// <c>model.fc = nn.Sequential(...)</c>: <c>fc.1.weight</c>, <c>fc.3.running_mean</c>, <c>fc.5.weight</c>),
+    /// <c>classifier</c> for a DenseNet (<c>classifier.weight</c>), <c>classifier.1</c> for an EfficientNet, behind its
+    /// dropout (<c>classifier.1.weight</c>). Create specs with <see cref="Head"/>.
     /// </summary>
     public sealed class HeadSpec
     {

@@ -22,7 +22,7 @@ namespace MedicalTransfer.Models
     }
 
     /// <summary>Parameter counts and freeze state of one stage.</summary>
-    /// <param name="Stage">The stage name (see <see cref="Stages"/>).</param>
+    /// <param name="Stage">The stage name (see <see cref="BackboneArchitecture.StageNames"/>).</param>
     /// <param name="Parameters">Number of parameter elements in the stage.</param>
     /// <param name="TrainableParameters">Number of those that train.</param>
     /// <param name="State">Frozen, trainable or partial.</param>
@@ -58,14 +58,15 @@ namespace MedicalTransfer.Models
         public override string ToString()
         {
             var sb = new StringBuilder();
+            int width = Stages.Select(s => s.Stage.Length).Append(8).Max();
             sb.Append(CultureInfo.InvariantCulture, $"{Architecture}, {ClassNames.Count} classes ({string.Join(", ", ClassNames)})").AppendLine();
-            sb.Append(CultureInfo.InvariantCulture, $"{"stage",-8} {"parameters",12} {"trainable",12}  state").AppendLine();
+            sb.Append("stage".PadRight(width)).Append(CultureInfo.InvariantCulture, $" {"parameters",12} {"trainable",12}  state").AppendLine();
             foreach (var s in Stages)
             {
-                sb.Append(CultureInfo.InvariantCulture, $"{s.Stage,-8} {s.Parameters,12:N0} {s.TrainableParameters,12:N0}  {s.State.ToString().ToLowerInvariant()}").AppendLine();
+                sb.Append(s.Stage.PadRight(width)).Append(CultureInfo.InvariantCulture, $" {s.Parameters,12:N0} {s.TrainableParameters,12:N0}  {s.State.ToString().ToLowerInvariant()}").AppendLine();
             }
 
-            sb.Append(CultureInfo.InvariantCulture, $"{"total",-8} {TotalParameters,12:N0} {TrainableParameters,12:N0}  ({TotalParameters / 1e6:0.0}M parameters, {TrainableParameters / 1e6:0.0}M trainable)");
+            sb.Append("total".PadRight(width)).Append(CultureInfo.InvariantCulture, $" {TotalParameters,12:N0} {TrainableParameters,12:N0}  ({TotalParameters / 1e6:0.0}M parameters, {TrainableParameters / 1e6:0.0}M trainable)");
             return sb.ToString();
         }
     }

@@ -348,7 +348,7 @@ namespace MedicalTransfer.Studies
                 t.ClassWeights is null ? "-" : string.Join(",", t.ClassWeights.Select(w => w.ToString("R", CultureInfo.InvariantCulture))),
                 t.LabelSmoothing.ToString("R", CultureInfo.InvariantCulture),
                 t.Seed?.ToString(CultureInfo.InvariantCulture) ?? "-",
-                options.Phases is null ? "fit" : string.Join(";", options.Phases.Select(p => p.Signature)),
+                options.Phases is null ? "fit" : string.Join(";", options.Phases.Select(p => string.Format(CultureInfo.InvariantCulture, "{0}|{1}|{2:R}|{3}", p.Name, p.Freeze, p.LearningRate, p.Epochs))),
                 options.Calibrate ? "calibrated" : "raw",
                 options.CheckpointMetric.ToString(),
                 options.Loader.BatchSize.ToString(CultureInfo.InvariantCulture),

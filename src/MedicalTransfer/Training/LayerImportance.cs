@@ -17,10 +17,10 @@ namespace MedicalTransfer.Training
     /// <summary>Which units <see cref="LayerImportanceExtensions.RankLayerImportance"/> ablates.</summary>
     public enum ImportanceGranularity
     {
-        /// <summary>The stem and layer1..layer4, one at a time.</summary>
+        /// <summary>Each backbone stage (a ResNet's stem and layer1..layer4), one at a time.</summary>
         Stages,
 
-        /// <summary>The stem and every residual block (<c>layer3.1</c>...), one at a time.</summary>
+        /// <summary>Each block of every stage that has blocks (<c>layer3.1</c>, <c>denseblock2.denselayer4</c>, <c>stage6.0</c>...) and each stage that has none (the stem), one at a time.</summary>
         Blocks,
     }
 
@@ -106,21 +106,16 @@ namespace MedicalTransfer.Training
         internal static LayerImportanceReport Rank(TransferModel model, IBatchSource validation, ImportanceGranularity granularity, ILogger logger, CancellationToken cancellationToken)
         {
             using var use = model.Use.Acquire("RankLayerImportance");
-            var units = new List<(string Name, IReadOnlyList<string> Paths)> { (Stages.Stem, ResNet.StageModulePaths(Stages.Stem)) };
-            for (int stage = 1; stage <= 4; stage++)
+            var units = new List<(string Name, IReadOnlyList<string> Paths)>();
+            foreach (var stage in model.Architecture.StageLayouts)
             {
-                string name = "layer" + stage.ToString(CultureInfo.InvariantCulture);
-                if (granularity == ImportanceGranularity.Stages)
+                if (granularity == ImportanceGranularity.Stages || stage.Blocks.Count == 0)
                 {
-                    units.Add((name, new[] { name }));
+                    units.Add((stage.Name, stage.ModulePaths));
                 }
                 else
                 {
-                    for (int block = 0; block < model.Architecture.StageDepths[stage - 1]; block++)
-                    {
-                        string path = name + "." + block.ToString(CultureInfo.InvariantCulture);
-                        units.Add((path, new[] { path }));
-                    }
+                    units.AddRange(stage.Blocks.Select(b => (b.Name, (IReadOnlyList<string>)new[] { b.ModulePath })));
                 }
             }
 

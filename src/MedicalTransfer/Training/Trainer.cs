@@ -21,8 +21,8 @@ namespace MedicalTransfer.Training
     /// </summary>
     internal sealed class Trainer
     {
-        private static readonly string[] BackboneStages = { Stages.Stem, Stages.Layer1, Stages.Layer2, Stages.Layer3, Stages.Layer4 };
         private readonly TransferModel model;
+        private readonly IReadOnlyList<string> backboneStages;
         private readonly IBatchSource train;
         private readonly IBatchSource validation;
         private readonly IReadOnlyList<TrainingPhase> phases;
@@ -51,7 +51,15 @@ namespace MedicalTransfer.Training
             this.validation = validation;
             this.phases = phases;
             this.options = options.Validate(model.ClassNames.Count);
+            backboneStages = model.Architecture.BackboneStageNames;
             var problems = phases.SelectMany((p, i) => p is null ? new[] { "Phase " + (i + 1).ToString(CultureInfo.InvariantCulture) + " is null." } : p.Problems(i)).ToList();
+            problems.AddRange(options.StageLearningRates?.ProblemsFor(model.Architecture) ?? Enumerable.Empty<string>());
+            problems.AddRange(phases.Where(p => p?.StageLearningRates is not null).SelectMany(p => p.StageLearningRates!.ProblemsFor(model.Architecture).Select(m => "Phase '" + p.Name + "': " + m)));
+            if (options.AutoFreeze is { } autoFreeze && autoFreeze.ProblemFor(model.Architecture) is { } autoFreezeProblem)
+            {
+                problems.Add(autoFreezeProblem);
+            }
+
             if (phases.Count == 0)
             {
                 problems.Add("There are no phases; give at least one.");
@@ -198,7 +206,7 @@ namespace MedicalTransfer.Training
             model.Freeze(phase.Freeze, phase.TrainBatchNorm);
             var optimizer = BuildOptimizer(phase);
             phaseEarlyStopping = phase.EarlyStopping is null ? null : new EarlyStopping(phase.EarlyStopping, phaseOnly: true);
-            history.Add(new TrainingEvent(epochsDone, "phase", string.Format(CultureInfo.InvariantCulture, "phase {0} '{1}' begins: freeze {2}, learning rate {3:G4}, {4} epoch(s)", phaseIndex + 1, phase.Name, phase.Freeze, phase.LearningRate, phase.Epochs)));
+            history.Add(new TrainingEvent(epochsDone, "phase", string.Format(CultureInfo.InvariantCulture, "phase {0} '{1}' begins: freeze {2}, learning rate {3:G4}, {4} epoch(s)", phaseIndex + 1, phase.Name, model.FreezeSpec, phase.LearningRate, phase.Epochs)));
             BeginPhase(phase, optimizer);
             return optimizer;
         }
@@ -209,7 +217,7 @@ namespace MedicalTransfer.Training
             trainCache?.Dispose();
             validationCache?.Dispose();
             trainCache = validationCache = null;
-            if (options.CacheFrozenFeatures && !model.TrainBatchNorm && BackboneStages.All(s => model.FreezeSpec.WholeStages.Contains(s)))
+            if (options.CacheFrozenFeatures && !model.TrainBatchNorm && model.FreezeSpec.WholeStages(model.Architecture).Count() == backboneStages.Count)
             {
                 trainCache = new FeatureCache();
                 validationCache = new FeatureCache();
@@ -236,13 +244,13 @@ namespace MedicalTransfer.Training
             }
             else
             {
-                foreach (var stage in ResNet.StageNames)
+                foreach (var stage in model.Architecture.StageNames)
                 {
-                    var paths = ResNet.StageModulePaths(stage);
+                    var paths = model.Architecture.StageModulePaths(stage);
                     var members = trainable.Where(p => FreezeSpec.IsInside(p.name, paths)).ToList();
                     if (members.Count > 0)
                     {
-                        groups.Add(new ParameterGroup(stage, members, phase.LearningRate * rates.FactorOf(stage)));
+                        groups.Add(new ParameterGroup(stage, members, phase.LearningRate * rates.FactorOf(stage, model.Architecture)));
                     }
                 }
             }
@@ -260,7 +268,7 @@ namespace MedicalTransfer.Training
             var state = checkpoint.State;
             string path = checkpoint.Path;
             var problems = new List<string>();
-            var signatures = phases.Select(p => p.Signature).ToArray();
+            var signatures = phases.Select(p => p.SignatureFor(model.Architecture)).ToArray();
             if (state.Phases.Length != signatures.Length || state.Phases.Zip(signatures).Any(p => WithoutEpochs(p.First) != WithoutEpochs(p.Second)))
             {
                 problems.Add(string.Format(CultureInfo.InvariantCulture, "it was written for the phases [{0}], this run has [{1}] (only epoch counts may change)", string.Join("; ", state.Phases), string.Join("; ", signatures)));
@@ -383,7 +391,7 @@ namespace MedicalTransfer.Training
             long seen = 0;
             int batchNumber = 0;
             var stageParameters = options.AutoFreeze is null ? null : StageParameters(optimizer);
-            var normSums = new double[BackboneStages.Length];
+            var normSums = new double[backboneStages.Count];
             model.train();
             foreach (var batch in train.GetBatches(epochsDone, cancellationToken))
             {
@@ -562,14 +570,14 @@ namespace MedicalTransfer.Training
             PhaseEarlyStopping = (phaseEarlyStopping as IResumableCallback)?.CaptureState(),
             PhaseStopped = phaseStopped,
             TrainingStopped = trainingStopped,
-            Phases = phases.Select(p => p.Signature).ToArray(),
+            Phases = phases.Select(p => p.SignatureFor(model.Architecture)).ToArray(),
             History = history.ToJson(),
         };
 
-        private static List<Parameter>[] StageParameters(ParameterOptimizer optimizer)
+        private List<Parameter>[] StageParameters(ParameterOptimizer optimizer)
         {
             var named = optimizer.Groups.SelectMany(g => g.Parameters).ToList();
-            return BackboneStages.Select(stage => named.Where(p => FreezeSpec.IsInside(p.Name, ResNet.StageModulePaths(stage))).Select(p => p.Parameter).ToList()).ToArray();
+            return backboneStages.Select(stage => named.Where(p => FreezeSpec.IsInside(p.Name, model.Architecture.StageModulePaths(stage))).Select(p => p.Parameter).ToList()).ToArray();
         }
 
         private static void AccumulateNorms(List<Parameter>[] stages, double[] sums)
@@ -590,11 +598,12 @@ namespace MedicalTransfer.Training
             var settings = options.AutoFreeze!;
             if (previousNorms is not null && phaseEpochsDone >= settings.WarmupEpochs)
             {
-                var frozen = model.FreezeSpec.WholeStages.ToHashSet(StringComparer.Ordinal);
+                var frozen = model.FreezeSpec.WholeStages(model.Architecture).ToHashSet(StringComparer.Ordinal);
                 var newlyFrozen = new List<string>();
-                for (int s = 0; s <= settings.LastFreezableIndex && s < BackboneStages.Length; s++)
+                int last = settings.LastFreezableIndex(model.Architecture);
+                for (int s = 0; s <= last && s < backboneStages.Count; s++)
                 {
-                    if (frozen.Contains(BackboneStages[s]))
+                    if (frozen.Contains(backboneStages[s]))
                     {
                         continue;
                     }
@@ -606,10 +615,10 @@ namespace MedicalTransfer.Training
                         break;
                     }
 
-                    newlyFrozen.Add(BackboneStages[s]);
-                    frozen.Add(BackboneStages[s]);
-                    history.Add(new TrainingEvent(epochsDone, "auto-freeze", string.Format(CultureInfo.InvariantCulture, "froze {0}: gradient-norm change rate {1:G4} < {2:G4}", BackboneStages[s], rate, settings.Threshold)));
-                    Log.AutoFroze(options.Logger, BackboneStages[s], epoch, rate, settings.Threshold);
+                    newlyFrozen.Add(backboneStages[s]);
+                    frozen.Add(backboneStages[s]);
+                    history.Add(new TrainingEvent(epochsDone, "auto-freeze", string.Format(CultureInfo.InvariantCulture, "froze {0}: gradient-norm change rate {1:G4} < {2:G4}", backboneStages[s], rate, settings.Threshold)));
+                    Log.AutoFroze(options.Logger, backboneStages[s], epoch, rate, settings.Threshold);
                 }
 
                 if (newlyFrozen.Count > 0)

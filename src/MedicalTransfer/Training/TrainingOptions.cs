@@ -183,36 +183,38 @@ namespace MedicalTransfer.Training
     }
 
     /// <summary>
-    /// Discriminative learning rates: a multiplier of the phase's base rate per stage (<c>stem</c>,
-    /// <c>layer1</c>..<c>layer4</c>, <c>head</c>); stages not listed use the base rate. Each stage with
+    /// Discriminative learning rates: a multiplier of the phase's base rate per stage (for a ResNet <c>stem</c>,
+    /// <c>layer1</c>..<c>layer4</c>, <c>head</c>; every backbone's stages are its
+    /// <see cref="BackboneArchitecture.StageNames"/>); stages not listed use the base rate. Each stage with
     /// trainable parameters becomes its own optimizer parameter group.
     /// </summary>
     public sealed record StageLearningRates
     {
-        private StageLearningRates(IReadOnlyDictionary<string, double> factors) => Factors = factors;
+        private readonly double? _decay;
 
-        /// <summary>The multiplier per stage name.</summary>
+        private StageLearningRates(IReadOnlyDictionary<string, double> factors, double? decay)
+        {
+            Factors = factors;
+            _decay = decay;
+        }
+
+        /// <summary>
+        /// The multipliers given by stage name. For <see cref="Discriminative"/> only the head's is listed: the
+        /// backbone stages' follow from their order in the model (see <see cref="FactorsFor"/>).
+        /// </summary>
         public IReadOnlyDictionary<string, double> Factors { get; }
 
         /// <summary>
-        /// The usual discriminative pattern: <c>layer4</c> at the base rate, each earlier stage
+        /// The usual discriminative pattern: the last backbone stage (a ResNet's <c>layer4</c>, a DenseNet's
+        /// <c>denseblock4</c>, an EfficientNet's <c>conv_head</c>) at the base rate, each earlier stage
         /// <paramref name="decay"/> times lower (layer3 at lr/3, layer2 at lr/9...), the head at
         /// <paramref name="headFactor"/> times the base rate.
         /// </summary>
         /// <param name="decay">Ratio between consecutive stages; the default is 3.</param>
         /// <param name="headFactor">Multiplier of the head; the default is 10.</param>
         /// <returns>The multipliers.</returns>
-        public static StageLearningRates Discriminative(double decay = 3, double headFactor = 10)
-        {
-            var factors = new Dictionary<string, double>(StringComparer.Ordinal) { [Stages.Head] = headFactor };
-            string[] backbone = { Stages.Layer4, Stages.Layer3, Stages.Layer2, Stages.Layer1, Stages.Stem };
-            for (int i = 0; i < backbone.Length; i++)
-            {
-                factors[backbone[i]] = 1 / Math.Pow(decay, i);
-            }
-
-            return new StageLearningRates(factors);
-        }
+        public static StageLearningRates Discriminative(double decay = 3, double headFactor = 10) =>
+            new(new Dictionary<string, double>(StringComparer.Ordinal) { [Stages.Head] = headFactor }, decay);
 
         /// <summary>Explicit multipliers per stage name.</summary>
         /// <param name="factors">Stage name to multiplier of the base rate.</param>
@@ -220,19 +222,43 @@ namespace MedicalTransfer.Training
         public static StageLearningRates Of(IReadOnlyDictionary<string, double> factors)
         {
             Internal.Guard.NotNull(factors);
-            return new StageLearningRates(new Dictionary<string, double>(factors, StringComparer.Ordinal));
+            return new StageLearningRates(new Dictionary<string, double>(factors, StringComparer.Ordinal), null);
+        }
+
+        /// <summary>The multiplier of every stage with parameters of a backbone, in forward order.</summary>
+        /// <param name="architecture">The model's architecture.</param>
+        /// <returns>Stage name to multiplier.</returns>
+        public IReadOnlyDictionary<string, double> FactorsFor(BackboneArchitecture architecture)
+        {
+            Internal.Guard.NotNull(architecture);
+            return architecture.StageNames.Where(s => s != Stages.Pooling).ToDictionary(s => s, s => FactorOf(s, architecture), StringComparer.Ordinal);
         }
 
         /// <summary>The multiplier of a stage (1 when not listed).</summary>
-        internal double FactorOf(string stage) => Factors.TryGetValue(stage, out var f) ? f : 1.0;
+        internal double FactorOf(string stage, BackboneArchitecture architecture)
+        {
+            if (Factors.TryGetValue(stage, out var f))
+            {
+                return f;
+            }
 
+            int index = architecture.BackboneStageNames.ToList().IndexOf(stage);
+            return _decay is double decay && index >= 0 ? 1 / Math.Pow(decay, architecture.BackboneStageNames.Count - 1 - index) : 1.0;
+        }
+
+        /// <summary>Problems found without a model: non-positive factors, names that are no stage of any backbone.</summary>
         internal IEnumerable<string> Problems()
         {
+            if (_decay is double decay && (!(decay > 0) || !double.IsFinite(decay)))
+            {
+                yield return string.Format(CultureInfo.InvariantCulture, "StageLearningRates.Discriminative's decay must be a positive number; found {0}.", decay);
+            }
+
             foreach (var (stage, factor) in Factors)
             {
-                if (!ResNet.StageNames.Contains(stage) || stage == Stages.Pooling)
+                if (stage != Stages.Head && !BackboneCatalog.IsStageName(stage))
                 {
-                    yield return string.Format(CultureInfo.InvariantCulture, "StageLearningRates names '{0}', which is not a stage with parameters; use stem, layer1..layer4 or head.", stage);
+                    yield return string.Format(CultureInfo.InvariantCulture, "StageLearningRates names '{0}', which is not a stage with parameters; use the backbone's stage names (for a ResNet stem, layer1..layer4) or head.", stage);
                 }
 
                 if (!(factor > 0) || !double.IsFinite(factor))
@@ -241,6 +267,12 @@ namespace MedicalTransfer.Training
                 }
             }
         }
+
+        /// <summary>Names that are no stage of this model's backbone.</summary>
+        internal IEnumerable<string> ProblemsFor(BackboneArchitecture architecture) =>
+            Factors.Keys
+                .Where(stage => stage != Stages.Head && BackboneCatalog.IsStageName(stage) && !architecture.BackboneStageNames.Contains(stage, StringComparer.Ordinal))
+                .Select(stage => string.Format(CultureInfo.InvariantCulture, "StageLearningRates names '{0}', which is not a stage of {1}; its stages are {2} and head.", stage, architecture.Name, string.Join(", ", architecture.BackboneStageNames)));
     }
 
     /// <summary>
@@ -260,11 +292,18 @@ namespace MedicalTransfer.Training
         /// <value>The default is 2.</value>
         public int WarmupEpochs { get; init; } = 2;
 
-        /// <summary>The last stage that may freeze (<c>stem</c> to <c>layer4</c>); later stages and the head always train.</summary>
-        /// <value>The default is <c>layer3</c>.</value>
-        public string LastFreezableStage { get; init; } = Stages.Layer3;
+        /// <summary>
+        /// The last backbone stage that may freeze; later stages and the head always train. <see langword="null"/>
+        /// means the backbone's second-to-last stage: <c>layer3</c> for a ResNet, <c>denseblock3</c> for a DenseNet,
+        /// <c>stage7</c> for an EfficientNet.
+        /// </summary>
+        /// <value>The default is <see langword="null"/> (the second-to-last backbone stage).</value>
+        public string? LastFreezableStage { get; init; }
 
-        internal int LastFreezableIndex => ResNet.StageIndex(LastFreezableStage);
+        /// <summary>Index of the last stage that may freeze, in the architecture's backbone stages.</summary>
+        internal int LastFreezableIndex(BackboneArchitecture architecture) => LastFreezableStage is null
+            ? architecture.BackboneStageNames.Count - 2
+            : architecture.BackboneStageNames.ToList().IndexOf(LastFreezableStage);
 
         internal IEnumerable<string> Problems()
         {
@@ -278,11 +317,16 @@ namespace MedicalTransfer.Training
                 yield return string.Format(CultureInfo.InvariantCulture, "AutoFreeze.WarmupEpochs must be at least 2; found {0}.", WarmupEpochs);
             }
 
-            int index = Array.IndexOf(new[] { Stages.Stem, Stages.Layer1, Stages.Layer2, Stages.Layer3, Stages.Layer4 }, LastFreezableStage);
-            if (index < 0)
+            if (LastFreezableStage is not null && !BackboneCatalog.IsStageName(LastFreezableStage))
             {
-                yield return string.Format(CultureInfo.InvariantCulture, "AutoFreeze.LastFreezableStage must be stem, layer1, layer2, layer3 or layer4 (never the head); found '{0}'.", LastFreezableStage);
+                yield return string.Format(CultureInfo.InvariantCulture, "AutoFreeze.LastFreezableStage must be a backbone stage (for a ResNet stem, layer1, layer2, layer3 or layer4; never the head) or null; found '{0}'.", LastFreezableStage);
             }
         }
+
+        /// <summary>A problem with <see cref="LastFreezableStage"/> for this model's backbone, or null.</summary>
+        internal string? ProblemFor(BackboneArchitecture architecture) =>
+            LastFreezableStage is not null && BackboneCatalog.IsStageName(LastFreezableStage) && LastFreezableIndex(architecture) < 0
+                ? string.Format(CultureInfo.InvariantCulture, "AutoFreeze.LastFreezableStage is '{0}', which is not a stage of {1}; its stages are {2}.", LastFreezableStage, architecture.Name, string.Join(", ", architecture.BackboneStageNames))
+                : null;
     }
 }

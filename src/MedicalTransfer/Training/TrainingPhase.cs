@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using MedicalTransfer.Freezing;
+using MedicalTransfer.Models;
 
 namespace MedicalTransfer.Training
 {
@@ -97,7 +98,8 @@ namespace MedicalTransfer.Training
             }
         }
 
-        internal string Signature => string.Format(CultureInfo.InvariantCulture, "{0}|{1}|{2:R}|{3}", Name, string.Join(",", Freeze.Targets), LearningRate, Epochs);
+        /// <summary>What a checkpoint records of the phase, with the freeze spec's stages for the model's backbone.</summary>
+        internal string SignatureFor(BackboneArchitecture architecture) => string.Format(CultureInfo.InvariantCulture, "{0}|{1}|{2:R}|{3}", Name, string.Join(",", Freeze.For(architecture).Targets), LearningRate, Epochs);
     }
 
     /// <summary>Ready-made progressive fine-tuning plans.</summary>
@@ -106,6 +108,8 @@ namespace MedicalTransfer.Training
         /// <summary>
         /// The reference article's three phases: the head alone at 1e-3 (<see cref="Layers.All"/> frozen),
         /// then layer3, layer4 and the head at 1e-4 (<see cref="Layers.UpTo"/>(2) frozen), then everything at 1e-5.
+        /// On other backbones the second phase freezes their stem and first two stages (a DenseNet's denseblock1 and
+        /// denseblock2); its name stays "layer3-layer4-head", which training checkpoints record.
         /// </summary>
         /// <param name="headEpochs">Epochs of the first phase; the default is 5.</param>
         /// <param name="partialEpochs">Epochs of the second phase; the default is 10.</param>

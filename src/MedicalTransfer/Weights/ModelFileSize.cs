@@ -14,7 +14,7 @@ namespace MedicalTransfer.Weights
     internal static class ModelFileSize
     {
         /// <summary>Throws <see cref="WeightsFormatException"/> when <paramref name="fileBytes"/> cannot hold the described model's float32 weights.</summary>
-        public static void Check(string path, long fileBytes, ResNetArchitecture architecture, int classes, HeadSpec head)
+        public static void Check(string path, long fileBytes, BackboneArchitecture architecture, int classes, HeadSpec head)
         {
             long budget = fileBytes / 4; // parameters and buffers the file can hold, as float32
             long count = 0;
@@ -25,9 +25,63 @@ namespace MedicalTransfer.Weights
                 return count > budget;
             }
 
-            static long Bn(long c) => 4 * c;
+            bool over = architecture switch
+            {
+                ResNetArchitecture resnet => CountResNet(resnet, Add),
+                DenseNetArchitecture densenet => CountDenseNet(densenet, Add),
+                _ => false, // EfficientNet: only the eight catalogued widths parse, all bounded
+            };
 
-            bool over = Add((64L * 3 * 7 * 7) + Bn(64));
+            long features = architecture.FeatureCount;
+            if (!over)
+            {
+                over = Add(HeadParameters(head.Layout, features, classes));
+            }
+
+            if (over)
+            {
+                throw new WeightsFormatException(string.Format(
+                    CultureInfo.InvariantCulture,
+                    "'{0}' describes a backbone '{1}' with head '{2}' for {3} classes, whose weights need more than {4:N0} bytes, but the file has only {5:N0} bytes: its metadata is damaged or crafted. Nothing was built; save the model again with TransferModel.Save.",
+                    path,
+                    architecture,
+                    head.Layout,
+                    classes,
+                    count * 4,
+                    fileBytes));
+            }
+        }
+
+        private static long Bn(long c) => 4 * c;
+
+        /// <summary>Adds a DenseNet's parameters and buffers block by block; true as soon as the budget is passed.</summary>
+        private static bool CountDenseNet(DenseNetArchitecture architecture, Func<long, bool> add)
+        {
+            long growth = architecture.GrowthRate, bottleneck = DenseNetArchitecture.BottleneckSize * growth;
+            long channels = architecture.InitialFeatures;
+            bool over = add((channels * 3 * 7 * 7) + Bn(channels));
+            for (int b = 0; b < architecture.BlockDepths.Count && !over; b++)
+            {
+                for (int l = 0; l < architecture.BlockDepths[b] && !over; l++)
+                {
+                    over = add(Bn(channels) + (channels * bottleneck) + Bn(bottleneck) + (bottleneck * growth * 9));
+                    channels += growth;
+                }
+
+                if (b < architecture.BlockDepths.Count - 1 && !over)
+                {
+                    over = add(Bn(channels) + (channels * (channels / 2)));
+                    channels /= 2;
+                }
+            }
+
+            return over || add(Bn(channels));
+        }
+
+        /// <summary>Adds a ResNet's parameters and buffers block by block; true as soon as the budget is passed.</summary>
+        private static bool CountResNet(ResNetArchitecture architecture, Func<long, bool> add)
+        {
+            bool over = add((64L * 3 * 7 * 7) + Bn(64));
             long inplanes = 64;
             int expansion = architecture.Expansion;
             for (int s = 0; s < 4 && !over; s++)
@@ -43,29 +97,12 @@ namespace MedicalTransfer.Weights
                         block += (planes * expansion * inplanes) + Bn(planes * expansion);
                     }
 
-                    over = Add(block);
+                    over = add(block);
                     inplanes = planes * expansion;
                 }
             }
 
-            long features = architecture.FeatureCount;
-            if (!over)
-            {
-                over = Add(HeadParameters(head.Layout, features, classes));
-            }
-
-            if (over)
-            {
-                throw new WeightsFormatException(string.Format(
-                    CultureInfo.InvariantCulture,
-                    "'{0}' describes a ResNet '{1}' with head '{2}' for {3} classes, whose weights need more than {4:N0} bytes, but the file has only {5:N0} bytes: its metadata is damaged or crafted. Nothing was built; save the model again with TransferModel.Save.",
-                    path,
-                    architecture,
-                    head.Layout,
-                    classes,
-                    count * 4,
-                    fileBytes));
-            }
+            return over;
         }
 
         private static long HeadParameters(string layout, long features, long classes)

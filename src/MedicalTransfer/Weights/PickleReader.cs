@@ -8,9 +8,10 @@ using TorchSharp;
 namespace MedicalTransfer.Weights
 {
     /// <summary>
-    /// A restricted unpickler for the <c>data.pkl</c> of a PyTorch zip checkpoint. It never imports or
-    /// calls anything: the only globals it resolves are the handful that rebuilding a state_dict needs
-    /// (<c>collections.OrderedDict</c>, <c>torch._utils._rebuild_tensor_v2</c>,
+    /// A restricted unpickler for the <c>data.pkl</c> of a PyTorch zip checkpoint and the pickles of a legacy
+    /// (pre-1.6) one. It never imports or calls anything: the only globals it resolves are the handful that
+    /// rebuilding a state_dict needs (<c>collections.OrderedDict</c>, <c>torch._utils._rebuild_tensor_v2</c> and,
+    /// in files from PyTorch before 0.4, <c>torch._utils._rebuild_tensor</c>,
     /// <c>torch._utils._rebuild_parameter</c>, the <c>torch.*Storage</c> types), each mapped to a
     /// .NET value; every other global is refused when its opcode is read, before anything could use it.
     /// Tensors come back as <see cref="PickledTensor"/> descriptors: no tensor memory is allocated here.
@@ -30,16 +31,19 @@ namespace MedicalTransfer.Weights
 
         private readonly byte[] data;
         private readonly string file;
+        private readonly bool legacy;
         private readonly List<object?> stack = new();
         private readonly List<int> marks = new();
         private readonly Dictionary<long, object?> memo = new();
         private int position;
         private long pushes;
 
-        private PickleReader(byte[] data, string file)
+        private PickleReader(byte[] data, string file, int start = 0, bool legacy = false)
         {
             this.data = data;
             this.file = file;
+            this.legacy = legacy;
+            position = start;
         }
 
         /// <summary>Unpickles <paramref name="data"/> and returns the top-level object.</summary>
@@ -47,6 +51,19 @@ namespace MedicalTransfer.Weights
         /// <param name="file">The checkpoint's path, for messages.</param>
         /// <returns>The top-level object: a <see cref="PickledDict"/> for a state_dict.</returns>
         public static object? Load(byte[] data, string file) => new PickleReader(data, file).Run();
+
+        /// <summary>
+        /// Unpickles the pickle that starts at <paramref name="start"/> of a legacy (pre-1.6) PyTorch file, which
+        /// holds several pickles one after the other, and says where it ended. Persistent ids are the legacy
+        /// six-tuples ('storage', type, key, location, numel, view_metadata).
+        /// </summary>
+        public static object? LoadLegacy(byte[] data, int start, string file, out int end)
+        {
+            var reader = new PickleReader(data, file, start, legacy: true);
+            object? result = reader.Run();
+            end = reader.position;
+            return result;
+        }
 
         private object? Run()
         {
@@ -309,6 +326,8 @@ namespace MedicalTransfer.Weights
                     return PickledGlobal.OrderedDict;
                 case "torch._utils" when name == "_rebuild_tensor_v2":
                     return PickledGlobal.RebuildTensorV2;
+                case "torch._utils" when name == "_rebuild_tensor":
+                    return PickledGlobal.RebuildTensor;
                 case "torch._utils" when name == "_rebuild_parameter":
                     return PickledGlobal.RebuildParameter;
                 case "torch._utils" when name == "_rebuild_parameter_with_state":
@@ -391,6 +410,14 @@ namespace MedicalTransfer.Weights
                         ToLong(a[1], "storage offset", offset),
                         ToLongs(a[2], "size", offset),
                         ToLongs(a[3], "stride", offset));
+                case PickledGlobalKind.RebuildTensor:
+                    // PyTorch before 0.4 (legacy files only): (storage, storage_offset, size, stride).
+                    if (a.Length != 4 || a[0] is not PickledStorage oldStorage)
+                    {
+                        throw Malformed($"its _rebuild_tensor at offset {offset} has {a.Length} arguments or no storage; expected (storage, offset, size, stride)");
+                    }
+
+                    return new PickledTensor(oldStorage, ToLong(a[1], "storage offset", offset), ToLongs(a[2], "size", offset), ToLongs(a[3], "stride", offset));
                 case PickledGlobalKind.RebuildParameter:
                 case PickledGlobalKind.RebuildParameterWithState:
                     // (data, requires_grad, backward_hooks[, state]): a Parameter wrapping a tensor.
@@ -425,10 +452,19 @@ namespace MedicalTransfer.Weights
 
         private PickledStorage PersistentLoad(object? pid, int offset)
         {
-            // ('storage', storage_type, key, location, numel), as torch.serialization's persistent_id writes it.
-            if (pid is not PickledTuple { Items.Length: 5 } t || t.Items[0] is not string kind || kind != "storage")
+            // ('storage', storage_type, key, location, numel), as torch.serialization's persistent_id writes it; legacy
+            // files add view_metadata, None unless the storage is a view of another (which PyTorch 1.x never writes).
+            int length = legacy ? 6 : 5;
+            if (pid is not PickledTuple t || t.Items.Length != length || t.Items[0] is not string kind || kind != "storage")
             {
-                throw Malformed($"its persistent id at offset {offset} is a {Describe(pid)}; expected ('storage', type, key, location, numel)");
+                throw Malformed(legacy
+                    ? $"its persistent id at offset {offset} is a {Describe(pid)}; expected ('storage', type, key, location, numel, view_metadata)"
+                    : $"its persistent id at offset {offset} is a {Describe(pid)}; expected ('storage', type, key, location, numel)");
+            }
+
+            if (legacy && t.Items[5] is not null)
+            {
+                throw Malformed($"its persistent id at offset {offset} is a view of another storage, which state_dict files saved since PyTorch 0.4 never hold; re-save it with torch.save in a current PyTorch");
             }
 
             if (t.Items[1] is not PickledStorageType type)
@@ -679,6 +715,7 @@ namespace MedicalTransfer.Weights
     {
         OrderedDict,
         RebuildTensorV2,
+        RebuildTensor,
         RebuildParameter,
         RebuildParameterWithState,
     }
@@ -688,6 +725,7 @@ namespace MedicalTransfer.Weights
     {
         public static readonly PickledGlobal OrderedDict = new(PickledGlobalKind.OrderedDict, "collections.OrderedDict");
         public static readonly PickledGlobal RebuildTensorV2 = new(PickledGlobalKind.RebuildTensorV2, "torch._utils._rebuild_tensor_v2");
+        public static readonly PickledGlobal RebuildTensor = new(PickledGlobalKind.RebuildTensor, "torch._utils._rebuild_tensor");
         public static readonly PickledGlobal RebuildParameter = new(PickledGlobalKind.RebuildParameter, "torch._utils._rebuild_parameter");
         public static readonly PickledGlobal RebuildParameterWithState = new(PickledGlobalKind.RebuildParameterWithState, "torch._utils._rebuild_parameter_with_state");
 

@@ -10,10 +10,10 @@ using TorchSharp;
 namespace MedicalTransfer.Weights
 {
     /// <summary>
-    /// Pretrained weights for a ResNet backbone and the preprocessing they were trained with: a
-    /// catalogue checkpoint that is downloaded, verified and cached on first use, a file on disk, or
-    /// an imported ONNX model. Obtain instances from <see cref="ResNetWeights"/>. Nothing is read or
-    /// downloaded until a model is built with them.
+    /// Pretrained weights for a backbone and the preprocessing they were trained with: a catalogue checkpoint that
+    /// is downloaded, verified and cached on first use, a file on disk, or an imported ONNX model. Obtain instances
+    /// from <see cref="ResNetWeights"/>, <see cref="DenseNetWeights"/> and <see cref="EfficientNetWeights"/>. Nothing
+    /// is read or downloaded until a model is built with them.
     /// </summary>
     public sealed class PretrainedWeights
     {
@@ -33,18 +33,19 @@ namespace MedicalTransfer.Weights
         /// The input these weights expect (resize, crop, channel order, scale, mean, std). Data
         /// pipelines built with these weights use it by default. For <see cref="ResNetWeights.ImageNet"/>,
         /// which picks a checkpoint per depth, this is the V1 preprocessing; a built model reports the
-        /// exact one of the checkpoint it loaded (V2's resize is 232 instead of 256).
+        /// exact one of the checkpoint it loaded (V2's resize is 232 instead of 256). Catalogue weights of
+        /// EfficientNet likewise report B0's; each width's checkpoint has its own sizes.
         /// </summary>
         public Preprocessing Preprocessing { get; }
 
         /// <summary>The one architecture these weights are made for, when it is fixed (for example the ML.NET ResNet-18's basic [2, 2, 2, 3]); otherwise <see langword="null"/>.</summary>
-        internal ResNetArchitecture? Architecture => _source.Architecture;
+        internal BackboneArchitecture? Architecture => _source.Architecture;
 
         /// <inheritdoc />
         public override string ToString() => Name;
 
         /// <summary>The preprocessing of the weights this resolves to for <paramref name="architecture"/>.</summary>
-        internal Preprocessing PreprocessingFor(ResNetArchitecture architecture) => _source.PreprocessingFor(Guard.NotNull(architecture)) ?? Preprocessing;
+        internal Preprocessing PreprocessingFor(BackboneArchitecture architecture) => _source.PreprocessingFor(Guard.NotNull(architecture)) ?? Preprocessing;
 
         /// <summary>
         /// Produces the state dictionary for <paramref name="architecture"/> in torchvision's key names,
@@ -54,7 +55,7 @@ namespace MedicalTransfer.Weights
         /// <exception cref="WeightsUnavailableException">The weights could not be downloaded or found.</exception>
         /// <exception cref="DownloadVerificationException">A downloaded or cached file has the wrong hash.</exception>
         /// <exception cref="WeightsFormatException">The file cannot be read or imported.</exception>
-        internal ResolvedWeights Resolve(ResNetArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
+        internal ResolvedWeights Resolve(BackboneArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
         {
             Guard.NotNull(architecture);
             Guard.NotNull(options).Validate();

@@ -12,45 +12,49 @@ namespace MedicalTransfer.Weights
     /// <summary>Where a <see cref="PretrainedWeights"/> gets its tensors.</summary>
     internal abstract class WeightsSource
     {
-        public virtual ResNetArchitecture? Architecture => null;
+        public virtual BackboneArchitecture? Architecture => null;
 
-        public virtual Preprocessing? PreprocessingFor(ResNetArchitecture architecture) => null;
+        public virtual Preprocessing? PreprocessingFor(BackboneArchitecture architecture) => null;
 
-        public abstract ResolvedWeights Resolve(PretrainedWeights weights, ResNetArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct);
+        public abstract ResolvedWeights Resolve(PretrainedWeights weights, BackboneArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct);
 
         protected static ResolvedWeights ReadCheckpoint(string path, Preprocessing preprocessing) =>
             new(StateDictFile.Read(path), preprocessing, path);
     }
 
-    /// <summary>torchvision checkpoints chosen by depth (one entry per depth, or none).</summary>
+    /// <summary>torchvision checkpoints chosen by architecture (one entry per architecture, or none).</summary>
     internal sealed class CatalogSource : WeightsSource
     {
-        private readonly Func<int, CatalogEntry?> _pick;
+        private readonly Func<BackboneArchitecture, CatalogEntry?> _pick;
         private readonly string _alternatives;
+        private readonly string _variants;
 
-        public CatalogSource(Func<int, CatalogEntry?> pick, string alternatives)
+        /// <param name="pick">The entry for an architecture, or null.</param>
+        /// <param name="alternatives">What to use instead, for the message when there is no entry.</param>
+        /// <param name="variants">What the family's architectures differ by ("depths", "widths"), for that message.</param>
+        public CatalogSource(Func<BackboneArchitecture, CatalogEntry?> pick, string alternatives, string variants = "depths")
         {
             _pick = pick;
             _alternatives = alternatives;
+            _variants = variants;
         }
 
         /// <summary>A source for exactly one checkpoint (tests inject entries with their own hashes this way).</summary>
         public static CatalogSource Single(CatalogEntry entry) =>
-            new(depth => depth == entry.Depth ? entry : null, "weights made for the model's depth");
+            new(architecture => architecture.Equals(entry.Architecture) ? entry : null, "weights made for the model's architecture");
 
-        public override Preprocessing? PreprocessingFor(ResNetArchitecture architecture) =>
-            architecture.Depth is int depth ? _pick(depth)?.Preprocessing : null;
+        public override Preprocessing? PreprocessingFor(BackboneArchitecture architecture) => _pick(architecture)?.Preprocessing;
 
-        public override ResolvedWeights Resolve(PretrainedWeights weights, ResNetArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
+        public override ResolvedWeights Resolve(PretrainedWeights weights, BackboneArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
         {
-            var entry = architecture.Depth is int depth ? _pick(depth) : null;
+            var entry = _pick(architecture);
             if (entry is null)
             {
-                var available = WeightsCatalog.Depths.Where(d => _pick(d) is not null).Select(d => "ResNet-" + d.ToString(CultureInfo.InvariantCulture));
+                var available = WeightsCatalog.Entries.Select(e => e.Architecture).Distinct().Where(a => _pick(a) is not null).Select(a => a.Name);
                 throw new WeightsMismatchException(string.Format(
                     CultureInfo.InvariantCulture,
-                    "The weights '{0}' exist for {1}; the model is a {2} ({3}). Build a model of one of those depths, or use {4}.",
-                    weights.Name, string.Join(", ", available), architecture.Name, architecture, _alternatives));
+                    "The weights '{0}' exist for {1}; the model is a {2} ({3}). Build a model of one of those {4}, or use {5}.",
+                    weights.Name, string.Join(", ", available), architecture.Name, architecture, _variants, _alternatives));
             }
 
             string path = WeightsCache.GetOrDownload(entry, options, logger, ct);
@@ -63,18 +67,23 @@ namespace MedicalTransfer.Weights
     {
         private readonly string _path;
         private readonly Preprocessing _preprocessing;
+        private readonly string _origin;
 
-        public FileSource(string path, Preprocessing preprocessing)
+        /// <param name="path">The file.</param>
+        /// <param name="preprocessing">The input its weights expect.</param>
+        /// <param name="origin">The call that made this source, for messages.</param>
+        public FileSource(string path, Preprocessing preprocessing, string origin = "ResNetWeights.FromFile")
         {
             _path = path;
             _preprocessing = preprocessing;
+            _origin = origin;
         }
 
-        public override ResolvedWeights Resolve(PretrainedWeights weights, ResNetArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
+        public override ResolvedWeights Resolve(PretrainedWeights weights, BackboneArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
         {
             if (!File.Exists(_path))
             {
-                throw new FileNotFoundException(string.Format(CultureInfo.InvariantCulture, "The weights file '{0}' given to ResNetWeights.FromFile does not exist. Check the path.", _path), _path);
+                throw new FileNotFoundException(string.Format(CultureInfo.InvariantCulture, "The weights file '{0}' given to {1} does not exist. Check the path.", _path, _origin), _path);
             }
 
             // Whether the keys fit the architecture is the loader's check, with its detailed report.
@@ -88,16 +97,16 @@ namespace MedicalTransfer.Weights
         private readonly Func<string> _locate;
         private readonly Preprocessing _preprocessing;
 
-        public OnnxSource(Func<string> locate, Preprocessing preprocessing, ResNetArchitecture? architecture)
+        public OnnxSource(Func<string> locate, Preprocessing preprocessing, BackboneArchitecture? architecture)
         {
             _locate = locate;
             _preprocessing = preprocessing;
             Architecture = architecture;
         }
 
-        public override ResNetArchitecture? Architecture { get; }
+        public override BackboneArchitecture? Architecture { get; }
 
-        public override ResolvedWeights Resolve(PretrainedWeights weights, ResNetArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
+        public override ResolvedWeights Resolve(PretrainedWeights weights, BackboneArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
         {
             string path = _locate();
             var imported = OnnxResNetImporter.Import(path, logger);

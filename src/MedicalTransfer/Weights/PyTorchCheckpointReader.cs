@@ -100,6 +100,101 @@ namespace MedicalTransfer.Weights
             }
 
             // Pass 2: read each storage once, then cut the tensors out of it.
+            return Materialize(tensors, storage => LoadStorage(path, storages[storage.Key].Storage, storages[storage.Key].Entry));
+        }
+
+        /// <summary>
+        /// Reads a state_dict from a PyTorch file in the legacy format (what <c>torch.save</c> wrote before 1.6, and what
+        /// torchvision's oldest checkpoints are): a pickled magic number, protocol version and system info, the
+        /// state_dict's pickle (storages as persistent ids), the pickled list of storage keys, then each storage as an
+        /// int64 element count and its raw little-endian bytes. The same restricted unpickler and the same checks as for
+        /// zip files apply, and every storage is checked against the bytes present before any tensor is allocated.
+        /// </summary>
+        public static Dictionary<string, torch.Tensor> ReadLegacy(string path, FileStream stream)
+        {
+            long fileLength = stream.Length;
+            var head = new byte[(int)Math.Min(fileLength, MaxPickleBytes)];
+            stream.ReadExactly(head);
+            object? magic = PickleReader.LoadLegacy(head, 0, path, out int end);
+            object? version = magic is PickledBigInteger ? PickleReader.LoadLegacy(head, end, path, out end) : null;
+            if (magic is not PickledBigInteger || version is not long protocol || protocol != 1001)
+            {
+                throw new WeightsFormatException(
+                    $"'{path}' is a pickle but not a PyTorch checkpoint (it does not start with torch.save's magic number and protocol version 1001). MedicalTransfer loads torch.save(model.state_dict(), path) files and .safetensors files.");
+            }
+
+            object? systemInfo = PickleReader.LoadLegacy(head, end, path, out end);
+            if (systemInfo is not PickledDict info || !info.Items.Any(p => p.Key as string == "little_endian" && p.Value is true))
+            {
+                throw new WeightsFormatException($"'{path}' was saved on a big-endian machine (or its system information is damaged); only little-endian checkpoints are supported. Re-save it with torch.save on an x86 or ARM machine.");
+            }
+
+            object? root = PickleReader.LoadLegacy(head, end, path, out end);
+            List<KeyValuePair<string, PickledTensor>> tensors = ToStateDict(path, root);
+            object? keyList = PickleReader.LoadLegacy(head, end, path, out end);
+            if (keyList is not PickledList { Items: var keyItems } || keyItems.Any(k => k is not string))
+            {
+                throw new WeightsFormatException($"'{path}' is damaged: the list of storage keys after the state_dict is a {PickleReader.DescribeValue(keyList)}. Download or save it again.");
+            }
+
+            // Where each storage's bytes lie: they follow the key list in its order, each after its int64 element count.
+            var layout = new Dictionary<string, (long Offset, long Count)>(StringComparer.Ordinal);
+            long position = end;
+            var declared = tensors.GroupBy(t => t.Value.Storage.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Value.Storage, StringComparer.Ordinal);
+            var countBytes = new byte[8];
+            foreach (string key in keyItems.Cast<string>())
+            {
+                if (position + 8 > fileLength)
+                {
+                    throw new WeightsFormatException($"'{path}' is truncated: storage '{key}' starts after the end of the file. Download or save it again.");
+                }
+
+                stream.Position = position;
+                stream.ReadExactly(countBytes);
+                long count = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(countBytes);
+                long elementSize = declared.TryGetValue(key, out var storage) ? StateDictFile.ElementSize(storage.DType) : 1;
+                long bytes = count >= 0 && count <= (fileLength / Math.Max(1, elementSize)) ? count * elementSize : -1;
+                if (bytes < 0 || position + 8 + bytes > fileLength)
+                {
+                    throw new WeightsFormatException($"'{path}' is truncated or corrupt: storage '{key}' claims {count} elements, more than the file holds. Download or save it again.");
+                }
+
+                if (storage is not null && count != storage.Count)
+                {
+                    throw new WeightsFormatException($"'{path}' is inconsistent: storage '{key}' holds {count} elements but its tensors expect {storage.Count}. Download or save it again.");
+                }
+
+                if (!layout.TryAdd(key, (position + 8, count)))
+                {
+                    throw new WeightsFormatException($"'{path}' is malformed: storage '{key}' is listed twice. Save the state_dict again with torch.save.");
+                }
+
+                position += 8 + bytes;
+            }
+
+            foreach (KeyValuePair<string, PickledTensor> pair in tensors)
+            {
+                if (!layout.ContainsKey(pair.Value.Storage.Key))
+                {
+                    throw new WeightsFormatException($"'{path}' is incomplete: tensor '{pair.Key}' refers to storage '{pair.Value.Storage.Key}', which the file does not hold. Save the state_dict again with torch.save.");
+                }
+
+                ValidateView(path, pair.Key, pair.Value);
+            }
+
+            return Materialize(tensors, storage =>
+            {
+                bool isBool = storage.DType == torch.ScalarType.Bool;
+                torch.Tensor tensor = torch.empty(new[] { storage.Count }, isBool ? torch.ScalarType.Byte : storage.DType);
+                stream.Position = layout[storage.Key].Offset;
+                StateDictFile.ReadInto(tensor, stream);
+                return isBool ? StateDictFile.BytesToBool(path, $"bool storage '{storage.Key}'", tensor) : tensor;
+            });
+        }
+
+        /// <summary>Reads each storage once (through <paramref name="loadStorage"/>) and cuts the tensors out of it.</summary>
+        private static Dictionary<string, torch.Tensor> Materialize(List<KeyValuePair<string, PickledTensor>> tensors, Func<PickledStorage, torch.Tensor> loadStorage)
+        {
             var users = tensors.GroupBy(p => p.Value.Storage.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
             using var scope = torch.NewDisposeScope();
             var loaded = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
@@ -109,7 +204,7 @@ namespace MedicalTransfer.Weights
                 PickledTensor t = pair.Value;
                 if (!loaded.TryGetValue(t.Storage.Key, out torch.Tensor? storage))
                 {
-                    storage = LoadStorage(path, storages[t.Storage.Key].Storage, storages[t.Storage.Key].Entry);
+                    storage = loadStorage(t.Storage);
                     loaded.Add(t.Storage.Key, storage);
                 }
 

@@ -36,13 +36,13 @@ namespace MedicalTransfer.Weights
         public static PretrainedWeights ImageNet { get; } = new(
             "ImageNet (torchvision DEFAULT: IMAGENET1K_V1 for ResNet-18/34, IMAGENET1K_V2 for ResNet-50/101/152)",
             Preprocessing.ImageNet,
-            new CatalogSource(WeightsCatalog.FindDefault, "ResNetWeights.FromFile for other layouts"));
+            new CatalogSource(a => a is ResNetArchitecture ? WeightsCatalog.FindDefault(a) : null, "ResNetWeights.FromFile for other layouts"));
 
         /// <summary>torchvision's original ImageNet weights (IMAGENET1K_V1), published for all five depths.</summary>
         public static PretrainedWeights ImageNetV1 { get; } = new(
             "ImageNet V1 (torchvision IMAGENET1K_V1)",
             Preprocessing.ImageNet,
-            new CatalogSource(d => WeightsCatalog.Find(d, WeightsCatalog.V1), "ResNetWeights.FromFile for other layouts"));
+            new CatalogSource(a => a is ResNetArchitecture ? WeightsCatalog.Find(a, WeightsCatalog.V1) : null, "ResNetWeights.FromFile for other layouts"));
 
         /// <summary>
         /// torchvision's improved-recipe ImageNet weights (IMAGENET1K_V2), published for ResNet-50, -101
@@ -52,7 +52,7 @@ namespace MedicalTransfer.Weights
         public static PretrainedWeights ImageNetV2 { get; } = new(
             "ImageNet V2 (torchvision IMAGENET1K_V2)",
             Preprocessing.ImageNetV2,
-            new CatalogSource(d => WeightsCatalog.Find(d, WeightsCatalog.V2), "ResNetWeights.ImageNetV1 or ResNetWeights.ImageNet"));
+            new CatalogSource(a => a is ResNetArchitecture ? WeightsCatalog.Find(a, WeightsCatalog.V2) : null, "ResNetWeights.ImageNetV1 or ResNetWeights.ImageNet"));
 
         /// <summary>
         /// The preprocessing of <see cref="MLNetResNet18"/>: resize to 224x224, BGR, pixel values 0..255,

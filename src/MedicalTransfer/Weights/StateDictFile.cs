@@ -9,9 +9,9 @@ using TorchSharp;
 namespace MedicalTransfer.Weights
 {
     /// <summary>
-    /// Reads and writes state dictionaries (tensors by name) in the two formats MedicalTransfer accepts:
-    /// PyTorch's zip checkpoint (what <c>torch.save(model.state_dict(), path)</c> writes since PyTorch 1.6)
-    /// and safetensors. The format is recognised from the content, never from the extension.
+    /// Reads and writes state dictionaries (tensors by name) in the formats MedicalTransfer accepts:
+    /// PyTorch's zip checkpoint (what <c>torch.save(model.state_dict(), path)</c> writes since PyTorch 1.6),
+    /// PyTorch's legacy format (what it wrote before, as torchvision's DenseNet checkpoints are) and safetensors. The format is recognised from the content, never from the extension.
     /// </summary>
     /// <remarks>
     /// Reading never runs code from the file: PyTorch pickles go through a restricted unpickler that
@@ -38,7 +38,7 @@ namespace MedicalTransfer.Weights
         /// <returns>The state dictionary.</returns>
         /// <exception cref="FileNotFoundException">The file does not exist.</exception>
         /// <exception cref="WeightsFormatException">
-        /// The file is empty, truncated, not a checkpoint, a legacy (non-zip) PyTorch file, or holds
+        /// The file is empty, truncated, not a checkpoint, or holds
         /// anything other than a state_dict of tensors. The message names the file, the problem and the remedy.
         /// </exception>
         public static Dictionary<string, torch.Tensor> Read(string path)
@@ -48,6 +48,7 @@ namespace MedicalTransfer.Weights
             return Detect(path, stream) switch
             {
                 StateDictFormat.PyTorchZip => PyTorchCheckpointReader.Read(path, stream),
+                StateDictFormat.PyTorchLegacy => ReadLegacy(path, stream),
                 _ => SafetensorsFormat.ReadTensors(path, stream),
             };
         }
@@ -166,6 +167,18 @@ namespace MedicalTransfer.Weights
             return bytes.to_type(torch.ScalarType.Bool);
         }
 
+        private static Dictionary<string, torch.Tensor> ReadLegacy(string path, FileStream stream)
+        {
+            try
+            {
+                return PyTorchCheckpointReader.ReadLegacy(path, stream);
+            }
+            catch (EndOfStreamException e)
+            {
+                throw new WeightsFormatException($"'{path}' is truncated: it ends inside a storage. Download or save it again.", e);
+            }
+        }
+
         private static FileStream OpenRead(string path)
         {
             if (!File.Exists(path))
@@ -205,9 +218,8 @@ namespace MedicalTransfer.Weights
 
             if (read >= 2 && head[0] == 0x80 && head[1] is >= 2 and <= 5)
             {
-                throw new WeightsFormatException(
-                    $"'{path}' is a PyTorch file in the legacy (pre-1.6, non-zip) format, or a bare pickle. MedicalTransfer reads the zip format only. "
-                    + "Re-save it with torch.save in a current PyTorch (1.6 or later): torch.save(torch.load(old_path), new_path), and only if you trust the file.");
+                // torch.save before 1.6 (torchvision's oldest checkpoints): a sequence of pickles and raw storages.
+                return StateDictFormat.PyTorchLegacy;
             }
 
             if (read == 9 && head[8] == (byte)'{')
@@ -231,6 +243,7 @@ namespace MedicalTransfer.Weights
         private enum StateDictFormat
         {
             PyTorchZip,
+            PyTorchLegacy,
             Safetensors,
         }
     }

@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
-using System.Text.RegularExpressions;
 using MedicalTransfer.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,19 +10,24 @@ using static TorchSharp.torch;
 namespace MedicalTransfer.Weights
 {
     /// <summary>
-    /// Copies a state dictionary into a module, all or nothing: every key and shape is checked before
-    /// the first tensor is copied, so a failed load leaves the model unchanged.
+    /// Copies a state dictionary into a network, all or nothing: every key and shape is checked before the first
+    /// tensor is copied, so a failed load leaves the model unchanged. What is architecture-specific (the head's key,
+    /// keys of older torchvision checkpoints, the first convolution of a gray-input model) comes from the network's
+    /// <see cref="BackboneArchitecture"/>.
     /// </summary>
     internal static class WeightLoader
     {
-        private const string HeadPrefix = "fc.";
         private const int ListLimit = 12;
-        private static readonly Regex BlockKey = new(@"^layer([1-4])\.(\d+)\.", RegexOptions.CultureInvariant);
+        private const string BatchCounter = ".num_batches_tracked";
 
-        public static WeightsLoadReport Apply(nn.Module model, IReadOnlyDictionary<string, Tensor> source, string sourceName, bool strict = true)
+        public static WeightsLoadReport Apply(BackboneNetwork model, IReadOnlyDictionary<string, Tensor> file, string sourceName, bool strict = true)
         {
+            var architecture = model.Body.Architecture;
+            var source = Renamed(file, architecture, out var renamed);
             var target = model.state_dict();
-            bool IsHead(string key) => key.StartsWith(HeadPrefix, StringComparison.Ordinal);
+            string headPrefix = architecture.HeadKey + ".";
+            string inputConvolution = architecture.InputConvolution + ".weight";
+            bool IsHead(string key) => key.StartsWith(headPrefix, StringComparison.Ordinal);
 
             var sourceHead = source.Keys.Where(IsHead).ToArray();
             var targetHead = target.Keys.Where(IsHead).ToArray();
@@ -33,7 +37,9 @@ namespace MedicalTransfer.Weights
 
             var missing = new List<string>();
             var mismatched = new List<string>();
-            var pairs = new List<(Tensor Target, Tensor Source)>();
+            var adapted = new List<string>();
+            var counters = new List<string>();
+            var pairs = new List<(Tensor Target, Tensor Source, bool Adapt)>();
             foreach (var (key, tensor) in target)
             {
                 if (IsHead(key) && !headFits)
@@ -43,11 +49,27 @@ namespace MedicalTransfer.Weights
 
                 if (!source.TryGetValue(key, out var value))
                 {
-                    missing.Add(key);
+                    // Checkpoints older than PyTorch 0.4.1 have no BatchNorm batch counters; PyTorch loads them as 0.
+                    if (key.EndsWith(BatchCounter, StringComparison.Ordinal) && source.ContainsKey(key[..^BatchCounter.Length] + ".running_mean"))
+                    {
+                        counters.Add(key);
+                    }
+                    else
+                    {
+                        missing.Add(key);
+                    }
+                }
+                else if (key == inputConvolution && SingleChannelInput.CanAdapt(value, tensor) && value.is_floating_point())
+                {
+                    adapted.Add(key);
+                    pairs.Add((tensor, value, true));
                 }
                 else if (!value.shape.SequenceEqual(tensor.shape))
                 {
-                    mismatched.Add(string.Format(CultureInfo.InvariantCulture, "{0}: model expects {1}, file has {2}", key, Shape(tensor), Shape(value)));
+                    string hint = key == inputConvolution && tensor.dim() == 4 && value.dim() == 4 && value.shape[1] == 1 && tensor.shape[1] == 3
+                        ? " (the file is a model for gray images: build with WithInputChannels(1))"
+                        : string.Empty;
+                    mismatched.Add(string.Format(CultureInfo.InvariantCulture, "{0}: model expects {1}, file has {2}{3}", key, Shape(tensor), Shape(value), hint));
                 }
                 else if (value.dtype != tensor.dtype && (value.is_floating_point() != tensor.is_floating_point()))
                 {
@@ -55,63 +77,74 @@ namespace MedicalTransfer.Weights
                 }
                 else
                 {
-                    pairs.Add((tensor, value));
+                    pairs.Add((tensor, value, false));
                 }
             }
 
             var unexpected = source.Keys.Where(k => !target.ContainsKey(k) && !(IsHead(k) && !headFits)).ToList();
             if (mismatched.Count > 0 || (strict && (missing.Count > 0 || unexpected.Count > 0)))
             {
-                throw new WeightsMismatchException(Describe(model, source, sourceName, missing, unexpected, mismatched, strict));
+                throw new WeightsMismatchException(Describe(architecture, source, sourceName, missing, unexpected, mismatched, strict));
             }
 
             using (no_grad())
             {
-                foreach (var (dst, src) in pairs)
+                foreach (var key in counters)
                 {
-                    dst.copy_(src);
+                    target[key].zero_();
+                }
+
+                foreach (var (dst, src, adapt) in pairs)
+                {
+                    if (adapt)
+                    {
+                        using var sum = SingleChannelInput.Adapt(src.to(dst.dtype));
+                        dst.copy_(sum);
+                    }
+                    else
+                    {
+                        dst.copy_(src);
+                    }
                 }
             }
 
-            return new WeightsLoadReport(sourceName, pairs.Count, skippedHead, missing, unexpected);
+            return new WeightsLoadReport(sourceName, pairs.Count, skippedHead, missing, unexpected, adapted, renamed, counters.Count);
         }
 
-        /// <summary>Infers block type and stage depths from torchvision-style keys, or null when the keys are not a ResNet's.</summary>
-        public static ResNetArchitecture? InferArchitecture(IEnumerable<string> keys)
+        /// <summary>The file's tensors under today's key names (older torchvision checkpoints used other names for some layers).</summary>
+        private static IReadOnlyDictionary<string, Tensor> Renamed(IReadOnlyDictionary<string, Tensor> file, BackboneArchitecture architecture, out int renamed)
         {
-            var depths = new int[4];
-            bool bottleneck = false;
-            foreach (var key in keys)
+            renamed = 0;
+            var result = new Dictionary<string, Tensor>(file.Count, StringComparer.Ordinal);
+            foreach (var (key, tensor) in file)
             {
-                var m = BlockKey.Match(key);
-                if (!m.Success)
+                string? current = architecture.RenameLegacyKey(key);
+                if (current is not null && !file.ContainsKey(current))
                 {
-                    continue;
+                    result[current] = tensor;
+                    renamed++;
                 }
-
-                int stage = m.Groups[1].Value[0] - '1';
-                depths[stage] = Math.Max(depths[stage], int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) + 1);
-                bottleneck |= key.EndsWith(".conv3.weight", StringComparison.Ordinal);
+                else
+                {
+                    result[key] = tensor;
+                }
             }
 
-            return depths.All(d => d > 0) ? ResNetArchitecture.Custom(bottleneck ? BlockKind.Bottleneck : BlockKind.Basic, depths) : null;
+            return renamed == 0 ? file : result;
         }
 
-        private static string Describe(nn.Module model, IReadOnlyDictionary<string, Tensor> source, string sourceName, List<string> missing, List<string> unexpected, List<string> mismatched, bool strict)
+        private static string Describe(BackboneArchitecture architecture, IReadOnlyDictionary<string, Tensor> source, string sourceName, List<string> missing, List<string> unexpected, List<string> mismatched, bool strict)
         {
             var sb = new StringBuilder();
             sb.Append(CultureInfo.InvariantCulture, $"The weights in '{sourceName}' do not fit the model; nothing was loaded and the model is unchanged.");
-            if (model is ResNet resnet)
+            var found = BackboneCatalog.Infer(source.ToDictionary(kv => kv.Key, kv => kv.Value.shape, StringComparer.Ordinal));
+            if (found is not null && !found.Equals(architecture))
             {
-                var found = InferArchitecture(source.Keys);
-                if (found is not null && !found.Equals(resnet.Architecture))
-                {
-                    sb.Append(CultureInfo.InvariantCulture, $" The file holds a {found.Name} ({found}); the model is a {resnet.Architecture.Name} ({resnet.Architecture}). Build the model with the matching depth, or use weights made for {resnet.Architecture.Name}.");
-                }
-                else if (found is null)
-                {
-                    sb.Append(" The file does not look like a ResNet state dictionary (no layer1..layer4 block keys).");
-                }
+                sb.Append(CultureInfo.InvariantCulture, $" The file holds a {found.Name} ({found}); the model is a {architecture.Name} ({architecture}). Build the model with the matching architecture, or use weights made for {architecture.Name}.");
+            }
+            else if (found is null)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $" The file does not look like the state dictionary of any backbone MedicalTransfer knows (the model is a {architecture.Name}, whose keys start with {string.Join(", ", architecture.StageLayouts.SelectMany(s => s.ModulePaths).Select(p => p.Split('.')[0]).Distinct().Take(4))}).");
             }
 
             AppendList(sb, "Shape mismatches", mismatched);

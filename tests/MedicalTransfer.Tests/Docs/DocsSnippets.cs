@@ -79,13 +79,14 @@ namespace MedicalTransfer.Tests.Docs
             }
         }
 
-        public static void Section3Layered()
+        public static void Section3Layered(TransferModel model)
         {
             FreezeSpec all = Layers.All;                           // 'all': the whole backbone, the head trains
             FreezeSpec partial = Layers.UpTo(2);                   // section 3.1's 'partial': stem, layer1, layer2
             FreezeSpec allButLayer4 = Layers.AllExcept("layer4");  // section 4.2's 'partial': everything but layer4
             FreezeSpec none = Layers.None;                         // 'none'
-            Console.WriteLine(partial);                            // Layers.UpTo(2) [stem, layer1, layer2]
+            Console.WriteLine(partial);                            // Layers.UpTo(2) [the stem and the 2 stage(s) after it]
+Console.WriteLine(partial.For(model.Architecture));    // Layers.UpTo(2) [stem, layer1, layer2] for a ResNet
         }
 
         public static void Section3Adaptive(TransferModel model, DataLoader validationLoader)
@@ -367,7 +368,7 @@ namespace MedicalTransfer.Tests.Docs
     {
         public static void Explain(TransferModel model, IReadOnlyList<string> imagePaths, IReadOnlyList<string> trueClasses)
         {
-            var cam = new GradCam();                       // layer4 by default; new GradCam("layer3"), new GradCamPlusPlus("layer4.1")
+            var cam = new GradCam();                       // the model's default stage (layer4, denseblock4, conv_head); new GradCam("layer3"), new GradCamPlusPlus("layer4.1")
             IReadOnlyList<Explanation> maps = cam.Explain(model, imagePaths);              // predicted class of each image
             IReadOnlyList<Explanation> forPneumonia = cam.Explain(model, imagePaths, "PNEUMONIA");
 
@@ -622,6 +623,51 @@ namespace MedicalTransfer.Tests.Docs.MlNet
                 .WithComparison(pairs)
                 .Save("runs/cv5", "study-report");
             Console.WriteLine(files.Html);
+        }
+    }
+}
+
+namespace MedicalTransfer.Tests.Docs.Architectures
+{
+    internal static class ArchitectureSnippets
+    {
+        public static void ThreeBackbones()
+        {
+            using var resnet = TransferBuilder.FromResNet(50).WithPretrained(ResNetWeights.ImageNet).ForClasses("NORMAL", "PNEUMONIA").Build();
+            using var chexnet = TransferBuilder.FromDenseNet(121).WithPretrained(DenseNetWeights.ImageNet).ForClasses("NORMAL", "PNEUMONIA").Build();
+            using var efficient = TransferBuilder.FromEfficientNet(0).WithPretrained(EfficientNetWeights.ImageNet).ForClasses("NORMAL", "PNEUMONIA").Build();
+        }
+
+        public static void GrayInput(DatasetSplits splits)
+        {
+            using var gray = TransferBuilder.FromDenseNet(121)
+                .WithPretrained(DenseNetWeights.ImageNet)
+                .WithInputChannels(1)                                  // conv0 takes one channel: the RGB weights, summed
+                .ForClasses("NORMAL", "PNEUMONIA")
+                .Build();
+            var loader = new DataLoader(splits.Train, Transforms.ForTraining(gray.Preprocessing));   // [N, 1, 224, 224]
+        }
+
+        public static void CheXNet(DatasetSplits splits)
+        {
+            using var chexnet = TransferBuilder.FromDenseNet(121)
+                .WithPretrained(DenseNetWeights.ImageNet)         // torchvision's densenet121-a639ec97.pth, downloaded once and verified
+                .ForClasses("NORMAL", "PNEUMONIA")                // single-label for now: one softmax over the classes
+                .Build();
+
+            var train = new DataLoader(splits.Train, Transforms.Compose(
+                Transforms.Resize(224, 224),
+                Transforms.RandomHorizontalFlip(),
+                Transforms.Normalize(chexnet.Preprocessing.Mean, chexnet.Preprocessing.Std)));
+            var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(chexnet.Preprocessing), new LoaderOptions { Sampling = SamplingMode.Sequential });
+            TrainingResult chexnetRun = chexnet.Fit(train, validation, new TrainingOptions
+            {
+                Epochs = 20,
+                LearningRate = 1e-3,
+                Schedule = LearningRateSchedule.ReduceOnPlateau(factor: 0.1, patience: 1),
+                Callbacks = new ITrainingCallback[] { new BestCheckpoint("chexnet.safetensors") },
+            });
+            IReadOnlyList<Explanation> maps = new GradCam().Explain(chexnet, splits.Test.Samples.Take(4).Select(s => s.Path).ToArray());  // denseblock4
         }
     }
 }

@@ -140,5 +140,33 @@ namespace MedicalTransfer.Tests.Ensembles
             }
             }
         }
+    
+        [Fact]
+        public void PredictAndExplain_ResNetDenseNetAndEfficientNetMembers_CombineLikeAnyMembers()
+        {
+            using var folder = new TestSupport.TempFolder();
+            SyntheticChestXRay.WriteImageFolder(folder.Path, new SyntheticChestXRayOptions { Count = 4, Size = 48 });
+            var data = ImageFolder.Load(folder.Path);
+            var files = data.Samples.Select(s => s.Path).ToArray();
+            using var resnet = Model(18, new Preprocessing { ResizeSize = 40, CropSize = 32 });
+            using var densenet = TransferBuilder.FromDenseNet(MedicalTransfer.Models.DenseNetArchitecture.Custom(8, 16, 2, 2, 2, 2)).ForClasses("NORMAL", "PNEUMONIA").OnDevice(CPU).WithSeed(2)
+                .WithPreprocessing(new Preprocessing { ResizeSize = 48, CropSize = 48 }).Build();
+            using var efficientnet = TransferBuilder.FromEfficientNet(0).ForClasses("NORMAL", "PNEUMONIA").OnDevice(CPU).WithSeed(3)
+                .WithPreprocessing(new Preprocessing { ResizeSize = 40, CropSize = 40 }).Build();
+            var options = new PredictionOptions { Loader = new LoaderOptions { Workers = 1, BatchSize = 4 } };
+            var members = new[] { resnet, densenet, efficientnet }.Select(m => Evaluator.Predict(m, data, options)).ToArray();
+            var ensemble = Ensemble.Of(resnet, densenet, efficientnet);
+
+            var combined = Evaluator.Predict(ensemble, data, options);
+            for (int i = 0; i < 4; i++)
+            {
+                Assert.Equal(members.Average(p => p.Probability(i, 1)), combined.Probability(i, 1), 12);
+            }
+
+            var explanations = new GradCam().Explain(ensemble, files);
+            Assert.All(explanations, e => Assert.Equal(new[] { "layer4", "denseblock4", "conv_head" }, e.Members.Select(m => m.Layer)));
+            Assert.All(explanations, e => Assert.All(e.MemberMaps, m => Assert.Equal((48, 48), (m.Width, m.Height))));
+            Assert.Contains("DenseNet (growth 8, 2-2-2-2)", ensemble.ToString(), StringComparison.Ordinal);
+        }
     }
 }

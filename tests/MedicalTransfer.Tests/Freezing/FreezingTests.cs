@@ -60,17 +60,38 @@ namespace MedicalTransfer.Tests.Freezing
         [Fact]
         public void From3_FreezesLayer3AndLayer4()
         {
-            Assert.Equal(new[] { "layer3", "layer4" }, Layers.From(3).Targets);
-            Assert.Equal(new[] { "stem", "layer1", "layer2", "layer3" }, Layers.AllExcept("layer4").Targets);
-            Assert.Equal(new[] { "stem" }, Layers.UpTo(0).Targets);
+            var resnet = ResNetArchitecture.ForDepth(18);
+            Assert.Equal(new[] { "layer3", "layer4" }, Layers.From(3).For(resnet).Targets);
+            Assert.Equal(new[] { "stem", "layer1", "layer2", "layer3" }, Layers.AllExcept("layer4").For(resnet).Targets);
+            Assert.Equal(new[] { "stem" }, Layers.UpTo(0).For(resnet).Targets);
         }
 
-        [Theory]
-        [InlineData(-1)]
-        [InlineData(5)]
-        public void UpTo_OutOfRange_Throws(int stage)
+        [Fact]
+        public void UpTo_Negative_ThrowsAtOnce()
         {
-            Assert.Throws<ArgumentOutOfRangeException>(() => Layers.UpTo(stage));
+            Assert.Throws<ArgumentOutOfRangeException>(() => Layers.UpTo(-1));
+            Assert.Throws<ArgumentOutOfRangeException>(() => Layers.From(0));
+        }
+
+        [Fact]
+        public void UpTo_BeyondTheResNetsStages_ThrowsWhenAppliedNamingTheStages()
+        {
+            var spec = Layers.UpTo(5);
+            var ex = Assert.Throws<ArgumentOutOfRangeException>(() => spec.For(ResNetArchitecture.ForDepth(18)));
+            Assert.Contains("ResNet-18 has the stem and 4 stages after it (stem, layer1, layer2, layer3, layer4)", ex.Message, StringComparison.Ordinal);
+            using var model = TestSupport.SmallModel();
+            Assert.Throws<ArgumentOutOfRangeException>(() => model.Freeze(spec));
+            Assert.Throws<ArgumentOutOfRangeException>(() => Layers.From(5).For(ResNetArchitecture.ForDepth(18)));
+        }
+
+        [Fact]
+        public void Targets_PositionalSpecNotResolved_ThrowsSayingHowToResolve()
+        {
+            var ex = Assert.Throws<InvalidOperationException>(() => Layers.UpTo(2).Targets);
+            Assert.Contains("Layers.UpTo(2).For(architecture)", ex.Message, StringComparison.Ordinal);
+            Assert.False(Layers.UpTo(2).IsConcrete);
+            Assert.True(Layers.Only("stem").IsConcrete);
+            Assert.Equal("Layers.UpTo(2) [the stem and the 2 stage(s) after it]", Layers.UpTo(2).ToString());
         }
 
         [Theory]

@@ -15,7 +15,7 @@ namespace MedicalTransfer.Tests.Training
             var phases = TrainingPhases.Article();
             Assert.Equal(new[] { 1e-3, 1e-4, 1e-5 }, phases.Select(p => p.LearningRate));
             Assert.Equal(Layers.All, phases[0].Freeze);
-            Assert.Equal(new[] { "stem", "layer1", "layer2" }, phases[1].Freeze.Targets);
+            Assert.Equal(new[] { "stem", "layer1", "layer2" }, phases[1].Freeze.For(MedicalTransfer.Models.ResNetArchitecture.ForDepth(18)).Targets);
             Assert.True(phases[2].Freeze.IsEmpty);
         }
 

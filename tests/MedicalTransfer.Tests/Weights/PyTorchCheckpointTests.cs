@@ -21,12 +21,14 @@ namespace MedicalTransfer.Tests.Weights
 
         public void Dispose() => folder.Dispose();
 
-        [Fact]
-        public void Read_TorchSavedStateDict_MatchesTorchValuesKeysOrderAndDtypes()
+        [Theory]
+        [InlineData("tiny_state_dict.pth")]
+        [InlineData("legacy_format.pth")] // the same state_dict in torch.save's pre-1.6 format
+        public void Read_TorchSavedStateDict_MatchesTorchValuesKeysOrderAndDtypes(string file)
         {
             using JsonDocument expected = JsonDocument.Parse(File.ReadAllText(StateDictTestFolder.Fixture("tiny_state_dict.expected.json")));
 
-            Dictionary<string, Tensor> read = StateDictFile.Read(StateDictTestFolder.Fixture("tiny_state_dict.pth"));
+            Dictionary<string, Tensor> read = StateDictFile.Read(StateDictTestFolder.Fixture(file));
             try
             {
                 // Same keys, in the order nn.Module.state_dict() gave them.
@@ -214,15 +216,29 @@ namespace MedicalTransfer.Tests.Weights
         }
 
         [Fact]
-        public void Read_LegacyNonZipFormat_TellsToResaveWithCurrentTorch()
+        public void Read_LegacyFormatTruncatedInAStorage_ThrowsNamingTheFile()
         {
-            string path = StateDictTestFolder.Fixture("legacy_format.pth");
+            byte[] bytes = File.ReadAllBytes(StateDictTestFolder.Fixture("legacy_format.pth"));
+            string path = folder.File("legacy_cut.pth");
+            File.WriteAllBytes(path, bytes.AsSpan(0, bytes.Length - 7).ToArray());
 
             var e = Assert.Throws<WeightsFormatException>(() => StateDictFile.Read(path));
 
             Assert.Contains(path, e.Message, StringComparison.Ordinal);
-            Assert.Contains("legacy (pre-1.6, non-zip) format", e.Message, StringComparison.Ordinal);
-            Assert.Contains("Re-save it with torch.save in a current PyTorch", e.Message, StringComparison.Ordinal);
+            Assert.Contains("truncated", e.Message, StringComparison.Ordinal);
+        }
+
+        [Fact]
+        public void Read_BarePickleOfADict_IsRefusedAsNotACheckpoint()
+        {
+            // pickle.dumps({"a": 1}, protocol=2): a pickle that is no torch.save file.
+            string path = folder.File("bare.pkl");
+            File.WriteAllBytes(path, new byte[] { 0x80, 0x02, 0x7d, 0x71, 0x00, 0x58, 0x01, 0x00, 0x00, 0x00, 0x61, 0x71, 0x01, 0x4b, 0x01, 0x73, 0x2e });
+
+            var e = Assert.Throws<WeightsFormatException>(() => StateDictFile.Read(path));
+
+            Assert.Contains(path, e.Message, StringComparison.Ordinal);
+            Assert.Contains("not a PyTorch checkpoint", e.Message, StringComparison.Ordinal);
         }
 
         [Fact]

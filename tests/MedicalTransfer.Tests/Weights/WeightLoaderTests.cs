@@ -85,8 +85,8 @@ namespace MedicalTransfer.Tests.Weights
         public void InferArchitecture_FromKeys_FindsBlockAndDepths()
         {
             using var r101 = new ResNet(ResNetArchitecture.ForDepth(101), numClasses: 2);
-            Assert.Equal(ResNetArchitecture.ForDepth(101), WeightLoader.InferArchitecture(r101.state_dict().Keys));
-            Assert.Null(WeightLoader.InferArchitecture(new[] { "encoder.weight" }));
+            Assert.Equal(ResNetArchitecture.ForDepth(101), BackboneCatalog.Infer(r101.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape)));
+            Assert.Null(BackboneCatalog.Infer(new Dictionary<string, long[]> { ["encoder.weight"] = new long[] { 2, 2 } }));
         }
     }
 }

@@ -2,7 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using MedicalTransfer.Data;
 using MedicalTransfer.Internal;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace MedicalTransfer.Models
 {
@@ -21,8 +24,15 @@ namespace MedicalTransfer.Models
     /// (<c>layer1</c> to <c>layer4</c>). Standard depths come from <see cref="ForDepth"/>; any other
     /// layout (for example basic blocks with stages [2, 2, 2, 3]) from <see cref="Custom"/>.
     /// </summary>
-    public sealed class ResNetArchitecture : IEquatable<ResNetArchitecture>
+    /// <remarks>
+    /// Stages: <c>stem</c> (conv1, bn1, ReLU, max pool), <c>layer1</c>..<c>layer4</c> (blocks <c>layer4.0</c>,
+    /// <c>layer4.1</c>...), then <c>pooling</c> and <c>head</c> (registered as <c>fc</c>). Grad-CAM's default is
+    /// <c>layer4</c>. <c>Layers.UpTo(n)</c> freezes the stem and layer1..layer n (n from 0 to 4).
+    /// </remarks>
+    public sealed class ResNetArchitecture : BackboneArchitecture, IEquatable<ResNetArchitecture>
     {
+        private static readonly System.Text.RegularExpressions.Regex BlockKey = new(@"^layer([1-4])\.(\d+)\.", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
         private static readonly Dictionary<int, (BlockKind Block, int[] Stages)> Standard = new()
         {
             [18] = (BlockKind.Basic, new[] { 2, 2, 2, 2 }),
@@ -33,12 +43,22 @@ namespace MedicalTransfer.Models
         };
 
         private readonly int[] _stageDepths;
+        private readonly StageLayout[] _stages;
 
         private ResNetArchitecture(BlockKind block, int[] stageDepths, int? depth)
         {
             Block = block;
             _stageDepths = stageDepths;
             Depth = depth;
+            var stages = new List<StageLayout> { new(Stages.Stem, new[] { "conv1", "bn1" }) };
+            for (int s = 0; s < 4; s++)
+            {
+                string name = "layer" + (s + 1).ToString(CultureInfo.InvariantCulture);
+                var blocks = Enumerable.Range(0, stageDepths[s]).Select(b => name + "." + b.ToString(CultureInfo.InvariantCulture)).Select(p => new BlockLayout(p, p)).ToArray();
+                stages.Add(new StageLayout(name, new[] { name }, blocks, blocksAreChain: true));
+            }
+
+            _stages = stages.ToArray();
         }
 
         /// <summary>The depths <see cref="ForDepth"/> accepts: 18, 34, 50, 101 and 152.</summary>
@@ -57,12 +77,26 @@ namespace MedicalTransfer.Models
         public int Expansion => Block == BlockKind.Basic ? BasicBlock.Expansion : Bottleneck.Expansion;
 
         /// <summary>Number of features the backbone produces after global average pooling (512 or 2048).</summary>
-        public int FeatureCount => 512 * Expansion;
+        public override int FeatureCount => 512 * Expansion;
 
         /// <summary>A readable name, such as <c>ResNet-50</c> or <c>ResNet (basic, 2-2-2-3)</c>.</summary>
-        public string Name => Depth is int d
+        public override string Name => Depth is int d
             ? "ResNet-" + d.ToString(CultureInfo.InvariantCulture)
             : string.Format(CultureInfo.InvariantCulture, "ResNet ({0}, {1})", Block == BlockKind.Basic ? "basic" : "bottleneck", string.Join("-", _stageDepths));
+
+        /// <summary><c>layer4</c>, the last residual stage.</summary>
+        public override string DefaultCamStage => Stages.Layer4;
+
+        /// <summary>torchvision's ImageNet V1 preprocessing (resize 256, crop 224); <see cref="Weights.ResNetWeights.ImageNet"/> declares V2's resize 232 for ResNet-50/101/152.</summary>
+        public override Preprocessing Preprocessing => Preprocessing.ImageNet;
+
+        internal override IReadOnlyList<StageLayout> StageLayouts => _stages;
+
+        internal override string HeadKey => "fc";
+
+        internal override string InputConvolution => "conv1";
+
+        internal override ConvolutionInit ConvolutionInit => ConvolutionInit.KaimingFanOut;
 
         /// <summary>Returns the torchvision layout for a standard depth.</summary>
         /// <param name="depth">18, 34, 50, 101 or 152.</param>
@@ -107,6 +141,7 @@ namespace MedicalTransfer.Models
         /// <summary>Parses the compact form written by <see cref="ToString"/> (for example <c>basic:2,2,2,3</c>).</summary>
         internal static ResNetArchitecture Parse(string text)
         {
+            Guard.NotNull(text);
             var parts = text.Split(':');
             if (parts.Length != 2 || !Enum.TryParse<BlockKind>(parts[0], ignoreCase: true, out var block))
             {
@@ -117,6 +152,30 @@ namespace MedicalTransfer.Models
             return Custom(block, depths);
         }
 
+        /// <summary>
+        /// Infers block type and stage depths from torchvision-style state-dict keys (<c>layer3.5.conv1.weight</c>...),
+        /// or <see langword="null"/> when the keys are not a ResNet's.
+        /// </summary>
+        internal static ResNetArchitecture? Infer(IEnumerable<string> keys)
+        {
+            var depths = new int[4];
+            bool bottleneck = false;
+            foreach (var key in keys)
+            {
+                var m = BlockKey.Match(key);
+                if (!m.Success)
+                {
+                    continue;
+                }
+
+                int stage = m.Groups[1].Value[0] - '1';
+                depths[stage] = Math.Max(depths[stage], int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) + 1);
+                bottleneck |= key.EndsWith(".conv3.weight", StringComparison.Ordinal);
+            }
+
+            return depths.All(d => d > 0) ? Custom(bottleneck ? BlockKind.Bottleneck : BlockKind.Basic, depths) : null;
+        }
+
         /// <summary>Returns the compact form, for example <c>bottleneck:3,4,6,3</c>.</summary>
         /// <returns>The block kind and stage depths.</returns>
         public override string ToString() => (Block == BlockKind.Basic ? "basic" : "bottleneck") + ":" + string.Join(",", _stageDepths);
@@ -125,7 +184,9 @@ namespace MedicalTransfer.Models
         public bool Equals(ResNetArchitecture? other) => other is not null && Block == other.Block && _stageDepths.SequenceEqual(other._stageDepths);
 
         /// <inheritdoc />
-        public override bool Equals(object? obj) => Equals(obj as ResNetArchitecture);
+        public override bool Equals(BackboneArchitecture? other) => Equals(other as ResNetArchitecture);
+
+        internal override Backbone CreateBackbone(int inputChannels) => new ResNetBackbone(this, inputChannels);
 
         /// <inheritdoc />
         public override int GetHashCode() => HashCode.Combine(Block, _stageDepths[0], _stageDepths[1], _stageDepths[2], _stageDepths[3]);

@@ -1,0 +1,136 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using MedicalTransfer.Internal;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MedicalTransfer.Models
+{
+    /// <summary>
+    /// A network made of a backbone and a classifier head: <see cref="ResNet"/>, <see cref="DenseNet"/>,
+    /// <see cref="EfficientNet"/> (the plain torchvision networks) and <see cref="TransferModel"/>. The backbone's
+    /// modules and the head sit at the top level under torchvision's names, so the state dict has exactly
+    /// torchvision's keys. The stages are those of the architecture (<see cref="BackboneArchitecture.StageNames"/>),
+    /// and <see cref="ForwardTo"/> and <see cref="ForwardFrom"/> run part of the network.
+    /// </summary>
+    public abstract class BackboneNetwork : nn.Module<Tensor, Tensor>
+    {
+        // Not registered by reflection (see RegisterComponents): the backbone's modules and the head are registered under torchvision's names.
+        private readonly Backbone _body;
+        private readonly nn.Module<Tensor, Tensor> _classifier;
+        private readonly nn.Module<Tensor, Tensor> _headModule;
+
+        private protected BackboneNetwork(string name, Backbone body, nn.Module<Tensor, Tensor> head)
+            : base(name)
+        {
+            _body = Guard.NotNull(body);
+            _headModule = Guard.NotNull(head);
+            _classifier = body.Architecture.WrapHead(head);
+            foreach (var (moduleName, module) in body.Modules)
+            {
+                register_module(moduleName, module);
+            }
+
+            register_module(body.Architecture.HeadKey, _classifier);
+        }
+
+        /// <summary>Channels of the images the network takes: 3, or 1 for a network built for gray input.</summary>
+        public int InputChannels => _body.InputChannels;
+
+        /// <summary>The backbone's modules and how to run its stages.</summary>
+        internal Backbone Body => _body;
+
+        /// <summary>The module registered as the head key (<c>fc</c>, <c>classifier</c>): the head, wrapped as the architecture requires.</summary>
+        internal nn.Module<Tensor, Tensor> HeadModule => _classifier;
+
+        /// <summary>The head itself, as its <see cref="HeadSpec"/> created it.</summary>
+        internal nn.Module<Tensor, Tensor> Classifier => _headModule;
+
+        /// <summary>Runs the whole network.</summary>
+        /// <param name="input">Images [N, <see cref="InputChannels"/>, H, W], normalised as the weights expect.</param>
+        /// <returns>Logits [N, classes].</returns>
+        /// <exception cref="ArgumentException">The input is not [N, <see cref="InputChannels"/>, H, W].</exception>
+        public override Tensor forward(Tensor input)
+        {
+            CheckInput(input);
+            using var scope = NewDisposeScope();
+            return RunStages(input, 0, _body.Architecture.StageNames.Count - 1).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>
+        /// Runs the network up to and including a stage and returns that stage's output, without running later
+        /// stages: a feature map [N, C, h, w] for a backbone stage, pooled features [N, features] for <c>pooling</c>,
+        /// logits for <c>head</c>.
+        /// </summary>
+        /// <param name="input">Images [N, <see cref="InputChannels"/>, H, W].</param>
+        /// <param name="stage">One of the architecture's <see cref="BackboneArchitecture.StageNames"/>.</param>
+        /// <returns>The stage's output.</returns>
+        /// <exception cref="ArgumentException"><paramref name="stage"/> is not a stage name, or the input has the wrong shape.</exception>
+        public Tensor ForwardTo(Tensor input, string stage)
+        {
+            int last = _body.Architecture.StageIndex(stage);
+            CheckInput(input);
+            using var scope = NewDisposeScope();
+            return RunStages(input, 0, last).MoveToOuterDisposeScope();
+        }
+
+        /// <summary>
+        /// Runs the stages after <paramref name="stage"/> on that stage's output (for example to finish the forward
+        /// pass from the last backbone stage's activation, as Grad-CAM does).
+        /// </summary>
+        /// <param name="stageOutput">The output of <paramref name="stage"/>.</param>
+        /// <param name="stage">One of the architecture's <see cref="BackboneArchitecture.StageNames"/>.</param>
+        /// <returns>Logits [N, classes].</returns>
+        public Tensor ForwardFrom(Tensor stageOutput, string stage)
+        {
+            Guard.NotNull(stageOutput);
+            int count = _body.Architecture.StageNames.Count;
+            int first = _body.Architecture.StageIndex(stage) + 1;
+            using var scope = NewDisposeScope();
+            var result = first >= count ? stageOutput.alias() : RunStages(stageOutput, first, count - 1);
+            return result.MoveToOuterDisposeScope();
+        }
+
+        /// <summary>Registration is explicit (the constructor registers torchvision's names); fields are not state-dict keys here.</summary>
+        protected override void RegisterComponents()
+        {
+        }
+
+        /// <summary>Runs stages <paramref name="first"/>..<paramref name="last"/> (indices into <see cref="BackboneArchitecture.StageNames"/>).</summary>
+        private protected virtual Tensor RunStages(Tensor x, int first, int last)
+        {
+            for (int i = first; i <= last; i++)
+            {
+                x = RunStage(i, x);
+            }
+
+            return x;
+        }
+
+        private protected Tensor RunStage(int index, Tensor x)
+        {
+            int backboneStages = _body.Architecture.BackboneStageNames.Count;
+            if (index < backboneStages)
+            {
+                return _body.RunStage(index, x);
+            }
+
+            return index == backboneStages ? _body.Pool(x) : _classifier.call(x);
+        }
+
+        private void CheckInput(Tensor input)
+        {
+            Guard.NotNull(input);
+            if (input.dim() != 4 || input.shape[1] != InputChannels)
+            {
+                throw new ArgumentException(
+                    string.Format(
+                        CultureInfo.InvariantCulture,
+                        "{0} takes images [N, {1}, H, W]; found [{2}]. Feed it images prepared by the model's own preprocessing (Transforms.ForEvaluation(model.Preprocessing)), which has {1} channel(s).",
+                        _body.Architecture.Name, InputChannels, string.Join(", ", input.shape)),
+                    nameof(input));
+            }
+        }
+    }
+}
