@@ -132,13 +132,13 @@ namespace MedicalTransfer.Onnx
         {
             ArgumentNullException.ThrowIfNull(images);
             ArgumentNullException.ThrowIfNull(probabilities);
-            int plane = 3 * size * size;
+            int plane = Preprocessing.Channels * size * size;
             int k = classNames.Length;
             int step = dynamicBatch ? count : 1;
             for (int start = 0; start < count; start += step)
             {
                 int n = Math.Min(step, count - start);
-                using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(images, start * plane, n * plane), new long[] { n, 3, size, size });
+                using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(images, start * plane, n * plane), new long[] { n, Preprocessing.Channels, size, size });
                 using var runOptions = new RunOptions();
                 using var results = session.Run(runOptions, new[] { inputName }, new[] { input }, new[] { outputName });
                 var values = results[0].GetTensorDataAsSpan<float>();

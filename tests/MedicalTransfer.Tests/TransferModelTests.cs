@@ -50,7 +50,8 @@ namespace MedicalTransfer.Tests
             {
                 model.Save(good);
                 var metadata = MedicalTransfer.Weights.StateDictFile.ReadSafetensorsMetadata(good);
-                var tensors = model.state_dict().Where(kv => kv.Key != "layer1.0.conv1.weight").ToList();
+                // Renamed, not removed: the file keeps its size, so the size check passes and the weights check must refuse it.
+                var tensors = model.state_dict().Select(kv => kv.Key == "layer1.0.conv1.weight" ? new KeyValuePair<string, torch.Tensor>("layer1.0.conv1.weight_renamed", kv.Value) : kv).ToList();
                 MedicalTransfer.Weights.StateDictFile.WriteSafetensors(damaged, tensors, metadata);
             }
 

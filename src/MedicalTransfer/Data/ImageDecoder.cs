@@ -166,7 +166,31 @@ namespace MedicalTransfer.Data
         /// surface: under <see cref="BadImagePolicy.Skip"/> a bad-data verdict drops the image silently.
         /// </summary>
         internal static bool IsBadImageData(Exception e) =>
-            e is ImageFormatException or NotSupportedException or InvalidDataException or EndOfStreamException;
+            e is ImageFormatException or NotSupportedException or InvalidDataException or EndOfStreamException
+            || (e is not OutOfMemoryException && ThrownInsideImageSharp(e));
+
+        /// <summary>
+        /// Whether the innermost frame outside the .NET runtime's own assemblies is ImageSharp's: its decoders
+        /// throw ArgumentException, InvalidOperationException, DivideByZeroException or NullReferenceException
+        /// on some malformed files (found by fuzzing, see docs/security.md), which say the file cannot be decoded
+        /// as surely as its ImageFormatException does. An exception raised in the SDK's own code is not one.
+        /// </summary>
+        private static bool ThrownInsideImageSharp(Exception e)
+        {
+            var frames = new System.Diagnostics.StackTrace(e, false).GetFrames();
+            foreach (var frame in frames)
+            {
+                var assembly = frame.GetMethod()?.DeclaringType?.Assembly;
+                if (assembly is null || assembly == typeof(object).Assembly || (assembly.GetName().Name ?? string.Empty).StartsWith("System.", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                return assembly == typeof(Image).Assembly;
+            }
+
+            return false;
+        }
 
         private static void CheckPixels(string path, int width, int height, ImageLoadOptions options)
         {

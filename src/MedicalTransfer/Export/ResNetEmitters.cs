@@ -6,17 +6,26 @@ using static TorchSharp.torch;
 namespace MedicalTransfer.Export
 {
     /// <summary>
-    /// A <see cref="ResNet"/> (so also today's <see cref="TransferModel"/>): the stem (conv1, bn1, ReLU, max pool),
+    /// A network with a ResNet backbone (<see cref="ResNet"/>, or a <see cref="TransferModel"/> built on one): the stem (conv1, bn1, ReLU, max pool),
     /// layer1..layer4, global average pooling, flatten and the head registered as <c>fc</c>, read by child name.
     /// </summary>
     internal sealed class ResNetEmitter : IOnnxEmitter
     {
         private static readonly string[] StageNames = { "layer1", "layer2", "layer3", "layer4" };
 
-        public Type ModuleType => typeof(ResNet);
+        public Type ModuleType => typeof(BackboneNetwork);
 
         public string Emit(OnnxEmitContext context, nn.Module module, string input, string name)
         {
+            var architecture = ((BackboneNetwork)module).Body.Architecture;
+            if (architecture is not ResNetArchitecture)
+            {
+                throw new NotSupportedException(string.Format(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    "ONNX export of {0} models is not available yet: the exporter writes ResNet backbones. Export a ResNet model, or use the model through TorchSharp (Predict, PredictFolder).",
+                    architecture.Name));
+            }
+
             var c = OnnxEmitContext.Children(module);
             string x = context.ConvolutionWithBatchNorm(OnnxEmitContext.Child<Conv2d>(c, "conv1", module), OnnxEmitContext.Child<BatchNorm2d>(c, "bn1", module), input, "conv1", "bn1");
             x = context.Graph.Node("Relu", "relu", new[] { x });

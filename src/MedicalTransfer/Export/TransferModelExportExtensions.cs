@@ -25,7 +25,7 @@ namespace MedicalTransfer.Export
     /// </summary>
     public static class TransferModelExportExtensions
     {
-        /// <summary>The graph's input: images [batch, 3, size, size], preprocessed as the metadata says.</summary>
+        /// <summary>The graph's input: images [batch, channels, size, size] (channels: the model's input channels, 3 or 1), preprocessed as the metadata says.</summary>
         public const string InputName = "input";
 
         /// <summary>The metadata key whose value identifies a MedicalTransfer export.</summary>
@@ -95,6 +95,12 @@ namespace MedicalTransfer.Export
             string outputName = options.Output == OnnxOutput.Probabilities ? "probabilities" : "logits";
             if (options.Output == OnnxOutput.Probabilities)
             {
+                // A calibrated model's probabilities are softmax(logits / T), as Predict and Evaluate compute them.
+                if (model.Calibration is { } calibration)
+                {
+                    x = graph.Node("Div", "temperature_scaling", new[] { x, graph.Initializer("temperature", new[] { (float)calibration.Temperature }) });
+                }
+
                 x = graph.Node("Softmax", "softmax", new[] { x }, ("axis", 1L));
             }
 
@@ -102,7 +108,7 @@ namespace MedicalTransfer.Export
             object batch = options.DynamicBatch ? "batch" : 1L;
             int classes = model.ClassNames.Count;
             graph.Graph.Name = "medicaltransfer";
-            graph.Graph.Input.Add(OnnxGraphWriter.Value(InputName, TensorProto.Types.DataType.Float, batch, 3L, (long)size, (long)size));
+            graph.Graph.Input.Add(OnnxGraphWriter.Value(InputName, TensorProto.Types.DataType.Float, batch, (long)model.InputChannels, (long)size, (long)size));
             graph.Graph.Output.Add(OnnxGraphWriter.Value(outputName, TensorProto.Types.DataType.Float, batch, (long)classes));
             graph.Graph.DocString = "MedicalTransfer " + model.Architecture.Name + " classifier for " + string.Join(", ", model.ClassNames);
 
@@ -120,7 +126,7 @@ namespace MedicalTransfer.Export
                 proto.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
             }
 
-            long[] inputShape = { options.DynamicBatch ? -1 : 1, 3, size, size };
+            long[] inputShape = { options.DynamicBatch ? -1 : 1, model.InputChannels, size, size };
             long[] outputShape = { options.DynamicBatch ? -1 : 1, classes };
             return (proto, new OnnxExportResult(path, InputName, inputShape, outputName, outputShape, options.Opset, options.Output));
         }
@@ -156,6 +162,13 @@ namespace MedicalTransfer.Export
                 metadata.Add(("decision_threshold", threshold.ToJson()));
             }
 
+            if (model.Calibration is { } scaling)
+            {
+                // Applied inside the graph for probability outputs; recorded either way so logits can be scaled.
+                metadata.Add(("temperature", scaling.Temperature.ToString("R", CultureInfo.InvariantCulture)));
+                metadata.Add(("temperature_applied", options.Output == OnnxOutput.Probabilities ? "true" : "false"));
+            }
+
             return metadata;
         }
 
@@ -181,7 +194,7 @@ namespace MedicalTransfer.Export
     /// <summary>What <see cref="TransferModelExportExtensions.ExportOnnx"/> wrote.</summary>
     /// <param name="Path">The full path of the .onnx file.</param>
     /// <param name="InputName">The input's name (<c>input</c>).</param>
-    /// <param name="InputShape">[batch, 3, size, size]; batch is -1 when dynamic.</param>
+    /// <param name="InputShape">[batch, channels, size, size]; batch is -1 when dynamic.</param>
     /// <param name="OutputName"><c>probabilities</c> or <c>logits</c>.</param>
     /// <param name="OutputShape">[batch, classes]; batch is -1 when dynamic.</param>
     /// <param name="Opset">The ai.onnx opset written.</param>

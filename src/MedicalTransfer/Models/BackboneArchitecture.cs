@@ -37,10 +37,10 @@ namespace MedicalTransfer.Models
         /// transition after it), for an EfficientNet <c>stage1</c>..<c>stage7</c> and <c>conv_head</c>.
         /// <c>Layers.UpTo(n)</c> freezes the first n + 1 of them.
         /// </summary>
-        public IReadOnlyList<string> BackboneStageNames => _backboneStageNames ??= StageLayouts.Select(s => s.Name).ToArray();
+        public IReadOnlyList<string> BackboneStageNames => _backboneStageNames ??= Array.AsReadOnly(StageLayouts.Select(s => s.Name).ToArray());
 
         /// <summary>Every stage in forward order, as <see cref="BackboneNetwork.ForwardTo"/> accepts them: <see cref="BackboneStageNames"/>, then <c>pooling</c> and <c>head</c>.</summary>
-        public IReadOnlyList<string> StageNames => _stageNames ??= BackboneStageNames.Append(Stages.Pooling).Append(Stages.Head).ToArray();
+        public IReadOnlyList<string> StageNames => _stageNames ??= Array.AsReadOnly(BackboneStageNames.Append(Stages.Pooling).Append(Stages.Head).ToArray());
 
         /// <summary>The stage Grad-CAM explains when no layer is given: the last stage with a spatial output (<c>layer4</c>, <c>denseblock4</c>, <c>conv_head</c>).</summary>
         public abstract string DefaultCamStage { get; }

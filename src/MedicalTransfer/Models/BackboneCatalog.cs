@@ -42,7 +42,7 @@ namespace MedicalTransfer.Models
         private static readonly string[] KnownStages = Families.SelectMany(f => f.Example.BackboneStageNames).Distinct(StringComparer.Ordinal).ToArray();
 
         /// <summary>Every backbone stage name of every family, for messages.</summary>
-        public static IReadOnlyList<string> StageNames => KnownStages;
+        public static IReadOnlyList<string> StageNames { get; } = Array.AsReadOnly(KnownStages);
 
         /// <summary>Parses a layout written by <see cref="BackboneArchitecture.ToString"/>.</summary>
         /// <exception cref="FormatException">No family recognises the text, or its family cannot parse it.</exception>

@@ -48,6 +48,9 @@ namespace MedicalTransfer.Models
 
         private static void Initialize(nn.Module module, ConvolutionInit convolutions, Generator? generator)
         {
+            // Some in-place calls (fill_) hand back a new wrapper of the parameter; the scope frees those wrappers
+            // (20 per ResNet-18 outlived a model built and disposed), never the parameters made before it.
+            using var scope = NewDisposeScope();
             switch (module)
             {
                 case Conv2d conv:

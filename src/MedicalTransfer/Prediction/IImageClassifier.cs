@@ -26,7 +26,7 @@ namespace MedicalTransfer.Prediction
 
         /// <summary>
         /// Classifies <paramref name="count"/> preprocessed images, stored one after the other as planes
-        /// [count, 3, <paramref name="size"/>, <paramref name="size"/>] at the start of <paramref name="images"/>, and
+        /// [count, channels (the preprocessing's <see cref="Preprocessing.Channels"/>), <paramref name="size"/>, <paramref name="size"/>] at the start of <paramref name="images"/>, and
         /// writes their class probabilities, [count, classes], at the start of <paramref name="probabilities"/>.
         /// </summary>
         /// <param name="images">The pixels; the array may be longer than needed.</param>

@@ -34,6 +34,7 @@ namespace MedicalTransfer.Prediction
         private readonly bool flip;
         private readonly int views;
         private readonly int classes;
+        private readonly int channels;
         private readonly int positive;
 
         public PredictionEngine(IImageClassifier classifier, ImagePredictionOptions? options)
@@ -48,6 +49,7 @@ namespace MedicalTransfer.Prediction
             prepared = fiveCrop ? p.ResizeSize : p.CropSize;
             views = (fiveCrop ? 5 : 1) * (flip ? 2 : 1);
             classes = classifier.ClassNames.Count;
+            channels = p.Channels;
             if (classifier.FixedInputSize is { } fixedSize && fixedSize != crop)
             {
                 throw new InvalidOperationException(string.Format(CultureInfo.InvariantCulture, "The classifier takes {0}x{0} images but its preprocessing crops {1}x{1}; export the model with its own crop size (the default of OnnxExportOptions.InputSize).", fixedSize, crop));
@@ -56,7 +58,7 @@ namespace MedicalTransfer.Prediction
             positive = this.options.ApplyDecisionThreshold && classifier.DecisionThreshold is { } t ? t.PositiveIndex(classifier.ClassNames) : -1;
         }
 
-        private int PlaneLength => 3 * prepared * prepared;
+        private int PlaneLength => channels * prepared * prepared;
 
         public ImagePrediction PredictFile(string path) => PredictDecoded(path, ImageDecoder.Decode(path, options.Decoding));
 
@@ -140,7 +142,7 @@ namespace MedicalTransfer.Prediction
             FloatImage image;
             try
             {
-                image = transform.Apply(decoded, ref random).ToThreeChannels();
+                image = transform.Apply(decoded, ref random).ToChannels(channels);
             }
             catch (Exception e) when (e is not ImageDataException and not OutOfMemoryException)
             {
@@ -223,7 +225,7 @@ namespace MedicalTransfer.Prediction
             var results = new ImagePrediction[n];
             if (ok.Length > 0)
             {
-                int viewLength = 3 * crop * crop;
+                int viewLength = channels * crop * crop;
                 int count = ok.Length * views;
                 float[] input = views == 1 && ok.Length == n ? batch.Pixels : ArrayPool<float>.Shared.Rent(count * viewLength);
                 double[] output = ArrayPool<double>.Shared.Rent(count * classes);
@@ -282,7 +284,7 @@ namespace MedicalTransfer.Prediction
         /// <summary>The views of one prepared image, as Evaluator cuts them: center and corner crops, then their mirrors.</summary>
         private void WriteViews(ReadOnlySpan<float> image, Span<float> target)
         {
-            int viewLength = 3 * crop * crop;
+            int viewLength = channels * crop * crop;
             var offsets = new List<(int Top, int Left)>();
             if (fiveCrop)
             {
@@ -300,7 +302,7 @@ namespace MedicalTransfer.Prediction
                 foreach (var (top, left) in offsets)
                 {
                     var view = target.Slice(v++ * viewLength, viewLength);
-                    for (int c = 0; c < 3; c++)
+                    for (int c = 0; c < channels; c++)
                     {
                         for (int y = 0; y < crop; y++)
                         {

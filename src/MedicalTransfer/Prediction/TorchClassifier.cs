@@ -29,8 +29,9 @@ namespace MedicalTransfer.Prediction
             {
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
-                int length = count * 3 * size * size;
-                var cpu = empty(new long[] { count, 3, size, size }, ScalarType.Float32);
+                int channels = model.InputChannels;
+                int length = count * channels * size * size;
+                var cpu = empty(new long[] { count, channels, size, size }, ScalarType.Float32);
                 cpu.data<float>().CopyFrom(new ReadOnlySpan<float>(images, 0, length), 0, 0);
                 var device = model.Device;
                 var input = device.type == TorchSharp.DeviceType.CPU ? cpu : cpu.to(device);

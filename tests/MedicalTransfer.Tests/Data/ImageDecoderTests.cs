@@ -70,6 +70,25 @@ namespace MedicalTransfer.Tests.Data
         }
 
         [Fact]
+        public void IsBadImageData_ThrownOutsideImageSharp_IsABugNotBadData()
+        {
+            // ImageSharp's own ArgumentException/NullReferenceException on malformed files are bad data (the
+            // fuzz corpus replays them); the same types raised by other code carry its frames and must surface.
+            Exception thrown;
+            try
+            {
+                _ = new string('x', 2).Substring(5);
+                throw new InvalidOperationException("unreachable");
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                thrown = e;
+            }
+
+            Assert.False(ImageDecoder.IsBadImageData(thrown));
+        }
+
+        [Fact]
         public void Decode_BmpWithJpegCompression_IsBadDataNamingTheFile()
         {
             // BI_JPEG (compression 4) is a valid BMP header ImageSharp does not decode (NotSupportedException).

@@ -95,7 +95,7 @@ namespace MedicalTransfer.Tests.Explainability
             foreach (var ex in new[] { save, frame, png })
             {
                 Assert.Equal(path, ex.Path);
-                Assert.Contains("is not a PNG, JPEG or BMP image: its content looks like a " + (format == "gif" ? "GIF" : "TIFF") + " image (not supported)", ex.Message, StringComparison.Ordinal);
+                Assert.Contains("is not a PNG, JPEG, BMP or DICOM image: its content looks like a " + (format == "gif" ? "GIF" : "TIFF") + " image (not supported)", ex.Message, StringComparison.Ordinal);
             }
 
             Assert.False(File.Exists(folder.File("overlay.png")));
