@@ -1,6 +1,7 @@
 // The C# blocks of README.md and docs/*.md, verbatim, so that the compiler checks them.
 // DocsSnippetsTests fails when a block in the docs is not found here. Free variables of a block
-// (a model, a data split, ...) are the parameters of its method. These methods are compiled, not run.
+// (a model, a data split, ...) are the parameters of its method. These methods are compiled, not run; every builder chain
+// of the docs is also run through Build() by DocsBuilderChainsTests.
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -181,10 +182,11 @@ Console.WriteLine(partial.For(model.Architecture));    // Layers.UpTo(2) [stem, 
             // torchvision's ImageNet ResNet-50 (IMAGENET1K_V2): downloaded once, verified, cached.
             var model = TransferBuilder.FromResNet(50)
                 .WithPretrained(ResNetWeights.ImageNet)
+                .ForClasses("NORMAL", "PNEUMONIA")
                 .Build();
 
             // Offline, from the ML.NET package (basic blocks, stages [2, 2, 2, 3]).
-            var offline = TransferBuilder.FromPretrained(ResNetWeights.MLNetResNet18).Build();
+            var offline = TransferBuilder.FromPretrained(ResNetWeights.MLNetResNet18).ForClasses("NORMAL", "PNEUMONIA").Build();
         }
     }
 
