@@ -139,6 +139,8 @@ namespace MedicalTransfer.Tests.Evaluation
             Assert.Equal(report.Binary!.RocAuc, report.MacroRocAuc, 12);
             for (int i = 0; i < 8; i++)
             {
+                // The report's own probabilities, not only Predict's: Evaluate must not drop the augmentation.
+                Assert.Equal(expected[(2 * i) + 1], report.Predictions.Probability(i, 1), 1e-5);
                 Assert.Equal(expected[(2 * i) + 1], predicted.Probability(i, 1), 1e-5);
             }
 
