@@ -94,6 +94,11 @@ namespace MedicalTransfer.Data
         /// <summary>Images in the cache now.</summary>
         internal int CachedImages => cache?.Count ?? 0;
 
+        /// <summary>Workers waiting because they are <see cref="LoaderOptions.PrefetchBatches"/> ahead of the consumer (tests wait for it instead of sleeping).</summary>
+#pragma warning disable CA1051 // incremented by the epoch's workers with Interlocked
+        internal int ParkedWorkers;
+#pragma warning restore CA1051
+
         /// <summary>Bytes the cached images hold now.</summary>
         internal long CachedBytes => cache?.Values.Sum(i => (long)i.Length * sizeof(float)) ?? 0;
 

@@ -125,7 +125,9 @@ namespace MedicalTransfer.Data
                 {
                     while (!stopping && failure is null && !cancellationToken.IsCancellationRequested && b >= handedOut + loader.Options.PrefetchBatches)
                     {
+                        Interlocked.Increment(ref loader.ParkedWorkers);
                         Monitor.Wait(gate);
+                        Interlocked.Decrement(ref loader.ParkedWorkers);
                     }
 
                     if (stopping || failure is not null || cancellationToken.IsCancellationRequested)

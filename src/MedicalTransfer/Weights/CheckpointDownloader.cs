@@ -60,9 +60,10 @@ namespace MedicalTransfer.Weights
         private static async Task AttemptAsync(Uri uri, string finalPath, string expectedSha256, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
         {
             string fileName = Path.GetFileName(finalPath);
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            using var idleTimer = new CancellationTokenSource(System.Threading.Timeout.InfiniteTimeSpan, options.TimeProvider);
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct, idleTimer.Token);
             WeightsLog.DownloadStarting(logger, uri, finalPath);
-            idle.CancelAfter(options.Timeout);
+            idleTimer.CancelAfter(options.Timeout);
             using var request = new HttpRequestMessage(HttpMethod.Get, uri);
             using HttpResponseMessage response = await SendAsync(request, options, idle.Token, ct).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
@@ -96,7 +97,7 @@ namespace MedicalTransfer.Weights
                     options.Progress?.Report(new DownloadProgress(fileName, 0, total));
                     while (true)
                     {
-                        idle.CancelAfter(options.Timeout);
+                        idleTimer.CancelAfter(options.Timeout);
                         int read = await body.ReadAsync(buffer.AsMemory(), idle.Token).ConfigureAwait(false);
                         if (read == 0)
                         {

@@ -71,6 +71,9 @@ namespace MedicalTransfer.Weights
         /// <summary>Reads environment variables; tests replace it so they never change the process environment.</summary>
         internal Func<string, string?>? EnvironmentReader { get; init; }
 
+        /// <summary>The clock of the per-attempt idle timeout; tests replace it so that a timeout fires when they say, not after a wall-clock wait.</summary>
+        internal TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
         /// <summary>Checks the values and returns this instance.</summary>
         /// <exception cref="ArgumentException">A value is out of range; the message names it.</exception>
         public PretrainedWeightsOptions Validate()

@@ -233,10 +233,16 @@ namespace MedicalTransfer.Tests.Data
             using IEnumerator<Batch> batches = loader.GetBatches(0).GetEnumerator();
             Assert.True(batches.MoveNext());
             batches.Current.Dispose();
-            Thread.Sleep(500);
 
-            // Handed out: batch 0; allowed ahead: batch 1. Nothing of batch 2 onwards is prepared.
-            Assert.InRange(counter.Count, 2, 4);
+            // No sleep. Handed out: batch 0; allowed ahead: batch 1. The state this reaches, on any machine: batches 0 and 1
+            // prepared (4 images) and all three workers waiting for the consumer with positions 4, 5 and 6 (batches 2 and 3).
+            // Without the bound the workers never wait, and with a looser one more images are prepared: either way the
+            // state is never reached and the guard fails after 30 s. (A count of waiting workers alone can be stale:
+            // workers woken by the hand-out decrement it only once they hold the lock again.)
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref loader.ParkedWorkers) == 3 && counter.Count == 4, TimeSpan.FromSeconds(30)), $"after the first batch: {Volatile.Read(ref loader.ParkedWorkers)} workers waiting, {counter.Count} images prepared; expected 3 and 4");
+            Assert.True(batches.MoveNext());
+            batches.Current.Dispose();
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref loader.ParkedWorkers) == 3 && counter.Count == 6, TimeSpan.FromSeconds(30)), $"after the second batch: {Volatile.Read(ref loader.ParkedWorkers)} workers waiting, {counter.Count} images prepared; expected 3 and 6");
         }
 
         [Fact]

@@ -61,6 +61,9 @@ namespace MedicalTransfer.Tests.Weights
             return copy;
         }
 
+        /// <summary>The clock of the downloads' idle timeouts: it moves only when a test advances it, so no download times out because the machine is slow.</summary>
+        public Microsoft.Extensions.Time.Testing.FakeTimeProvider Clock { get; } = new();
+
         public PretrainedWeightsOptions Options(DownloadTestServer? server, int maxRetries = 0, bool offline = false, IProgress<DownloadProgress>? progress = null, TimeSpan? timeout = null) => new()
         {
             CacheDirectory = CacheDirectory,
@@ -71,6 +74,7 @@ namespace MedicalTransfer.Tests.Weights
             Progress = progress,
             Timeout = timeout ?? TimeSpan.FromSeconds(20),
             EnvironmentReader = _ => null,
+            TimeProvider = Clock,
         };
 
         /// <summary>Every file in the cache folder (final and temporary), by name.</summary>

@@ -213,10 +213,27 @@ namespace MedicalTransfer.Tests.Weights
         {
             using var fixture = new DownloadTestFixture();
             using var server = new DownloadTestServer((_, _) => new ServerReply.StallAfter(fixture.Bytes, 64));
+            using var bodyStarted = new ManualResetEventSlim();
+            var progress = new SynchronousProgress(p => { if (p.BytesReceived > 0) { bodyStarted.Set(); } });
+            using var done = new CancellationTokenSource();
 
-            var ex = Assert.Throws<WeightsUnavailableException>(() => fixture.Weights.Resolve(ResNet18, fixture.Options(server, timeout: TimeSpan.FromMilliseconds(300)), fixture.Logger, CancellationToken.None));
+            // The idle clock moves only once body bytes are in: the timeout fires mid-body on any machine.
+            // It is advanced until the download gives up, since the reader re-arms the timer before each read.
+            _ = System.Threading.Tasks.Task.Run(async () =>
+            {
+                bodyStarted.Wait(done.Token);
+                while (!done.IsCancellationRequested)
+                {
+                    fixture.Clock.Advance(TimeSpan.FromMilliseconds(301));
+                    await System.Threading.Tasks.Task.Delay(5, done.Token);
+                }
+            });
+            var ex = Assert.Throws<WeightsUnavailableException>(() => fixture.Weights.Resolve(ResNet18, fixture.Options(server, progress: progress, timeout: TimeSpan.FromMilliseconds(300)), fixture.Logger, CancellationToken.None));
+            done.Cancel();
 
-            Assert.Contains("no data for 00:00:00.3", ex.Message, StringComparison.Ordinal);
+            var stalled = System.Text.RegularExpressions.Regex.Match(ex.Message, @"no data for 00:00:00\.3\d* after (\d+) bytes");
+            Assert.True(stalled.Success, ex.Message);
+            Assert.InRange(int.Parse(stalled.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 1, 64);
             Assert.Empty(fixture.CacheFiles());
         }
 
@@ -224,7 +241,18 @@ namespace MedicalTransfer.Tests.Weights
         public void Resolve_ServerNeverAnswers_TimesOutRetriesAndReportsIt()
         {
             using var fixture = new DownloadTestFixture();
-            using var server = new DownloadTestServer((_, n) => n == 1 ? new ServerReply.Silent() : new ServerReply.Body(fixture.Bytes));
+            using var server = new DownloadTestServer((_, n) =>
+            {
+                if (n == 1)
+                {
+                    // The first attempt armed its timer before it sent this request: one step of the idle clock past
+                    // the timeout fires it. The clock then stands still, so the retry cannot time out.
+                    fixture.Clock.Advance(TimeSpan.FromMilliseconds(301));
+                    return new ServerReply.Silent();
+                }
+
+                return new ServerReply.Body(fixture.Bytes);
+            });
 
             using var resolved = fixture.Weights.Resolve(ResNet18, fixture.Options(server, maxRetries: 1, timeout: TimeSpan.FromMilliseconds(300)), fixture.Logger, CancellationToken.None);
 
@@ -339,6 +367,16 @@ namespace MedicalTransfer.Tests.Weights
             cts.Cancel();
 
             Assert.ThrowsAny<OperationCanceledException>(() => fixture.Weights.Resolve(ResNet18, fixture.Options(null), fixture.Logger, cts.Token));
+        }
+    
+        /// <summary>Reports on the downloading thread (Progress&lt;T&gt; posts to the thread pool, too late for a handshake).</summary>
+        private sealed class SynchronousProgress : IProgress<DownloadProgress>
+        {
+            private readonly Action<DownloadProgress> _report;
+
+            public SynchronousProgress(Action<DownloadProgress> report) => _report = report;
+
+            public void Report(DownloadProgress value) => _report(value);
         }
     }
 }
