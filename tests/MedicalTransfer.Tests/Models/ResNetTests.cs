@@ -32,7 +32,10 @@ namespace MedicalTransfer.Tests.Models
 
         [Theory]
         [InlineData(18)]
+        [InlineData(34)]
         [InlineData(50)]
+        [InlineData(101)]
+        [InlineData(152)]
         public void StateDict_Keys_AreTorchvisionKeys(int depth)
         {
             var expected = Parity("resnet" + depth).GetProperty("keys").EnumerateArray().Select(e => e.GetString()!).ToArray();
@@ -46,7 +49,10 @@ namespace MedicalTransfer.Tests.Models
 
         [Theory]
         [InlineData(18)]
+        [InlineData(34)]
         [InlineData(50)]
+        [InlineData(101)]
+        [InlineData(152)]
         public void Forward_SameWeightsAndInput_MatchesTorchvisionLogits(int depth)
         {
             var fixture = Parity("resnet" + depth);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Generates the ResNet parity fixtures for tests/MedicalTransfer.Tests/Models/ResNetParityTests.cs.
+"""Generates the ResNet parity fixtures for tests/MedicalTransfer.Tests/Models/ResNetTests.cs (depths 18, 34, 50, 101, 152).
 
 Run with Debian's interpreter (python3-torch 1.13, python3-torchvision 0.14):
     /usr/bin/python3 tests/MedicalTransfer.Tests/Fixtures/Parity/make_resnet_parity.py
@@ -58,7 +58,7 @@ def main():
     out = {}
     j = torch.arange(2 * 3 * 64 * 64, dtype=torch.float64)
     x = (torch.sin(0.013 * j) + 0.5 * torch.cos(0.007 * j)).float().reshape(2, 3, 64, 64)
-    for depth in (18, 50):
+    for depth in (18, 34, 50, 101, 152):
         model = getattr(torchvision.models, f"resnet{depth}")(num_classes=10)
         keys = fill(model)
         model.eval()
