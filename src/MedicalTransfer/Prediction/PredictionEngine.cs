@@ -285,16 +285,8 @@ namespace MedicalTransfer.Prediction
         private void WriteViews(ReadOnlySpan<float> image, Span<float> target)
         {
             int viewLength = channels * crop * crop;
-            var offsets = new List<(int Top, int Left)>();
-            if (fiveCrop)
-            {
-                int top = (prepared - crop) / 2, far = prepared - crop;
-                offsets.AddRange(new[] { (top, top), (0, 0), (0, far), (far, 0), (far, far) });
-            }
-            else
-            {
-                offsets.Add((0, 0));
-            }
+            // The one five-crop (torchvision's, center rounded half to even); the mean over views does not depend on their order.
+            IReadOnlyList<(int Top, int Left)> offsets = fiveCrop ? CropBoxes.FiveCrop(prepared, prepared, crop, crop) : new[] { (0, 0) };
 
             int v = 0;
             foreach (bool mirrored in flip ? new[] { false, true } : new[] { false })
