@@ -38,7 +38,7 @@ namespace MedicalTransfer.Tests.Data
             foreach (var c in percentile.GetProperty("cases").EnumerateArray())
             {
                 double lower = c.GetProperty("lower").GetDouble(), upper = c.GetProperty("upper").GetDouble();
-                using FloatImage image = Image(pixels, percentile, 255);
+                using FloatImage image = Image(pixels, percentile, 65535);
                 (float low, float high) = PercentileRescaleTransform.Percentiles(image.Pixels, lower, upper);
                 Assert.Equal(c.GetProperty("low").GetDouble(), low, 1e-6);
                 Assert.Equal(c.GetProperty("high").GetDouble(), high, 1e-6);

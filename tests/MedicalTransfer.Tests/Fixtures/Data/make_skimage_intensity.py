@@ -4,7 +4,7 @@
 Run with Debian's interpreter (python3-skimage 0.19, numpy):
     /usr/bin/python3 tests/MedicalTransfer.Tests/Fixtures/Data/make_skimage_intensity.py
 
-Every input is a small image of integers (8-bit values 0..255, 16-bit values for the window), so the SDK reads
+Every input is a small image of integers (8-bit values 0..255; 16-bit for the window and the percentiles), so the SDK reads
 exactly the values scikit-image was given (value / 255, value / 65535). The outputs are scikit-image's:
 - window:     exposure.rescale_intensity(raw, in_range=(center - width / 2, center + width / 2), out_range=(0, 1))
               on the raw 16-bit values;
@@ -43,9 +43,11 @@ def main():
         windows.append({"center": center, "width": width, "expected": [round(float(v), 7) for v in expected.ravel()]})
     out["window"] = {"height": 24, "width": 24, "raw": raw.ravel().tolist(), "cases": windows}
 
-    img = image8(rng, 40, 48)
-    img[3, 5], img[7, 9] = 0, 255  # a few saturated and dead pixels, what percentile rescaling is for
-    f = img / 255.0
+    # 16-bit values, nearly all distinct, so the percentiles fall between two different values and numpy's
+    # linear interpolation matters.
+    img = np.clip(np.round(image8(rng, 40, 48) * 256 + np.random.RandomState(7).uniform(0, 256, size=(40, 48))), 0, 65535).astype(np.int64)
+    img[3, 5], img[7, 9] = 0, 65535  # a few saturated and dead pixels, what percentile rescaling is for
+    f = img / 65535.0
     cases = []
     for lower, upper in ((1, 99), (2, 98), (5, 95)):
         lo, hi = np.percentile(f, (lower, upper))
