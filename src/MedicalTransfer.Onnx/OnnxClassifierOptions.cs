@@ -14,6 +14,16 @@ namespace MedicalTransfer.Onnx
         /// <value>The default is <see langword="true"/>: all optimisations (ORT_ENABLE_ALL).</value>
         public bool OptimizeGraph { get; init; } = true;
 
+        /// <summary>
+        /// Whether ONNX Runtime's intra-op threads spin (busy-wait) for work between operators and after a run
+        /// (ONNX Runtime's <c>session.intra_op.allow_spinning</c>). Spinning saves a thread wake-up per operator, but
+        /// costs CPU: on the 2-core machine of docs/performance.md ResNet-18 took 53-56 CPU-ms per image with
+        /// spinning and 46-48 without. Turn it off where the cores are shared (<c>PredictFolder</c>'s decode workers,
+        /// other services on the same machine).
+        /// </summary>
+        /// <value>The default is <see langword="true"/>: ONNX Runtime's default, as a plain <c>InferenceSession</c> has.</value>
+        public bool AllowSpinning { get; init; } = true;
+
         internal OnnxClassifierOptions Validate()
         {
             if (Threads is { } t && (t < 1 || t > 1024))

@@ -85,6 +85,11 @@ namespace MedicalTransfer.Onnx
             {
                 GraphOptimizationLevel = o.OptimizeGraph ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
             };
+            if (!o.AllowSpinning)
+            {
+                sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            }
+
             if (o.Threads is { } threads)
             {
                 sessionOptions.IntraOpNumThreads = threads;

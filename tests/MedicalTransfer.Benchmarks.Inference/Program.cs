@@ -20,8 +20,12 @@ using static TorchSharp.torch;
 //   classifier and raw ONNX Runtime on the exported file, at batch 1 and 16; then PredictFolder over 512x512 PNGs
 //   against the classifier alone on prepared tensors. Rounds interleave the configurations and the median is kept.
 // Usage: nice -n 10 dotnet run -c Release --project tests/MedicalTransfer.Benchmarks.Inference -- [--rounds 3] [--images 96]
+//        [--onnx-only] (no TorchSharp rows in the first table) [--folder-only] (PredictFolder table only) [--skip-eager-folder]
 int rounds = Arg("--rounds", 3);
 int images = Arg("--images", 96);
+bool folderOnly = args.Contains("--folder-only");
+bool skipEager = args.Contains("--skip-eager-folder");
+bool onnxOnly = args.Contains("--onnx-only"); // the first table without the (slow) TorchSharp rows
 const int Threads = 2;
 set_num_threads(Threads);
 Console.WriteLine(Lscpu());
@@ -39,6 +43,7 @@ try
     using var eagerFolded = new EagerGraph(folded);
     using var eagerUnfolded = new EagerGraph(unfolded);
     using var classifier = OnnxImageClassifier.Load(folded, new OnnxClassifierOptions { Threads = Threads });
+    using var quiet = OnnxImageClassifier.Load(folded, new OnnxClassifierOptions { Threads = Threads, AllowSpinning = false });
     using var rawOptions = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
     using var raw = new InferenceSession(folded, rawOptions);
     var sdk = model.AsClassifier();
@@ -49,10 +54,15 @@ try
         var input = rand(batch, 3, 224, 224).DetachFromDisposeScope();
         float[] pixels = input.data<float>().ToArray();
         var probabilities = new double[batch * 2];
-        configs.Add(("SDK eager (TorchSharp modules)", batch, () => sdk.Classify(pixels, batch, 224, probabilities)));
-        configs.Add(("eager graph, BatchNorm unfolded", batch, () => Eager(eagerUnfolded, input)));
-        configs.Add(("eager graph, BatchNorm folded", batch, () => Eager(eagerFolded, input)));
+        if (!onnxOnly)
+        {
+            configs.Add(("SDK eager (TorchSharp modules)", batch, () => sdk.Classify(pixels, batch, 224, probabilities)));
+            configs.Add(("eager graph, BatchNorm unfolded", batch, () => Eager(eagerUnfolded, input)));
+            configs.Add(("eager graph, BatchNorm folded", batch, () => Eager(eagerFolded, input)));
+        }
+
         configs.Add(("MedicalTransfer.Onnx classifier", batch, () => classifier.Classify(pixels, batch, 224, probabilities)));
+        configs.Add(("MedicalTransfer.Onnx classifier, AllowSpinning = false", batch, () => quiet.Classify(pixels, batch, 224, probabilities)));
         configs.Add(("raw ONNX Runtime", batch, () =>
         {
             using var value = OrtValue.CreateTensorValueFromMemory(pixels, new long[] { batch, 3, 224, 224 });
@@ -60,6 +70,11 @@ try
             using var results = raw.Run(options, new[] { "input" }, new[] { value }, raw.OutputNames);
             _ = results[0].GetTensorDataAsSpan<float>()[0];
         }));
+    }
+
+    if (folderOnly)
+    {
+        configs.Clear();
     }
 
     var rates = configs.ToDictionary(c => (c.Name, c.Batch), _ => new List<double>());
@@ -81,9 +96,9 @@ try
     Console.WriteLine();
     Console.WriteLine("| configuration | batch | images/s (median of " + rounds + " rounds) | range | vs SDK eager | vs raw ORT |");
     Console.WriteLine("|---|---:|---:|---:|---:|---:|");
-    foreach (int batch in new[] { 1, 16 })
+    foreach (int batch in folderOnly ? Array.Empty<int>() : new[] { 1, 16 })
     {
-        double eager = Median(rates[("SDK eager (TorchSharp modules)", batch)]);
+        double eager = onnxOnly ? double.NaN : Median(rates[("SDK eager (TorchSharp modules)", batch)]);
         double ort = Median(rates[("raw ONNX Runtime", batch)]);
         foreach (var c in configs.Where(c => c.Batch == batch))
         {
@@ -95,38 +110,60 @@ try
 
     Console.WriteLine($"(eager graph: {eagerUnfolded.Nodes} nodes unfolded, {eagerFolded.Nodes} folded)");
 
-    // PredictFolder on 512x512 16-bit PNGs against the same classifier on prepared tensors, batch 16.
+    // PredictFolder on 512x512 16-bit PNGs against the same classifier on prepared tensors, batch 16. The pipeline
+    // alone (a classifier that computes nothing) says what decoding costs: on a machine where decoding and
+    // inference share the same cores, PredictFolder can reach at most 1 / (1/pipeline + 1/model) images/s.
     string folder = Path.Combine(work, "png");
     SyntheticChestXRay.WriteImageFolder(folder, new SyntheticChestXRayOptions { Count = images, Size = 512, Format = SyntheticImageFormat.Png16, Seed = 3 });
     Console.WriteLine();
-    Console.WriteLine($"| PredictFolder, {images} 512x512 16-bit PNGs, batch 16 | model only (images/s) | PredictFolder (images/s) | ratio |");
-    Console.WriteLine("|---|---:|---:|---:|");
-    foreach (var (name, c) in new (string, IImageClassifier)[] { ("MedicalTransfer.Onnx classifier", classifier), ("SDK eager", sdk) })
+    Console.WriteLine($"| PredictFolder, {images} 512x512 16-bit PNGs, batch 16 | decode workers | model only (images/s) | PredictFolder (images/s) | ratio | pipeline alone (images/s) | shared-CPU bound | CPU ms/image: model only, PredictFolder, pipeline alone | CPU ratio |");
+    Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    var candidates = new List<(string, IImageClassifier, int)>
+    {
+        ("MedicalTransfer.Onnx classifier", classifier, 2),
+        ("MedicalTransfer.Onnx classifier", classifier, 1),
+        ("MedicalTransfer.Onnx classifier, AllowSpinning = false", quiet, 2),
+        ("MedicalTransfer.Onnx classifier, AllowSpinning = false", quiet, 1),
+    };
+    if (!skipEager)
+    {
+        candidates.Add(("SDK eager", sdk, 2));
+    }
+
+    var pipelineRates = new Dictionary<int, double>();
+    var pipelineCpu = new Dictionary<int, double>();
+    foreach (int workers in new[] { 1, 2 })
+    {
+        var nothing = new NoInference(classifier);
+        var list = new List<double>();
+        var cpu = new List<double>();
+        for (int r = 0; r < rounds; r++)
+        {
+            list.Add(CpuPerImage(() => FolderRate(nothing, folder, workers), images, cpu));
+        }
+
+        pipelineRates[workers] = Median(list);
+        pipelineCpu[workers] = Median(cpu);
+    }
+
+    foreach (var (name, c, workers) in candidates)
     {
         var input = rand(16, 3, 224, 224).DetachFromDisposeScope();
         float[] pixels = input.data<float>().ToArray();
         var probabilities = new double[32];
         var modelOnly = new List<double>();
         var folderRates = new List<double>();
-        foreach (int workers in new[] { 2 })
+        var modelCpu = new List<double>();
+        var folderCpu = new List<double>();
+        for (int r = 0; r < rounds; r++)
         {
-            for (int r = 0; r < rounds; r++)
-            {
-                modelOnly.Add(Rate(() => c.Classify(pixels, 16, 224, probabilities), 16, seconds: 4.0));
-                var clock = Stopwatch.StartNew();
-                int n = 0;
-                Task.Run(async () =>
-                {
-                    await foreach (var p in c.PredictFolder(folder, new ImagePredictionOptions { BatchSize = 16, Workers = workers }))
-                    {
-                        n += p.Succeeded ? 1 : 0;
-                    }
-                }).GetAwaiter().GetResult();
-                folderRates.Add(n / clock.Elapsed.TotalSeconds);
-            }
+            modelOnly.Add(CpuPerImage(() => Rate(() => c.Classify(pixels, 16, 224, probabilities), 16, seconds: 4.0), -1, modelCpu));
+            folderRates.Add(CpuPerImage(() => FolderRate(c, folder, workers), images, folderCpu));
         }
 
-        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "| {0} (2 decode workers) | {1:F1} | {2:F1} | {3:P0} |", name, Median(modelOnly), Median(folderRates), Median(folderRates) / Median(modelOnly)));
+        double m = Median(modelOnly), f = Median(folderRates), d = pipelineRates[workers];
+        double cm = Median(modelCpu), cf = Median(folderCpu);
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "| {0} | {1} | {2:F1} | {3:F1} | {4:P0} | {5:F1} | {6:F1} ({7:P0}) | {8:F0}, {9:F0}, {10:F0} | {11:P0} |", name, workers, m, f, f / m, d, 1 / ((1 / d) + (1 / m)), d / (d + m), cm, cf, pipelineCpu[workers], cm / cf));
     }
 
     Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Trim()} at the end");
@@ -135,6 +172,37 @@ try
 finally
 {
     Directory.Delete(work, recursive: true);
+}
+
+// Runs a measurement that returns images/s; records the process's CPU milliseconds per image (user + system, all
+// threads), which the other processes on a shared machine change far less than wall-clock rates. count < 0: the
+// image count is rate x elapsed.
+static double CpuPerImage(Func<double> measure, int count, List<double> cpu)
+{
+    var process = Process.GetCurrentProcess();
+    process.Refresh();
+    var before = process.TotalProcessorTime;
+    var clock = Stopwatch.StartNew();
+    double rate = measure();
+    double seconds = clock.Elapsed.TotalSeconds;
+    process.Refresh();
+    double n = count > 0 ? count : rate * seconds;
+    cpu.Add((process.TotalProcessorTime - before).TotalMilliseconds / n);
+    return rate;
+}
+
+static double FolderRate(IImageClassifier c, string folder, int workers)
+{
+    var clock = Stopwatch.StartNew();
+    int n = 0;
+    Task.Run(async () =>
+    {
+        await foreach (var p in c.PredictFolder(folder, new ImagePredictionOptions { BatchSize = 16, Workers = workers }))
+        {
+            n += p.Succeeded ? 1 : 0;
+        }
+    }).GetAwaiter().GetResult();
+    return n / clock.Elapsed.TotalSeconds;
 }
 
 static void Eager(EagerGraph graph, Tensor input)

@@ -152,6 +152,52 @@ namespace MedicalTransfer.Export
         }
     }
 
+    /// <summary>Average pooling without ceil mode or a divisor override (DenseNet's transitions: 2x2, stride 2).</summary>
+    internal sealed class AvgPool2dEmitter : IOnnxEmitter
+    {
+        public Type ModuleType => typeof(AvgPool2d);
+
+        public string Emit(OnnxEmitContext context, nn.Module module, string input, string name)
+        {
+            var pool = (AvgPool2d)module;
+            long[] kernel = Conv2dEmitter.Pair(pool.kernel_size, 1);
+            long[] stride = pool.stride is null || pool.stride.Length == 0 ? kernel : Conv2dEmitter.Pair(pool.stride, 1);
+            long[] padding = Conv2dEmitter.Pair(pool.padding, 0);
+            if (pool.ceil_mode || pool.divisor_override is not null)
+            {
+                throw new NotSupportedException(string.Format(CultureInfo.InvariantCulture, "The average pool '{0}' uses ceil mode or a divisor override; the ONNX exporter writes plain average pools only.", name));
+            }
+
+            return context.Graph.Node(
+                "AveragePool",
+                name,
+                new[] { input },
+                ("kernel_shape", kernel),
+                ("strides", stride),
+                ("pads", new[] { padding[0], padding[1], padding[0], padding[1] }),
+                ("count_include_pad", pool.count_include_pad ? 1L : 0L));
+        }
+    }
+
+    /// <summary>SiLU (swish), x * sigmoid(x): ONNX up to opset 17 has no SiLU operator, so Sigmoid then Mul.</summary>
+    internal sealed class SiLUEmitter : IOnnxEmitter
+    {
+        public Type ModuleType => typeof(SiLU);
+
+        public string Emit(OnnxEmitContext context, nn.Module module, string input, string name)
+        {
+            string sigmoid = context.Graph.Node("Sigmoid", name + ".sigmoid", new[] { input });
+            return context.Graph.Node("Mul", name, new[] { input, sigmoid });
+        }
+    }
+
+    internal sealed class SigmoidEmitter : IOnnxEmitter
+    {
+        public Type ModuleType => typeof(Sigmoid);
+
+        public string Emit(OnnxEmitContext context, nn.Module module, string input, string name) => context.Graph.Node("Sigmoid", name, new[] { input });
+    }
+
     /// <summary>Adaptive average pooling to 1x1: GlobalAveragePool (the only size the SDK's networks use).</summary>
     internal sealed class AdaptiveAvgPool2dEmitter : IOnnxEmitter
     {

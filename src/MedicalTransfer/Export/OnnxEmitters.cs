@@ -58,9 +58,18 @@ namespace MedicalTransfer.Export
                 new LinearEmitter(),
                 new DropoutEmitter(),
                 new IdentityEmitter(),
-                new ResNetEmitter(),
+                new AvgPool2dEmitter(),
+                new SiLUEmitter(),
+                new SigmoidEmitter(),
+                new BackboneNetworkEmitter(),
                 new BasicBlockEmitter(),
                 new BottleneckEmitter(),
+                new DenseBlockEmitter(),
+                new DenseLayerEmitter(),
+                new DenseTransitionEmitter(),
+                new MBConvEmitter(),
+                new SqueezeExcitationEmitter(),
+                new StochasticDepthEmitter(),
             };
             return emitters.ToDictionary(e => e.ModuleType);
         }

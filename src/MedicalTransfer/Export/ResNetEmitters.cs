@@ -6,40 +6,28 @@ using static TorchSharp.torch;
 namespace MedicalTransfer.Export
 {
     /// <summary>
-    /// A network with a ResNet backbone (<see cref="ResNet"/>, or a <see cref="TransferModel"/> built on one): the stem (conv1, bn1, ReLU, max pool),
-    /// layer1..layer4, global average pooling, flatten and the head registered as <c>fc</c>, read by child name.
+    /// A ResNet backbone (<see cref="ResNet"/>, or a <see cref="TransferModel"/> built on one): the stem (conv1, bn1,
+    /// ReLU, max pool), layer1..layer4, global average pooling and flatten, read by child name.
     /// </summary>
-    internal sealed class ResNetEmitter : IOnnxEmitter
+    internal sealed class ResNetEmitter : IBackboneEmitter
     {
         private static readonly string[] StageNames = { "layer1", "layer2", "layer3", "layer4" };
 
-        public Type ModuleType => typeof(BackboneNetwork);
+        public Type ArchitectureType => typeof(ResNetArchitecture);
 
-        public string Emit(OnnxEmitContext context, nn.Module module, string input, string name)
+        public string EmitFeatures(OnnxEmitContext context, BackboneNetwork network, string input)
         {
-            var architecture = ((BackboneNetwork)module).Body.Architecture;
-            if (architecture is not ResNetArchitecture)
-            {
-                throw new NotSupportedException(string.Format(
-                    System.Globalization.CultureInfo.InvariantCulture,
-                    "ONNX export of {0} models is not available yet: the exporter writes ResNet backbones. Export a ResNet model, or use the model through TorchSharp (Predict, PredictFolder).",
-                    architecture.Name));
-            }
-
-            var c = OnnxEmitContext.Children(module);
-            string x = context.ConvolutionWithBatchNorm(OnnxEmitContext.Child<Conv2d>(c, "conv1", module), OnnxEmitContext.Child<BatchNorm2d>(c, "bn1", module), input, "conv1", "bn1");
+            var c = OnnxEmitContext.Children(network);
+            string x = context.ConvolutionWithBatchNorm(OnnxEmitContext.Child<Conv2d>(c, "conv1", network), OnnxEmitContext.Child<BatchNorm2d>(c, "bn1", network), input, "conv1", "bn1");
             x = context.Graph.Node("Relu", "relu", new[] { x });
-            x = context.Emit(OnnxEmitContext.Child<MaxPool2d>(c, "maxpool", module), x, "maxpool");
+            x = context.Emit(OnnxEmitContext.Child<MaxPool2d>(c, "maxpool", network), x, "maxpool");
             foreach (var stage in StageNames)
             {
-                x = context.Emit(OnnxEmitContext.Child<nn.Module>(c, stage, module), x, stage);
+                x = context.Emit(OnnxEmitContext.Child<nn.Module>(c, stage, network), x, stage);
             }
 
-            x = context.Emit(OnnxEmitContext.Child<AdaptiveAvgPool2d>(c, "avgpool", module), x, "avgpool");
-            x = context.Graph.Node("Flatten", "flatten", new[] { x }, ("axis", 1L));
-
-            // A backbone without its own classifier (a head held next to it) ends at the pooled features.
-            return c.TryGetValue("fc", out var head) ? context.Emit(head, x, "fc") : x;
+            x = context.Emit(OnnxEmitContext.Child<AdaptiveAvgPool2d>(c, "avgpool", network), x, "avgpool");
+            return context.Graph.Node("Flatten", "flatten", new[] { x }, ("axis", 1L));
         }
     }
 

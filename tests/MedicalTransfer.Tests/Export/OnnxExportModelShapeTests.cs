@@ -17,8 +17,8 @@ namespace MedicalTransfer.Tests.Export
     /// <summary>
     /// What the one model shape (backbone + head) and calibration mean for prediction and export: a calibrated
     /// model predicts softmax(logits / T) through TorchSharp and through its ONNX export; a gray (one-channel)
-    /// ResNet exports a one-channel graph that ONNX Runtime runs with the SDK's logits; backbones without an
-    /// exporter are refused by name and no file is written.
+    /// ResNet exports a one-channel graph that ONNX Runtime runs with the SDK's logits (DenseNet and EfficientNet
+    /// exports: <see cref="OnnxExportBackboneTests"/>).
     /// </summary>
     public sealed class OnnxExportModelShapeTests
     {
@@ -89,18 +89,6 @@ namespace MedicalTransfer.Tests.Export
             {
                 Assert.Equal(viaTorch[c], viaOnnx[c], 1e-5);
             }
-        }
-
-        [Fact]
-        public void ExportOnnx_DenseNet_IsRefusedNamingTheBackboneAndWritesNothing()
-        {
-            using var folder = new TestSupport.TempFolder();
-            using var model = TransferBuilder.FromDenseNet(DenseNetArchitecture.Custom(8, 16, 1, 1, 1, 1)).ForClasses("a", "b").OnDevice(CPU).WithSeed(1).Build();
-
-            var ex = Assert.Throws<NotSupportedException>(() => model.ExportOnnx(folder.File("d.onnx")));
-
-            Assert.Contains("DenseNet", ex.Message, StringComparison.Ordinal);
-            Assert.Empty(Directory.GetFileSystemEntries(folder.Path));
         }
 
         private static void WriteImage(string path, int seed)

@@ -268,7 +268,12 @@ namespace MedicalTransfer.Tests.Export
         {
             var (architecture, head) = kind switch
             {
-                "resnet18" => (ResNetArchitecture.ForDepth(18), Head.Linear()),
+                "densenet121" => (DenseNetArchitecture.ForDepth(121), Head.Linear()),
+                "densenet-small" => (DenseNetArchitecture.Custom(8, 16, 2, 3, 1, 2), Head.Linear()),
+                "densenet-small-mlp" => (DenseNetArchitecture.Custom(8, 16, 2, 3, 1, 2), Head.Mlp(32)),
+                "efficientnet-b0" => (EfficientNetArchitecture.ForWidth(0), Head.Linear()),
+                "efficientnet-b0-mlp" => ((BackboneArchitecture)EfficientNetArchitecture.ForWidth(0), Head.Mlp(32)),
+                "resnet18" => ((BackboneArchitecture)ResNetArchitecture.ForDepth(18), Head.Linear()),
                 "resnet50" => (ResNetArchitecture.ForDepth(50), Head.Linear()),
                 "mlp" => (ResNetArchitecture.Custom(BlockKind.Basic, 1, 2, 1, 1), Head.Mlp(32)),
                 "basic-1-2-1-1" => (ResNetArchitecture.Custom(BlockKind.Basic, 1, 2, 1, 1), Head.Linear()),
@@ -276,7 +281,14 @@ namespace MedicalTransfer.Tests.Export
                 "bottleneck-1-1-2-1" => (ResNetArchitecture.Custom(BlockKind.Bottleneck, 1, 1, 2, 1), Head.Linear()),
                 _ => throw new ArgumentException(kind),
             };
-            var model = TransferBuilder.FromResNet(architecture).WithHead(head).ForClasses("NORMAL", "PNEUMONIA").OnDevice(CPU).WithSeed(11).Build();
+            return Model(architecture, head, channels: 3);
+        }
+
+        /// <summary>A model of any backbone with seeded weights and BatchNorm statistics far from identity.</summary>
+        internal static TransferModel Model(BackboneArchitecture architecture, HeadSpec head, int channels)
+        {
+            var builder = TransferBuilder.From(architecture).WithHead(head).ForClasses("NORMAL", "PNEUMONIA").OnDevice(CPU).WithSeed(11);
+            var model = (channels == 3 ? builder : builder.WithInputChannels(channels)).Build();
             var generator = new Generator(5);
             using (no_grad())
             {
@@ -296,11 +308,11 @@ namespace MedicalTransfer.Tests.Export
             return model;
         }
 
-        /// <summary>max |ORT - ours| / max |ours| on the formula input.</summary>
+        /// <summary>max |ORT - ours| / max |ours| on the formula input (its first channel for a gray model).</summary>
         internal static double Parity(TransferModel model, string path, int batch, int size, bool probabilities)
         {
             using var scope = NewDisposeScope();
-            var input = TestSupport.FormulaInput(batch, size);
+            var input = TestSupport.FormulaInput(batch, size).narrow(1, 0, model.InputChannels).contiguous();
             float[] ours;
             using (no_grad())
             {
