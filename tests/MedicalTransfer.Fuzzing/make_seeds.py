@@ -79,9 +79,12 @@ def external(name, dims):
     return t
 
 
-def resnet_graph(block, depths, classes=None, inline=False):
+def resnet_graph(block, depths, classes=None, inline=False, shared=None):
+    """A torchvision-shaped ResNet graph. shared="bn": one initializer per distinct BatchNorm vector shape, read by every
+    BatchNorm of that width (as exporters merge the equal vectors of an untrained model); shared="all": every weight."""
     nodes, inits = [], []
     counter = [0]
+    names = {}
 
     def node(op, inputs, **attrs):
         counter[0] += 1
@@ -89,7 +92,12 @@ def resnet_graph(block, depths, classes=None, inline=False):
         nodes.append(helper.make_node(op, inputs, [out], **attrs))
         return out
 
-    def init(name, dims):
+    def init(name, dims, batchnorm=False):
+        if shared == "all" or (shared == "bn" and batchnorm):
+            key = tuple(dims)
+            if key in names:
+                return names[key]
+            name = names[key] = "shared." + "x".join(str(d) for d in dims)
         if inline:
             count = 1
             for d in dims:
@@ -104,7 +112,7 @@ def resnet_graph(block, depths, classes=None, inline=False):
         return node("Conv", [x, init(key + ".w", [out_c, in_c, k, k])], kernel_shape=[k, k], strides=[stride, stride], pads=[p, p, p, p])
 
     def bn(x, key, c):
-        return node("BatchNormalization", [x] + [init(key + s, [c]) for s in (".s", ".b", ".m", ".v")], epsilon=1e-5)
+        return node("BatchNormalization", [x] + [init(key + s, [c], batchnorm=True) for s in (".s", ".b", ".m", ".v")], epsilon=1e-5)
 
     x = node("Relu", [bn(conv("image", "conv1", 64, 3, 7, 2), "bn1", 64)])
     x = node("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
@@ -143,6 +151,7 @@ def onnx_seeds():
     onnx.save(resnet_graph("basic", [2, 2, 2, 2]), os.path.join(out, "seed-resnet18-external.onnx"))
     onnx.save(resnet_graph("basic", [2, 2, 2, 3], classes=2), os.path.join(out, "seed-resnet-2223-classifier-external.onnx"))
     onnx.save(resnet_graph("bottleneck", [1, 1, 1, 1]), os.path.join(out, "seed-bottleneck-external.onnx"))
+    onnx.save(resnet_graph("basic", [2, 2, 2, 2], shared="bn"), os.path.join(out, "seed-resnet18-shared-batchnorm-external.onnx"))
     # Inline weights of a too-narrow network: the importer reads real tensor data and refuses the shapes.
     small = resnet_graph("basic", [1, 1, 1, 1], inline=True)
     for t in small.graph.initializer:
@@ -297,8 +306,18 @@ def csv_seeds():
         f.write("Path\tLabel\tNote\nNORMAL/a.png\tNORMAL\tRöntgen\nPNEUMONIA/b.png\tPNEUMONIA\t\"x\ty\"".encode("utf-8"))
 
 
+def onnx_regressions():
+    """Hand-made inputs for the importer's allocation cap (docs/security.md, finding 8)."""
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "regressions", "onnx")
+    os.makedirs(out, exist_ok=True)
+    # 27 KB of graph whose 81 3x3 convolutions of 512 to 512 channels all read one 9.4 MB initializer (external, in
+    # the target's sparse weights.bin): each use was materialised as its own copy, 3.1 GB allocated in all.
+    onnx.save(resnet_graph("basic", [1, 1, 1, 41], shared="all"), os.path.join(out, "one-initializer-read-by-81-convolutions.onnx"))
+
+
 if __name__ == "__main__":
     pth_seeds()
     onnx_seeds()
     dicom_seeds()
     csv_seeds()
+    onnx_regressions()
