@@ -50,6 +50,17 @@ namespace BatchPrediction
                 var text = Encoding.UTF8.GetString(bytes, 0, complete);
                 var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
                 string header = Header(classes);
+                if (complete == 0 && (header + "\n").StartsWith(Encoding.UTF8.GetString(bytes), StringComparison.Ordinal))
+                {
+                    // Killed between creating the file and writing its header: nothing was done yet, start it over.
+                    done = new HashSet<string>(StringComparer.Ordinal);
+                    file.SetLength(0);
+                    var fresh = new PredictionCsv(file, root);
+                    fresh._writer.WriteLine(header);
+                    fresh.Flush();
+                    return fresh;
+                }
+
                 if (lines.Length == 0 || lines[0] != header)
                 {
                     throw new ArgumentException($"--out: '{path}' was not written for this model (its header is '{(lines.Length == 0 ? "empty" : lines[0])}', this model's is '{header}'); choose another file.");

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using MedicalTransfer.Evaluation;
+using MedicalTransfer.Internal;
 using ScottPlot;
 
 namespace MedicalTransfer.Reporting
@@ -288,7 +289,8 @@ namespace MedicalTransfer.Reporting
         /// <summary>Renders a chart the caller owns (and disposes) to a PNG.</summary>
         internal static void Save(Plot plot, string path, ChartOptions options)
         {
-            plot.SavePng(path, options.Width, options.Height);
+            byte[] png = plot.GetImageBytes(options.Width, options.Height, ImageFormat.Png);
+            AtomicFile.Write(path, png.Length, stream => stream.Write(png));
         }
     }
 

@@ -1,6 +1,6 @@
 using System;
 using System.Globalization;
-using System.IO;
+using MedicalTransfer.Internal;
 using SkiaSharp;
 
 namespace MedicalTransfer.Reporting
@@ -12,8 +12,7 @@ namespace MedicalTransfer.Reporting
         {
             using var image = surface.Snapshot();
             using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-            using var file = File.Create(path);
-            data.SaveTo(file);
+            AtomicFile.Write(path, data.Size, data.SaveTo);
         }
 
         /// <summary>The font ScottPlot resolved for its own text, so composed figures match the charts.</summary>

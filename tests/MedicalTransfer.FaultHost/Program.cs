@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Security.Cryptography;
 using System.Threading;
+using MedicalTransfer.Export;
 using MedicalTransfer.Models;
 using MedicalTransfer.Training;
 using MedicalTransfer.Weights;
@@ -17,6 +18,8 @@ namespace MedicalTransfer.FaultHost
     /// <list type="bullet">
     /// <item><c>save-model FILE</c>: writes two tiny models' reference files FILE.a and FILE.b, FILE itself if missing,
     /// then saves A and B over FILE in turn until killed.</item>
+    /// <item><c>export-onnx FILE</c>: writes two tiny models' ONNX exports FILE.a and FILE.b, FILE itself if missing,
+    /// then exports A and B over FILE in turn until killed.</item>
     /// <item><c>train FILE EPOCHS</c>: trains a tiny model with a checkpoint written to FILE after every epoch.</item>
     /// <item><c>download CACHE BASE_URI FILE_NAME SHA256</c>: fetches one checkpoint into CACHE through the weights cache,
     /// then prints <c>done PATH SHA256</c> of the file it was given.</item>
@@ -31,6 +34,9 @@ namespace MedicalTransfer.FaultHost
                 case "save-model":
                     SaveModels(args[1]);
                     return 0;
+                case "export-onnx":
+                    ExportModels(args[1]);
+                    return 0;
                 case "train":
                     Train(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
                     return 0;
@@ -38,7 +44,7 @@ namespace MedicalTransfer.FaultHost
                     Download(args[1], new Uri(args[2]), args[3], args[4]);
                     return 0;
                 default:
-                    Console.Error.WriteLine("usage: save-model FILE | train FILE EPOCHS | download CACHE BASE_URI FILE_NAME SHA256");
+                    Console.Error.WriteLine("usage: save-model FILE | export-onnx FILE | train FILE EPOCHS | download CACHE BASE_URI FILE_NAME SHA256");
                     return 2;
             }
         }
@@ -67,6 +73,25 @@ namespace MedicalTransfer.FaultHost
             {
                 (i % 2 == 0 ? b : a).Save(file);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"saved {(i % 2 == 0 ? 'b' : 'a')}"));
+            }
+        }
+
+        private static void ExportModels(string file)
+        {
+            using TransferModel a = Tiny(1);
+            using TransferModel b = Tiny(2);
+            a.ExportOnnx(file + ".a");
+            b.ExportOnnx(file + ".b");
+            if (!File.Exists(file))
+            {
+                a.ExportOnnx(file);
+            }
+
+            Console.WriteLine("ready");
+            for (long i = 0; ; i++)
+            {
+                (i % 2 == 0 ? b : a).ExportOnnx(file);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"exported {(i % 2 == 0 ? 'b' : 'a')}"));
             }
         }
 

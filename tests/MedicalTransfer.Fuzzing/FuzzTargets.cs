@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using MedicalTransfer.Data;
+using MedicalTransfer.Data.Dicom;
 using MedicalTransfer.Models;
 using MedicalTransfer.Training;
 using MedicalTransfer.Weights;
@@ -35,6 +36,23 @@ namespace MedicalTransfer.Fuzzing
         /// <summary>The fuzz targets' image pixel limit: small, so that one input decodes in milliseconds.</summary>
         internal static readonly ImageLoadOptions Images = new() { MaxPixels = 1 << 20 };
 
+        /// <summary>
+        /// What the DICOM reader may allocate beyond the image: a deflated data set inflates to at most
+        /// 16 MiB + 8 bytes per pixel of MaxPixels (DicomParser.Inflate), and the growing buffer it inflates into
+        /// allocates up to four times that on the way.
+        /// </summary>
+        private static readonly long InflatedDicomBytes = 4 * ((16 * MiB) + (8 * Images.MaxPixels));
+
+        /// <summary>The label-table target's image root: stub files named as the CSV seeds' paths name them (ImageTable checks existence only).</summary>
+        private static readonly string[] TableImages =
+        {
+            "CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg",
+            "CheXpert-v1.0-small/train/patient00002/study2/view1_frontal.jpg",
+            "CheXpert-v1.0-small/train/patient00002/study2/view2_lateral.jpg",
+            "00000001_000.png", "00000001_001.png", "00000002_000.png", "00000003_000.png",
+            "NORMAL/a.png", "PNEUMONIA/b.png", "NORMAL/c.png",
+        };
+
         private static readonly Type[] ImageErrors = { typeof(ImageDataException) };
         private static readonly Type[] FormatErrors = { typeof(WeightsFormatException) };
 
@@ -57,6 +75,8 @@ namespace MedicalTransfer.Fuzzing
             new("onnx", "Weights/OnnxProtobuf + OnnxResNetImporter: ONNX ResNet import", "input.onnx", FormatErrors, n => (64 * n) + (16 * MiB) + LargestResNetBytes, 3000, ImportOnnx),
             new("model-file", "TransferModel.Load: the SDK's model file", "input.model.safetensors", ModelErrors, n => (64 * n) + (64 * MiB), 5000, LoadModel),
             new("training-checkpoint", "Training/TrainingCheckpoint.ReadFor: the trainer's resume file", "input.ckpt.safetensors", CheckpointErrors, n => (64 * n) + (64 * MiB), 5000, ReadCheckpoint),
+            new("dicom", "Data/Dicom: DICOM reader (every transfer syntax it decodes) and value mapping", "input.dcm", ImageErrors, n => (64 * Images.MaxPixels) + InflatedDicomBytes + (32 * n) + (16 * MiB), 2000, DecodeDicom),
+            new("csv", "Data/CsvReader + ImageTable.Load: label tables (CheXpert, NIH, two-class layouts)", "input.csv", ImageErrors, n => (1024 * n) + (16 * MiB), 2000, ReadTable),
         };
 
         /// <summary>The target called <paramref name="name"/>.</summary>
@@ -73,6 +93,43 @@ namespace MedicalTransfer.Fuzzing
         {
             using FloatImage image = ImageDecoder.Decode(path, bytes, Images);
             return 0; // pooled: the decoder's buffer goes back when disposed
+        }
+
+        /// <summary>Every input goes to the DICOM reader itself (not through the format sniffing of ImageDecoder, which the image target covers).</summary>
+        private static long DecodeDicom(string path, byte[] bytes)
+        {
+            using FloatImage image = DicomImageDecoding.Decode(path, bytes, Images);
+            return 0; // pooled, as the image target's
+        }
+
+        /// <summary>
+        /// The CSV reader over the whole file (BOM, UTF-8 check, quotes, CRLF), then ImageTable.Load with the
+        /// layout the header asks for: NIH's when it names "Finding Labels", CheXpert's when it names
+        /// "No Finding", a two-class table otherwise; missing images are skipped, so the rows reach the
+        /// label, patient and view parsing.
+        /// </summary>
+        private static long ReadTable(string path, byte[] bytes)
+        {
+            int firstLine = Array.IndexOf(bytes, (byte)'\n');
+            string header = System.Text.Encoding.UTF8.GetString(bytes, 0, firstLine < 0 ? bytes.Length : firstLine);
+            char delimiter = header.Contains('\t', StringComparison.Ordinal) ? '\t' : ',';
+            _ = CsvReader.Read(path, delimiter).Count();
+            ImageTableLayout layout = header.Contains("Finding Labels", StringComparison.Ordinal) ? ImageTableLayouts.NihChestXray14
+                : header.Contains("No Finding", StringComparison.Ordinal) ? ImageTableLayouts.CheXpert
+                : ImageTableLayouts.ForClasses();
+            string root = Path.Combine(Path.GetDirectoryName(path)!, "images");
+            if (!Directory.Exists(root))
+            {
+                foreach (string image in TableImages)
+                {
+                    string file = Path.Combine(root, image);
+                    Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+                    File.WriteAllBytes(file, Array.Empty<byte>());
+                }
+            }
+
+            _ = ImageTable.Load(path, layout, new ImageTableOptions { Root = root, Delimiter = delimiter, MissingFiles = BadImagePolicy.Skip });
+            return 0; // strings and samples: managed, already counted
         }
 
         private static long ReadPyTorch(string path, byte[] bytes)

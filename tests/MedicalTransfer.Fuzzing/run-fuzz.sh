@@ -20,7 +20,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet tool restore >/dev/null
 nice -n 10 dotnet build tests/MedicalTransfer.Fuzzing -c Release -v q -nologo >/dev/null
 bin=tests/MedicalTransfer.Fuzzing/bin/Release/net10.0
-app=artifacts/fuzz/app
+# FUZZ_APP: another folder for the instrumented copy, so that a second invocation (after adding a target)
+# never rewrites the copy a running fuzzer executes.
+app=${FUZZ_APP:-artifacts/fuzz/app}
 rm -rf "$app"
 mkdir -p "$app"
 # Real copies of the managed files (the host resolves a linked app to the link's target folder, which would

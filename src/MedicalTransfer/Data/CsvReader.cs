@@ -55,15 +55,7 @@ namespace MedicalTransfer.Data
             bool quoted = false, afterQuote = false, fieldStarted = false;
             while (true)
             {
-                int next;
-                try
-                {
-                    next = reader.Read();
-                }
-                catch (DecoderFallbackException e)
-                {
-                    throw new ImageDataException(name, string.Format(CultureInfo.InvariantCulture, "Table '{0}' is not UTF-8 text (line {1}: {2}). Save it as UTF-8 (Excel: 'CSV UTF-8').", name, line, e.Message), e);
-                }
+                int next = Next(reader, peek: false, name, line);
 
                 if (next < 0)
                 {
@@ -114,7 +106,7 @@ namespace MedicalTransfer.Data
                 {
                     if (c == '\r')
                     {
-                        if (reader.Peek() == '\n')
+                        if (Next(reader, peek: true, name, line) == '\n')
                         {
                             reader.Read();
                         }
@@ -168,6 +160,19 @@ namespace MedicalTransfer.Data
 
                 fieldStarted = true;
                 Append(field, c, name, row + 1, recordLine);
+            }
+        }
+
+        /// <summary>Reads or peeks one character; bytes that are not UTF-8 (found by either, as the reader decodes ahead) are the table's fault.</summary>
+        private static int Next(TextReader reader, bool peek, string name, int line)
+        {
+            try
+            {
+                return peek ? reader.Peek() : reader.Read();
+            }
+            catch (DecoderFallbackException e)
+            {
+                throw new ImageDataException(name, string.Format(CultureInfo.InvariantCulture, "Table '{0}' is not UTF-8 text (line {1}: {2}). Save it as UTF-8 (Excel: 'CSV UTF-8').", name, line, e.Message), e);
             }
         }
 

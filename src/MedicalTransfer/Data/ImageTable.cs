@@ -296,6 +296,11 @@ namespace MedicalTransfer.Data
                         full = null;
                     }
                 }
+                else if (relative.AsSpan().IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+                {
+                    // Path.GetFullPath throws on these (a NUL byte on Linux): the cell, not the caller, is wrong.
+                    result.Problems.Add((number, string.Format(CultureInfo.InvariantCulture, "path '{0}' holds a character no file path can hold (a NUL or control character); the cell is damaged", relative.Replace("\0", "\\0", StringComparison.Ordinal))));
+                }
                 else if (Path.IsPathRooted(relative))
                 {
                     result.Problems.Add((number, string.Format(CultureInfo.InvariantCulture, "path '{0}' is absolute; paths must be relative to the root ({1})", relative, root)));

@@ -268,7 +268,7 @@ namespace MedicalTransfer.Explainability
 
         /// <summary>Always RGB: ImageSharp would otherwise keep a grayscale source's PNG colour type and drop the heatmap's colours.</summary>
         internal static void SavePng(Image<Rgb24> image, string path) =>
-            image.SaveAsPng(path, new PngEncoder { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 });
+            AtomicFile.Write(path, -1, stream => image.SaveAsPng(stream, new PngEncoder { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 }));
 
         private static byte Mix(byte under, byte over, double alpha) => (byte)Math.Round((under * (1 - alpha)) + (over * alpha));
     }

@@ -65,6 +65,9 @@ namespace MedicalTransfer.Weights
         /// <summary>torchvision's batch-norm epsilon; other epsilons are folded into the running variance.</summary>
         private const float TorchEpsilon = 1e-5f;
 
+        /// <summary>The bytes an import may copy from initializers that several nodes read (see FromInitializer).</summary>
+        private const long MaxRereadBytes = 16L << 20;
+
         public static OnnxImportResult Import(string path, ILogger logger)
         {
             if (!File.Exists(path))
@@ -92,6 +95,8 @@ namespace MedicalTransfer.Weights
             private readonly Dictionary<string, List<NodeProto>> _consumers = new(StringComparer.Ordinal);
             private readonly HashSet<NodeProto> _visited = new(ReferenceEqualityComparer.Instance);
             private readonly List<(string Key, NodeProto Node, Func<Tensor> Make, long[] Shape)> _entries = new();
+            private readonly HashSet<TensorProto> _read = new(ReferenceEqualityComparer.Instance);
+            private long _rereadBytes;
 
             public GraphWalker(ModelProto model, string path)
             {
@@ -607,8 +612,23 @@ namespace MedicalTransfer.Weights
                 return tensor;
             }
 
-            private Tensor FromInitializer(TensorProto tensor, NodeProto node, long[] shape) =>
-                torch.tensor(OnnxTensorData.ReadFloats(tensor, _path, Describe(node)), shape);
+            private Tensor FromInitializer(TensorProto tensor, NodeProto node, long[] shape)
+            {
+                // Every declared size is checked against the bytes that hold it, but one initializer may feed several
+                // nodes, and each use becomes its own copy: a small graph could make the import allocate without bound.
+                // Exporters do share equal constants (the BatchNorm vectors of an untrained model), so re-reading is
+                // allowed up to a few MiB in all, checked before the copy is made.
+                if (!_read.Add(tensor))
+                {
+                    _rereadBytes += sizeof(float) * shape.Aggregate(1L, (a, b) => a * b);
+                    if (_rereadBytes > MaxRereadBytes)
+                    {
+                        throw Unsupported(node, string.Format(CultureInfo.InvariantCulture, "its weight '{0}' is an initializer that other nodes read too; the graph reads its stored weights over and over ({1} bytes of copies beyond the stored data, more than the {2} an export can need). Export each parameter as its own initializer", tensor.Name, _rereadBytes, MaxRereadBytes));
+                    }
+                }
+
+                return torch.tensor(OnnxTensorData.ReadFloats(tensor, _path, Describe(node)), shape);
+            }
 
             private Dictionary<string, Tensor> Materialize()
             {

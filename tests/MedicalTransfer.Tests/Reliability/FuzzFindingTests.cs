@@ -1,6 +1,8 @@
+using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using MedicalTransfer.Fuzzing;
 using MedicalTransfer.Weights;
 using TorchSharp;
 using Xunit;
@@ -9,10 +11,37 @@ namespace MedicalTransfer.Tests.Reliability
 {
     /// <summary>
     /// Findings of the fuzzing work (docs/security.md) that are not "a malformed file must be refused", so
-    /// that the regression corpus cannot hold them: valid files that were refused.
+    /// that the regression corpus cannot hold them: valid files that were refused, and the limits around a fix.
     /// </summary>
     public sealed class FuzzFindingTests
     {
+        [Fact]
+        public void OnnxImport_OneInitializerReadByEightyOneConvolutions_IsRefusedBeforeItsCopiesAreMade()
+        {
+            // Finding 8: a 27 KB graph made the importer allocate 3.1 GB, one copy of a 9.4 MB weight per reading node.
+            FuzzTarget onnx = FuzzTargets.Find("onnx");
+            using var work = new TestSupport.TempFolder();
+            byte[] input = File.ReadAllBytes(Path.Combine(ReliabilitySupport.RepositoryRoot(), onnx.RegressionFolder, "one-initializer-read-by-81-convolutions.onnx"));
+
+            // Execute also checks the allocation against the target's limit (the weights of a ResNet-152).
+            FuzzOutcome outcome = FuzzContract.Execute(onnx, input, work.Path, out Exception? refusal);
+
+            Assert.Equal(FuzzOutcome.Refused, outcome);
+            Assert.Contains("reads its stored weights over and over", refusal!.Message, StringComparison.Ordinal);
+            Assert.Contains("Export each parameter as its own initializer", refusal.Message, StringComparison.Ordinal);
+        }
+
+        [Fact]
+        public void OnnxImport_BatchNormVectorsSharedAcrossNodes_StillImports()
+        {
+            // What exporters do with the equal BatchNorm vectors of an untrained model stays within the cap.
+            FuzzTarget onnx = FuzzTargets.Find("onnx");
+            using var work = new TestSupport.TempFolder();
+            byte[] input = File.ReadAllBytes(Path.Combine(ReliabilitySupport.RepositoryRoot(), onnx.CorpusFolder, "seed-resnet18-shared-batchnorm-external.onnx"));
+
+            Assert.Equal(FuzzOutcome.Accepted, FuzzContract.Execute(onnx, input, work.Path, out _));
+        }
+
         [Theory]
         [InlineData(640)]
         [InlineData(896)]

@@ -3,8 +3,13 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using MedicalTransfer.Data;
+using MedicalTransfer.Export;
 using MedicalTransfer.Internal;
 using MedicalTransfer.Models;
+using MedicalTransfer.Onnx;
+using MedicalTransfer.Tests.Export;
+using MedicalTransfer.Tests.Samples;
 using MedicalTransfer.Tests.Training;
 using MedicalTransfer.Tests.Weights;
 using MedicalTransfer.Training;
@@ -25,6 +30,8 @@ namespace MedicalTransfer.Tests.Reliability
             () => new ModelSaveScenario(),
             () => new CheckpointScenario(),
             () => new DownloadScenario(),
+            () => new OnnxExportScenario(),
+            () => new BatchPredictionScenario(),
         };
 
         public abstract string Name { get; }
@@ -65,6 +72,16 @@ namespace MedicalTransfer.Tests.Reliability
         }
 
         public abstract string[] HostArguments();
+
+        /// <summary>The line the host prints when the work a kill may interrupt begins; null: the kill schedule starts at the host's start.</summary>
+        public virtual string? ReadyLine => "ready";
+
+        /// <summary>Starts the host: the fault host with <see cref="HostArguments"/>, unless the scenario runs another program.</summary>
+        public virtual HostProcess StartHost() => HostProcess.Start(HostArguments());
+
+        /// <summary>Whether the kill just done landed inside a write: by default, a new temporary file of the atomic-write helper appeared.</summary>
+        /// <param name="tempFilesBefore">The temporary files before the host was started.</param>
+        public virtual bool LandedInsideWrite(string[] tempFilesBefore) => TempFiles().Except(tempFilesBefore).Any();
 
         /// <summary>Asserts what must hold after a kill: the previous file intact or the new one complete.</summary>
         public abstract void AfterKill(int run, IReadOnlyList<string> output);
@@ -246,5 +263,148 @@ namespace MedicalTransfer.Tests.Reliability
             _server?.Dispose();
             base.Dispose();
         }
+    }
+}
+
+namespace MedicalTransfer.Tests.Reliability
+{
+    /// <summary>ExportOnnx (through AtomicFile) over the same file, alternating two models: the file is always A's or B's export, bit for bit.</summary>
+    internal sealed class OnnxExportScenario : KillScenario
+    {
+        public override string Name => "onnx-export";
+
+        public override int Kills => 16;
+
+        public override int MaxDelayMs => 300;
+
+        public override string? ProgressPrefix => "exported ";
+
+        public override int MaxProgressLines => 3;
+
+        public override int Seed => 1804;
+
+        public override string Target => Folder.File("model.onnx");
+
+        public override string[] HostArguments() => new[] { "export-onnx", Target };
+
+        public override void AfterKill(int run, IReadOnlyList<string> output)
+        {
+            string hash = ReliabilitySupport.Sha256(Target);
+            Assert.True(
+                hash == ReliabilitySupport.Sha256(Target + ".a") || hash == ReliabilitySupport.Sha256(Target + ".b"),
+                $"run {run}: after the kill the ONNX file is neither of the two complete exports (it has SHA-256 {hash}, {new FileInfo(Target).Length} bytes)");
+        }
+
+        public override void RunToCompletion()
+        {
+            // The fault host's model A, built here: its export over the file is A's, bit for bit, and ONNX Runtime opens it.
+            using (TransferModel a = TrainingFixtures.TinyModel(1, null, "NORMAL", "PNEUMONIA"))
+            {
+                a.ExportOnnx(Target);
+            }
+
+            Assert.Equal(ReliabilitySupport.Sha256(Target + ".a"), ReliabilitySupport.Sha256(Target));
+            using OnnxImageClassifier classifier = OnnxImageClassifier.Load(Target);
+            Assert.Equal(new[] { "NORMAL", "PNEUMONIA" }, classifier.ClassNames);
+        }
+    }
+
+    /// <summary>
+    /// samples/BatchPrediction with --resume, killed at random moments from its start (model load, header, rows),
+    /// then started again: predictions.csv is appended row by row and flushed after every batch, so after every kill
+    /// the file must be a byte prefix of an uninterrupted run's file (complete rows, at most one partial last row, which
+    /// the next run cuts off) and never shorter than before the run; the run after the last kill must leave exactly the
+    /// uninterrupted run's file. One image per batch, one thread: every row is bit-identical to the reference.
+    /// A run that finds the file complete starts over, so that every kill lands in a run with work to do.
+    /// </summary>
+    internal sealed class BatchPredictionScenario : KillScenario
+    {
+        private byte[] _reference = Array.Empty<byte>();
+        private int _referenceMs;
+        private long _completeBefore;
+
+        public override string Name => "batch-prediction";
+
+        public override int Kills => 14;
+
+        // From the start of the process: the uninterrupted run's time covers start-up, the header and the rows.
+        public override int MaxDelayMs => Math.Max(500, _referenceMs);
+
+        public override int Seed => 1805;
+
+        public override string Target => Folder.File("predictions.csv");
+
+        public override string? ReadyLine => null;
+
+        private string Images => Folder.File("archive");
+
+        private string Model => Folder.File("model.onnx");
+
+        public override void Prepare()
+        {
+            SyntheticChestXRay.WriteImageFolder(Images, new SyntheticChestXRayOptions { Count = 160, Size = 64, Seed = 6 });
+            File.WriteAllText(Path.Combine(Images, "NORMAL", "broken.png"), "not a png");
+            using (TransferModel model = OnnxExportTests.Model("mlp"))
+            {
+                model.ExportOnnx(Model);
+            }
+
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var reference = SampleProcess.Run("BatchPrediction", TimeSpan.FromMinutes(6), Common(Folder.File("reference.csv")));
+            _referenceMs = (int)clock.ElapsedMilliseconds;
+            Assert.True(reference.ExitCode == 0, reference.Output + reference.Error);
+            _reference = File.ReadAllBytes(Folder.File("reference.csv"));
+            Assert.Equal(162, _reference.Count(b => b == (byte)'\n')); // the header, 160 images and the broken one
+        }
+
+        public override void BeforeRun(int run)
+        {
+            if (File.Exists(Target) && File.ReadAllBytes(Target).AsSpan().SequenceEqual(_reference))
+            {
+                File.Delete(Target);
+            }
+
+            _completeBefore = CompleteBytes();
+        }
+
+        public override string[] HostArguments() => Common(Target).Concat(new[] { "--resume" }).ToArray();
+
+        public override HostProcess StartHost() => HostProcess.StartSample("BatchPrediction", HostArguments());
+
+        /// <summary>The kill landed while the run was writing: it had added rows and not yet finished.</summary>
+        public override bool LandedInsideWrite(string[] tempFilesBefore)
+        {
+            long now = CompleteBytes();
+            return now > Math.Max(0, _completeBefore) && now < _reference.Length;
+        }
+
+        public override void AfterKill(int run, IReadOnlyList<string> output)
+        {
+            if (!File.Exists(Target))
+            {
+                Assert.True(_completeBefore < 0, $"run {run}: the predictions file ({_completeBefore} bytes of complete rows before the run) is gone after the kill");
+                return;
+            }
+
+            byte[] now = File.ReadAllBytes(Target);
+            int complete = Array.LastIndexOf(now, (byte)'\n') + 1;
+            Assert.True(
+                now.Length <= _reference.Length && now.AsSpan().SequenceEqual(_reference.AsSpan(0, now.Length)),
+                $"run {run}: after the kill the predictions file ({now.Length} bytes, {complete} in complete lines) is not a prefix of the uninterrupted run's file ({_reference.Length} bytes)");
+            // Resuming may cut a partial last row, never a complete one.
+            Assert.True(complete >= _completeBefore, $"run {run}: the complete rows shrank from {_completeBefore} to {complete} bytes: rows written before were lost");
+        }
+
+        public override void RunToCompletion()
+        {
+            using HostProcess host = StartHost();
+            Assert.True(host.WaitForExit(TimeSpan.FromMinutes(6)), "the last run did not finish");
+            Assert.True(host.ExitCode == 0, host.Errors);
+            Assert.True(File.ReadAllBytes(Target).AsSpan().SequenceEqual(_reference), "after the last run the predictions file differs from the uninterrupted run's");
+        }
+
+        private long CompleteBytes() => File.Exists(Target) ? Array.LastIndexOf(File.ReadAllBytes(Target), (byte)'\n') + 1 : -1;
+
+        private string[] Common(string output) => new[] { "--model", Model, "--images", Images, "--out", output, "--batch-size", "1", "--workers", "1", "--threads", "1" };
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.IO;
 using System.Linq;
 using System.Threading;
 using MedicalTransfer.Internal;
@@ -48,8 +49,12 @@ namespace MedicalTransfer.Tests.Reliability
             {
                 scenario.BeforeRun(run);
                 string[] before = scenario.TempFiles();
-                using var host = HostProcess.Start(scenario.HostArguments());
-                host.WaitForLine("ready", TimeSpan.FromMinutes(2));
+                using HostProcess host = scenario.StartHost();
+                if (scenario.ReadyLine is not null)
+                {
+                    host.WaitForLine(scenario.ReadyLine, TimeSpan.FromMinutes(2));
+                }
+
                 int steps = random.Next(scenario.MinProgressLines, scenario.MaxProgressLines + 1);
                 if (steps > 0)
                 {
@@ -57,11 +62,14 @@ namespace MedicalTransfer.Tests.Reliability
                 }
 
                 Thread.Sleep(random.Next(scenario.MaxDelayMs));
+                bool finishedFirst = host.HasExited;
                 host.Kill();
                 lastKill.Restart();
 
-                // A new temporary file right after the kill means the kill landed inside a write.
-                if (scenario.TempFiles().Except(before).Any())
+                // A host that ended on its own before the kill must have succeeded: a run that refuses what the
+                // previous kill left (an unreadable file, a resume that fails) is the defect these tests look for.
+                Assert.True(!finishedFirst || host.ExitCode == 0, $"{scenario.Name} run {run}: the host exited with {(finishedFirst ? host.ExitCode : 0)} before the kill: {host.Errors}");
+                if (scenario.LandedInsideWrite(before))
                 {
                     midWrite++;
                 }
@@ -82,6 +90,37 @@ namespace MedicalTransfer.Tests.Reliability
 
             scenario.RunToCompletion();
             Assert.Empty(scenario.TempFiles());
+        }
+    }
+
+    /// <summary>
+    /// The one moment of a batch-prediction run that random kills rarely hit: after the output file is created and
+    /// before its header reaches the disk. The file is then empty or holds part of the header, and --resume must
+    /// start it over rather than refuse it as "not written for this model".
+    /// </summary>
+    [Collection("Fault host")]
+    public sealed class BatchPredictionKillTests
+    {
+        [Theory]
+        [InlineData("")]
+        [InlineData("path,p_NOR")]
+        public void Resume_KilledBeforeTheHeaderWasWritten_StartsTheFileOver(string left)
+        {
+            using var temp = new TestSupport.TempFolder();
+            MedicalTransfer.Data.SyntheticChestXRay.WriteImageFolder(temp.File("images"), new MedicalTransfer.Data.SyntheticChestXRayOptions { Count = 3, Size = 40, Seed = 2 });
+            using (MedicalTransfer.TransferModel model = Export.OnnxExportTests.Model("mlp"))
+            {
+                MedicalTransfer.Export.TransferModelExportExtensions.ExportOnnx(model, temp.File("model.onnx"));
+            }
+
+            File.WriteAllText(temp.File("predictions.csv"), left);
+
+            var run = Samples.SampleProcess.Run("BatchPrediction", TimeSpan.FromMinutes(6), "--model", temp.File("model.onnx"), "--images", temp.File("images"), "--out", temp.File("predictions.csv"), "--resume");
+
+            Assert.True(run.ExitCode == 0, run.Output + run.Error);
+            string[] lines = File.ReadAllLines(temp.File("predictions.csv"));
+            Assert.Equal("path,p_NORMAL,p_PNEUMONIA,predicted,error", lines[0]);
+            Assert.Equal(4, lines.Length);
         }
     }
 

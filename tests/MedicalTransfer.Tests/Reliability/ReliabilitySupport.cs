@@ -85,11 +85,19 @@ namespace MedicalTransfer.Tests.Reliability
 
         public int ExitCode => _process.ExitCode;
 
-        public static HostProcess Start(params string[] arguments)
+        public static HostProcess Start(params string[] arguments) =>
+            Launch(new[] { Path.Combine(AppContext.BaseDirectory, "MedicalTransfer.FaultHost.dll") }.Concat(arguments));
+
+        /// <summary>Starts a sample the test project references, as <c>dotnet exec</c> with its own runtime config (as <c>SampleProcess</c> does).</summary>
+        public static HostProcess StartSample(string assemblyName, params string[] arguments)
         {
-            string host = Path.Combine(AppContext.BaseDirectory, "MedicalTransfer.FaultHost.dll");
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            start.ArgumentList.Add(host);
+            string folder = AppContext.BaseDirectory;
+            return Launch(new[] { "exec", "--runtimeconfig", Path.Combine(folder, assemblyName + ".runtimeconfig.json"), "--depsfile", Path.Combine(folder, assemblyName + ".deps.json"), Path.Combine(folder, assemblyName + ".dll") }.Concat(arguments));
+        }
+
+        private static HostProcess Launch(IEnumerable<string> arguments)
+        {
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = AppContext.BaseDirectory };
             foreach (string a in arguments)
             {
                 start.ArgumentList.Add(a);

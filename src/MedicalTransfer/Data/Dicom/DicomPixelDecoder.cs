@@ -296,8 +296,10 @@ namespace MedicalTransfer.Data.Dicom
                 using var stream = new MemoryStream(bytes, writable: false);
                 info = Image.Identify(JpegOnly, stream);
             }
-            catch (Exception e) when (e is InvalidImageContentException or UnknownImageFormatException or NotSupportedException or ImageFormatException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
+                // As ImageDecoder: whatever ImageSharp throws on a corrupt frame (its JPEG decoder throws
+                // NullReferenceException on some, found by fuzzing) is the file's fault.
                 throw new ImageDataException(name, string.Format(CultureInfo.InvariantCulture, "DICOM file '{0}' has a JPEG Baseline frame {1} with a corrupt JPEG header: {2}", name, frame, e.Message), e);
             }
 
@@ -327,7 +329,7 @@ namespace MedicalTransfer.Data.Dicom
                 colour.CopyPixelDataTo(interleaved);
                 return new DicomFrame(h.Columns, h.Rows, 3, 8, false, h.PhotometricInterpretation == "RGB" ? "RGB" : "YBR_FULL", interleaved);
             }
-            catch (Exception e) when (e is InvalidImageContentException or UnknownImageFormatException or NotSupportedException or ImageFormatException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
                 throw new ImageDataException(name, string.Format(CultureInfo.InvariantCulture, "DICOM file '{0}' has a JPEG Baseline frame {1} that cannot be decoded: {2}", name, frame, e.Message), e);
             }
