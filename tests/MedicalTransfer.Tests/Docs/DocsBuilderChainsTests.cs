@@ -43,7 +43,7 @@ namespace MedicalTransfer.Tests.Docs
 
         public static IEnumerable<object[]> Chains()
         {
-            string root = DocsRepository.Root();
+            string root = MedicalTransfer.Tests.Reliability.ReliabilitySupport.RepositoryRoot();
             var documents = new[] { "README.md" }.Concat(Directory.GetFiles(Path.Combine(root, "docs"), "*.md")
                 .OrderBy(f => f, StringComparer.Ordinal).Select(f => Path.GetRelativePath(root, f).Replace('\\', '/')));
             foreach (string document in documents)
@@ -233,29 +233,6 @@ namespace MedicalTransfer.Tests.Docs
                 var state = random.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
                 return new ResolvedWeights(state, _weights.PreprocessingFor(architecture), "random weights standing in for " + _weights.Name);
             }
-        }
-    }
-
-    internal static class DocsRepository
-    {
-        public static string Root()
-        {
-            var recorded = typeof(DocsRepository).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-                .Cast<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepositoryRoot")?.Value;
-            if (recorded is not null && File.Exists(Path.Combine(recorded, "MedicalTransfer.sln")))
-            {
-                return Path.GetFullPath(recorded);
-            }
-
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "MedicalTransfer.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-
-            throw new InvalidOperationException("MedicalTransfer.sln not found above " + AppContext.BaseDirectory + "; the docs test reads the repository's files.");
         }
     }
 }
