@@ -284,6 +284,14 @@ Console.WriteLine(partial.For(model.Architecture));    // Layers.UpTo(2) [stem, 
             Console.WriteLine(report);               // accuracy, per-class precision/recall/F1, confusion matrix, ROC AUC
         }
 
+        public static void FindLearningRate(TransferModel model, DataLoader train)
+        {
+            LearningRateFinderResult found = model.FindLearningRate(train, new LearningRateFinderOptions { MaxBatches = 100 });
+            Console.WriteLine(found);                                      // ... suggested 0.0014 (valley), steepest descent at 0.00014
+            LearningRateFinderChart.Save(found, "lr_find.png");            // package MedicalTransfer.Reporting: the curve, both suggestions marked
+            var options = new TrainingOptions { LearningRate = found.Valley };
+        }
+
         public static void FlatFolder()
         {
             DatasetSplits splits = ImageFolder.Load("images")   // images/NORMAL/*.png, images/PNEUMONIA/*.png
