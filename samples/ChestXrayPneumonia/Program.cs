@@ -6,12 +6,13 @@ using System.Threading;
 using ChestXrayPneumonia;
 
 // The article's chest X-ray example as a command-line program. Parses and checks the arguments, then
-// hands a RunSettings to PneumoniaRun. Wrong arguments: one line, the usage, exit code 2.
+// hands a RunSettings to PneumoniaRun. Wrong arguments: the error and a one-line hint on stderr, exit code 2.
 var data = new Option<string?>("--data") { Description = "An ImageFolder (the Kaggle chest_xray layout with train/val/test, or one folder of class folders; PNG, JPEG, BMP or DICOM files), or a CSV/TSV label table (CheXpert, NIH ChestX-ray14, or Path,Label columns; CheXpert's valid.csv beside train.csv is its validation set). Default: synthetic chest phantoms, generated once and cached." };
 var dataRoot = new Option<string?>("--data-root") { Description = "For a table: the folder its paths are relative to (for CheXpert, the folder holding CheXpert-v1.0-small). Default: the table's folder." };
 var finding = new Option<string>("--finding") { Description = "For a multi-label table (CheXpert, NIH): the finding that is PNEUMONIA when positive and NORMAL when negative (uncertain and missing left out).", DefaultValueFactory = _ => "Pneumonia" };
 var view = new Option<string?>("--view") { Description = "Train and evaluate on one view only, for example PA (from the table's view column or the DICOM View Position)." };
-var skipBad = new Option<bool>("--skip-bad-images") { Description = "Leave unreadable images out (listed in the output) instead of stopping when the pre-flight check finds them." };
+var badImages = new Option<string>("--bad-images") { Description = "fail: stop when the pre-flight check finds unreadable images (the default); skip: leave them out (listed in the output).", DefaultValueFactory = _ => "fail" };
+var skipBad = new Option<bool>("--skip-bad-images") { Description = "The same as --bad-images skip." };
 var depth = new Option<int>("--depth") { Description = "ResNet depth: 18, 34, 50, 101 or 152 (with --weights onnx the layout is fixed by the file).", DefaultValueFactory = _ => 18 };
 var weights = new Option<string>("--weights") { Description = "onnx (ImageNet ResNet-18 from a NuGet package, no network), imagenet (torchvision checkpoint, downloaded once), or a .pth/.safetensors file.", DefaultValueFactory = _ => "onnx" };
 var freeze = new Option<string>("--freeze") { Description = "none, all, upto:N (N in 0..4) or adaptive (rank stages by ablation on validation data, freeze the least important).", DefaultValueFactory = _ => "upto:2" };
@@ -29,7 +30,7 @@ var groupPattern = new Option<string?>("--group-pattern") { Description = "Regul
 
 var root = new RootCommand("Fine-tunes an ImageNet ResNet to tell NORMAL from PNEUMONIA chest X-rays and writes a report folder (metrics, pictures, Grad-CAM, the model).")
 {
-    data, depth, weights, freeze, progressive, epochs, batchSize, imageSize, device, seed, output, resume, images, dataRoot, finding, view, skipBad, folds, groupPattern,
+    data, depth, weights, freeze, progressive, epochs, batchSize, imageSize, device, seed, output, resume, images, dataRoot, finding, view, badImages, skipBad, folds, groupPattern,
 };
 
 root.SetAction(parse =>
@@ -37,6 +38,12 @@ root.SetAction(parse =>
     RunSettings settings;
     try
     {
+        string badImagePolicy = parse.GetValue(badImages)!;
+        if (badImagePolicy is not ("fail" or "skip"))
+        {
+            throw new ArgumentException($"--bad-images must be fail or skip; found '{badImagePolicy}'.");
+        }
+
         settings = RunSettings.From(
             parse.GetValue(data), parse.GetValue(depth), parse.GetValue(weights)!, parse.GetValue(freeze)!, parse.GetValue(progressive),
             parse.GetValue(epochs), parse.GetValue(batchSize), parse.GetValue(imageSize), parse.GetValue(device)!, parse.GetValue(seed),
@@ -45,7 +52,7 @@ root.SetAction(parse =>
             DataRoot = parse.GetValue(dataRoot) is string root ? Path.GetFullPath(root) : null,
             Finding = parse.GetValue(finding)!,
             View = parse.GetValue(view),
-            SkipBadImages = parse.GetValue(skipBad),
+            SkipBadImages = parse.GetValue(skipBad) || badImagePolicy == "skip",
         };
     }
     catch (ArgumentException ex)
@@ -77,6 +84,6 @@ return parsed.Invoke();
 int Usage(string message)
 {
     Console.Error.WriteLine("error: " + message);
-    root.Parse("--help").Invoke();
+    Console.Error.WriteLine("hint: run with --help to list the options.");
     return 2;
 }

@@ -93,16 +93,20 @@ namespace MedicalTransfer
 
         /// <summary>
         /// Starts from the one architecture a set of pretrained weights is made for, for example
-        /// <see cref="ResNetWeights.MLNetResNet18"/> (basic blocks, stages [2, 2, 2, 3]), and loads them.
+        /// <see cref="ResNetWeights.MLNetResNet18"/> (basic blocks, stages [2, 2, 2, 3]), and loads them. For
+        /// <see cref="ResNetWeights.FromOnnx"/> the block type and stage depths are read from the graph here (no
+        /// tensor is created until <see cref="Build"/>).
         /// </summary>
-        /// <param name="weights">Weights whose architecture is fixed.</param>
+        /// <param name="weights">Weights whose architecture is fixed or described by their file.</param>
         /// <param name="options">Download, cache and offline settings; the default is <see cref="PretrainedWeightsOptions.Default"/>.</param>
         /// <returns>A builder.</returns>
         /// <exception cref="ArgumentException">The weights exist for several depths; use <see cref="FromResNet(int)"/> and <see cref="WithPretrained"/>.</exception>
+        /// <exception cref="FileNotFoundException">The ONNX file of <see cref="ResNetWeights.FromOnnx"/> does not exist.</exception>
+        /// <exception cref="WeightsFormatException">The ONNX graph is not a ResNet the importer maps; the message names the first node that is not.</exception>
         public static TransferBuilder FromPretrained(PretrainedWeights weights, PretrainedWeightsOptions? options = null)
         {
             Guard.NotNull(weights);
-            var architecture = weights.Architecture ?? throw new ArgumentException(
+            var architecture = weights.Architecture ?? weights.InferArchitecture() ?? throw new ArgumentException(
                 $"'{weights.Name}' exists for several architectures; choose one with TransferBuilder.FromResNet(depth).WithPretrained(weights).", nameof(weights));
             return new TransferBuilder(architecture).WithPretrained(weights, options);
         }
@@ -213,6 +217,22 @@ namespace MedicalTransfer
             _classes = (string[])classNames.Clone();
             return this;
         }
+
+        /// <summary>
+        /// Names the classes, in the order of the logits, from any sequence: <c>.ForClasses(splits.Train.Classes)</c>
+        /// takes a dataset's classes in its label order.
+        /// </summary>
+        /// <param name="classNames">At least two distinct, non-empty names.</param>
+        /// <returns>This builder.</returns>
+        public TransferBuilder ForClasses(IEnumerable<string> classNames) => ForClasses(Guard.NotNull(classNames).ToArray());
+
+        /// <summary>
+        /// Names the 1000 ImageNet-1k classes in torchvision's order (<see cref="ImageNetClasses.Names"/>): with
+        /// <see cref="ResNetWeights.ImageNet"/> (and no other head than the default linear one) the checkpoint's own
+        /// classifier is loaded, so the model is torchvision's ImageNet classifier.
+        /// </summary>
+        /// <returns>This builder.</returns>
+        public TransferBuilder ForImageNetClasses() => ForClasses(ImageNetClasses.Names);
 
         /// <summary>Places the model on a device; the default is CUDA when available, else CPU.</summary>
         /// <param name="device">For example <c>torch.CPU</c> or <c>torch.CUDA</c>.</param>

@@ -148,7 +148,7 @@ namespace MedicalTransfer
                 rows.Add(new StageSummary(stage, total, trainable, state));
             }
 
-            return new ModelSummary(Architecture.Name, ClassNames, rows);
+            return new ModelSummary(Architecture.Name, ClassNames, rows, ModelSummary.LayoutOf(Architecture), WeightsReport?.Source);
         }
 
         /// <summary>The summary table (see <see cref="Summary"/>).</summary>

@@ -57,6 +57,15 @@ namespace MedicalTransfer.Explainability
         /// <returns>The value.</returns>
         public float this[int x, int y] => values[(y * Width) + x];
 
+        /// <summary>The map as a 2-D array indexed [row, column] (<c>map[y, x]</c>), <see cref="Height"/> by <see cref="Width"/>; a copy.</summary>
+        /// <returns>The values.</returns>
+        public float[,] ToArray()
+        {
+            var map = new float[Height, Width];
+            Buffer.BlockCopy(values, 0, map, 0, values.Length * sizeof(float));
+            return map;
+        }
+
         internal float[] Raw => values;
 
         /// <summary>Samples the map at continuous pixel coordinates with bilinear interpolation (pixel centers at integer + 0.5, edges clamped: PyTorch's align_corners=False).</summary>

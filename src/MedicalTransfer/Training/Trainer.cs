@@ -325,7 +325,7 @@ namespace MedicalTransfer.Training
             }
 
             checkpoint.ApplyModel(model);
-            model.Freeze(state.Freeze.Length == 0 ? Layers.None : Layers.Only(state.Freeze), state.TrainBatchNorm);
+            model.Freeze(state.Freeze.Length == 0 ? Layers.None : state.FreezeDescription is { } written ? new FreezeSpec(state.Freeze, written) : Layers.Only(state.Freeze), state.TrainBatchNorm);
             if (checkpoint.RngState is { } rng)
             {
                 random.set_rng_state(rng);
@@ -558,6 +558,7 @@ namespace MedicalTransfer.Training
             Step = step,
             PhaseStep = phaseStep,
             Freeze = model.FreezeSpec.Targets.ToArray(),
+            FreezeDescription = model.FreezeSpec.Description,
             TrainBatchNorm = model.TrainBatchNorm,
             DataSeed = train.Seed,
             Optimizer = optimizer.Kind,

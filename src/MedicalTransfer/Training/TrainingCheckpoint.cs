@@ -25,6 +25,9 @@ namespace MedicalTransfer.Training
 
         public string[] Freeze { get; init; } = Array.Empty<string>();
 
+        /// <summary>The freeze spec as the user wrote it (<c>Layers.UpTo(2)</c>); absent in checkpoints written before it was recorded.</summary>
+        public string? FreezeDescription { get; init; }
+
         public bool TrainBatchNorm { get; init; }
 
         public int DataSeed { get; init; }

@@ -45,7 +45,7 @@ namespace MedicalTransfer.Weights
                         throw new WeightsUnavailableException(
                             string.Format(
                                 CultureInfo.InvariantCulture,
-                                "Could not download '{0}' after {1} attempt(s): {2}. Nothing was written to '{3}'. Check the network connection or proxy and try again, raise PretrainedWeightsOptions.MaxRetries or Timeout, or download the file yourself, put it at that path (or use ResNetWeights.FromFile).",
+                                "Could not download '{0}' after {1} attempt(s): {2}. Nothing was written to '{3}'. Check the network connection or proxy and try again, raise PretrainedWeightsOptions.MaxRetries or Timeout, or download the file yourself and put it at that path." + WeightsUnavailableException.OfflineAlternatives,
                                 uri, attempts, ex.Message, finalPath),
                             ex.InnerException ?? ex);
                     }
@@ -76,7 +76,7 @@ namespace MedicalTransfer.Weights
 
                 throw new WeightsUnavailableException(string.Format(
                     CultureInfo.InvariantCulture,
-                    "Could not download '{0}': the server answered {1}, which is not retried. Nothing was written to '{2}'. Check PretrainedWeightsOptions.BaseAddress (a mirror must serve torchvision's file names), or download the file yourself and put it at that path.",
+                    "Could not download '{0}': the server answered {1}, which is not retried. Nothing was written to '{2}'. Check PretrainedWeightsOptions.BaseAddress (a mirror must serve torchvision's file names), or download the file yourself and put it at that path." + WeightsUnavailableException.OfflineAlternatives,
                     uri, status, finalPath));
             }
 

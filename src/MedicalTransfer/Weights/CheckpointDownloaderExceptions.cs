@@ -44,5 +44,9 @@ namespace MedicalTransfer
         /// <param name="message">The file, where it was expected, and what to do.</param>
         /// <param name="innerException">The last failure (for example an <see cref="System.Net.Http.HttpRequestException"/>).</param>
         public WeightsUnavailableException(string message, Exception? innerException) : base(message, innerException) { }
+
+        /// <summary>The sentence that ends every message about a checkpoint that could not be downloaded: what works without a network.</summary>
+        internal const string OfflineAlternatives =
+            " Without a network: TransferBuilder.FromPretrained(ResNetWeights.MLNetResNet18) builds an ImageNet ResNet-18 (basic blocks, stages [2, 2, 2, 3]) from NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 (dotnet add package Microsoft.ML.DnnImageFeaturizer.ResNet18 --version 0.23.1), and ResNetWeights.FromFile(path) loads a checkpoint you already have.";
     }
 }

@@ -85,6 +85,23 @@ namespace MedicalTransfer.Weights
             return result;
         }
 
+        /// <summary>
+        /// The block type and stage depths of the ResNet in an ONNX file, read from the graph without
+        /// creating any tensor (for <see cref="TransferBuilder.FromPretrained"/> with <see cref="ResNetWeights.FromOnnx"/>).
+        /// </summary>
+        /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+        /// <exception cref="WeightsFormatException">The graph is not a ResNet the importer maps.</exception>
+        public static ResNetArchitecture ReadArchitecture(string path)
+        {
+            if (!File.Exists(path))
+            {
+                throw new FileNotFoundException(string.Format(CultureInfo.InvariantCulture, "The ONNX model '{0}' does not exist. Check the path.", path), path);
+            }
+
+            var result = new GraphWalker(OnnxModelFile.Read(path), Path.GetFullPath(path)).Run(materialize: false);
+            return result.Architecture;
+        }
+
         private sealed class GraphWalker
         {
             private readonly ModelProto _model;
@@ -119,7 +136,7 @@ namespace MedicalTransfer.Weights
                 }
             }
 
-            public OnnxImportResult Run()
+            public OnnxImportResult Run(bool materialize = true)
             {
                 var inputs = _graph.Input.Where(i => !_initializers.ContainsKey(i.Name)).ToList();
                 if (inputs.Count != 1)
@@ -174,7 +191,7 @@ namespace MedicalTransfer.Weights
                     throw Unsupported(unmapped, "this node is not part of a torchvision ResNet (stem, residual blocks, global average pool, optional classifier)");
                 }
 
-                return new OnnxImportResult(architecture, Materialize(), hasClassifier, FoldedBatchNorm, input.Name, output);
+                return new OnnxImportResult(architecture, materialize ? Materialize() : new Dictionary<string, Tensor>(StringComparer.Ordinal), hasClassifier, FoldedBatchNorm, input.Name, output);
             }
 
             private Block ReadBlock(string input, NodeProto previous)

@@ -41,6 +41,9 @@ namespace MedicalTransfer.Weights
         /// <summary>The one architecture these weights are made for, when it is fixed (for example the ML.NET ResNet-18's basic [2, 2, 2, 3]); otherwise <see langword="null"/>.</summary>
         internal BackboneArchitecture? Architecture => _source.Architecture;
 
+        /// <summary>The architecture the weights fit, inferred from the file where it describes one (an ONNX graph); reads the file but creates no tensor.</summary>
+        internal BackboneArchitecture? InferArchitecture() => _source.InferArchitecture();
+
         /// <inheritdoc />
         public override string ToString() => Name;
 

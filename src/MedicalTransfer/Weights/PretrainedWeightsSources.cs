@@ -14,6 +14,9 @@ namespace MedicalTransfer.Weights
     {
         public virtual BackboneArchitecture? Architecture => null;
 
+        /// <summary>The one architecture the weights fit, read from the weights themselves where they describe it (an ONNX graph); otherwise <see cref="Architecture"/>.</summary>
+        public virtual BackboneArchitecture? InferArchitecture() => Architecture;
+
         public virtual Preprocessing? PreprocessingFor(BackboneArchitecture architecture) => null;
 
         public abstract ResolvedWeights Resolve(PretrainedWeights weights, BackboneArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct);
@@ -105,6 +108,8 @@ namespace MedicalTransfer.Weights
         }
 
         public override BackboneArchitecture? Architecture { get; }
+
+        public override BackboneArchitecture? InferArchitecture() => Architecture ?? OnnxResNetImporter.ReadArchitecture(_locate());
 
         public override ResolvedWeights Resolve(PretrainedWeights weights, BackboneArchitecture architecture, PretrainedWeightsOptions options, ILogger logger, CancellationToken ct)
         {

@@ -106,8 +106,9 @@ namespace MedicalTransfer.Weights
         /// <summary>
         /// Weights imported from a ResNet-topology ONNX model (Conv, BatchNormalization, Relu, Add, MaxPool,
         /// average pooling, optionally Flatten and Gemm). Block type and stage depths are inferred from the
-        /// graph and must match the model's architecture; anything else fails with the first node that could
-        /// not be mapped. External data files must lie inside the model's folder.
+        /// graph: <c>TransferBuilder.FromPretrained(ResNetWeights.FromOnnx(path))</c> builds that layout, and
+        /// <c>FromResNet(...).WithPretrained(...)</c> requires the model's architecture to match it. Anything else
+        /// fails with the first node that could not be mapped. External data files must lie inside the model's folder.
         /// </summary>
         /// <param name="path">The <c>.onnx</c> file.</param>
         /// <param name="preprocessing">The input the model expects; <see langword="null"/> means torchvision's ImageNet preprocessing.</param>

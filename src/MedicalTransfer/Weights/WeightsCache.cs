@@ -89,7 +89,7 @@ namespace MedicalTransfer.Weights
             {
                 throw new WeightsUnavailableException(string.Format(
                     CultureInfo.InvariantCulture,
-                    "Offline mode is on ({0}) and the checkpoint for {1} is not cached: expected the file '{2}' in '{3}' (the cache folder chosen from {4}). Copy torchvision's {2} (served at {5}) to '{6}', point PretrainedWeightsOptions.CacheDirectory at the folder that holds it, or turn offline mode off.",
+                    "Offline mode is on ({0}) and the checkpoint for {1} is not cached: expected the file '{2}' in '{3}' (the cache folder chosen from {4}). Copy torchvision's {2} (served at {5}) to '{6}', point PretrainedWeightsOptions.CacheDirectory at the folder that holds it, or turn offline mode off." + WeightsUnavailableException.OfflineAlternatives,
                     offlineReason, entry.DisplayName, entry.FileName, directory, origin, uri, path));
             }
 

@@ -244,18 +244,23 @@ Console.WriteLine(partial.For(model.Architecture));    // Layers.UpTo(2) [stem, 
             var train = model.CreateLoader(splits.Train, training: true);        // the article's augmentation + the model's normalisation
             var validation = model.CreateLoader(splits.Validation, training: false);
             TrainingResult result = model.Fit(train, validation, new TrainingOptions { Epochs = 10 });
+            EvaluationReport report = model.Evaluate(splits.Test, new EvaluationOptions { PositiveClass = "PNEUMONIA" });
+            Console.WriteLine(report);                                           // accuracy, confusion matrix, ROC AUC, per-class metrics
         }
     }
 
     internal static class TrainingSnippets
     {
-        public static void Fit(ILoggerFactory loggerFactory)
+        public static void Fit()
         {
-            var splits = ImageFolder.LoadSplits("chest_xray");
+            // Console logging: dotnet add package Microsoft.Extensions.Logging.Console --version 8.0.0
+            using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true));
+
+            var splits = ImageFolder.LoadSplits("chest_xray");   // chest_xray/train/<class>/*.png and chest_xray/test/<class>/*.png
             using var model = TransferBuilder.FromResNet(50).WithPretrained(ResNetWeights.ImageNet)
                 .WithHead(Head.Mlp(512))               // Dropout 0.5, Linear 512, ReLU, BatchNorm1d, Dropout 0.3, Linear
                 .Freeze(Layers.AllExcept("layer4"))    // the article's section 4.2 "partial"
-                .ForClasses(splits.Train.Classes.ToArray())
+                .ForClasses(splits.Train.Classes)
                 .Build();
 
             // The loaders take the preprocessing the weights expect from the model (augmented for training).
@@ -275,6 +280,24 @@ Console.WriteLine(partial.For(model.Architecture));    // Layers.UpTo(2) [stem, 
 
             result.History.SaveCsv("history.csv");   // or SaveJson; one row per epoch
             using var trained = TransferModel.Load(best.Path);
+
+            // The held-out test split, once, with the best validation epoch's weights.
+            EvaluationReport report = trained.Evaluate(splits.Test, new EvaluationOptions { PositiveClass = "PNEUMONIA" });
+            Console.WriteLine(report);               // accuracy, per-class precision/recall/F1, confusion matrix, ROC AUC
+        }
+
+        public static void FindLearningRate(TransferModel model, DataLoader train)
+        {
+            LearningRateFinderResult found = model.FindLearningRate(train, new LearningRateFinderOptions { MaxBatches = 100 });
+            Console.WriteLine(found);                                      // ... suggested 0.0014 (valley), steepest descent at 0.00014
+            LearningRateFinderChart.Save(found, "lr_find.png");            // package MedicalTransfer.Reporting: the curve, both suggestions marked
+            var options = new TrainingOptions { LearningRate = found.Valley };
+        }
+
+        public static void FlatFolder()
+        {
+            DatasetSplits splits = ImageFolder.Load("images")   // images/NORMAL/*.png, images/PNEUMONIA/*.png
+                .Split(new SplitOptions { Seed = 42 });         // 70% train, 15% validation, 15% test by default
         }
 
         public static void Resume(TransferModel model, DataLoader train, DataLoader validation, CancellationToken token, TransferBuilder builder)
