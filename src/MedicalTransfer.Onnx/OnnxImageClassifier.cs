@@ -45,7 +45,21 @@ namespace MedicalTransfer.Onnx
             var dims = session.InputMetadata[inputName].Dimensions;
             dynamicBatch = dims[0] <= 0;
             FixedInputSize = dims.Length == 4 && dims[2] > 0 ? dims[2] : null;
+
+            // Exports before issue 13 have no task entry: they are single-label.
+            TaskKind = metadata.TryGetValue("task", out var task) && task == "multi-label" ? TaskKind.MultiLabel : TaskKind.SingleLabel;
+            if (metadata.TryGetValue("finding_thresholds", out var thresholds))
+            {
+                using var document = JsonDocument.Parse(thresholds);
+                FindingThresholds = document.RootElement.GetProperty("thresholds").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            }
         }
+
+        /// <inheritdoc />
+        public TaskKind TaskKind { get; }
+
+        /// <inheritdoc />
+        public IReadOnlyList<double>? FindingThresholds { get; }
 
         /// <summary>The .onnx file.</summary>
         public string Path { get; }
@@ -156,6 +170,13 @@ namespace MedicalTransfer.Onnx
                         for (int c = 0; c < k; c++)
                         {
                             target[c] = row[c];
+                        }
+                    }
+                    else if (TaskKind == TaskKind.MultiLabel)
+                    {
+                        for (int c = 0; c < k; c++)
+                        {
+                            target[c] = 1 / (1 + Math.Exp(-(double)row[c]));
                         }
                     }
                     else

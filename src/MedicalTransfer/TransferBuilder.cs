@@ -45,6 +45,7 @@ namespace MedicalTransfer
         private bool _trainBatchNorm;
         private HeadSpec? _head;
         private string[]? _classes;
+        private TaskKind _task;
         private Device? _device;
         private Preprocessing? _preprocessing;
         private int? _seed;
@@ -211,7 +212,7 @@ namespace MedicalTransfer
 
             if (_classes is not null)
             {
-                _problems.Add("ForClasses was called twice: call it once with all class names.");
+                _problems.Add(_task == TaskKind.MultiLabel ? "Both ForFindings and ForClasses were called: a model is single-label (ForClasses) or multi-label (ForFindings), not both." : "ForClasses was called twice: call it once with all class names.");
             }
 
             _classes = (string[])classNames.Clone();
@@ -233,6 +234,48 @@ namespace MedicalTransfer
         /// </summary>
         /// <returns>This builder.</returns>
         public TransferBuilder ForImageNetClasses() => ForClasses(ImageNetClasses.Names);
+
+        /// <summary>
+        /// Makes a multi-label model (<see cref="TaskKind.MultiLabel"/>, CheXNet/CheXpert style): one logit per finding, in this
+        /// order, each read through its own sigmoid, so an image can show several findings at once. Train it on a table with
+        /// finding columns (<see cref="ImageTable"/>); see docs/multi-label.md. Use instead of <see cref="ForClasses"/>.
+        /// </summary>
+        /// <param name="findings">At least one distinct, non-empty finding name, for example "Atelectasis", "Cardiomegaly".</param>
+        /// <returns>This builder.</returns>
+        public TransferBuilder ForFindings(params string[] findings)
+        {
+            Guard.NotNull(findings);
+            if (findings.Length < 1)
+            {
+                throw new ArgumentException("A multi-label model needs at least one finding; found none.", nameof(findings));
+            }
+
+            var blank = Array.FindIndex(findings, string.IsNullOrWhiteSpace);
+            if (blank >= 0)
+            {
+                throw new ArgumentException($"Finding name at index {blank} is empty.", nameof(findings));
+            }
+
+            var duplicate = findings.GroupBy(c => c, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null)
+            {
+                throw new ArgumentException($"Finding '{duplicate.Key}' appears {duplicate.Count()} times; names must be distinct.", nameof(findings));
+            }
+
+            if (_classes is not null)
+            {
+                _problems.Add(_task == TaskKind.MultiLabel ? "ForFindings was called twice: call it once with all findings." : "Both ForClasses and ForFindings were called: a model is single-label (ForClasses) or multi-label (ForFindings), not both.");
+            }
+
+            _classes = (string[])findings.Clone();
+            _task = TaskKind.MultiLabel;
+            return this;
+        }
+
+        /// <summary>Makes a multi-label model; see <see cref="ForFindings(string[])"/>.</summary>
+        /// <param name="findings">At least one distinct, non-empty finding name, for example a multi-label dataset's <c>Findings</c>.</param>
+        /// <returns>This builder.</returns>
+        public TransferBuilder ForFindings(IEnumerable<string> findings) => ForFindings(Guard.NotNull(findings).ToArray());
 
         /// <summary>Places the model on a device; the default is CUDA when available, else CPU.</summary>
         /// <param name="device">For example <c>torch.CPU</c> or <c>torch.CUDA</c>.</param>
@@ -313,7 +356,7 @@ namespace MedicalTransfer
             var problems = new List<string>(_problems);
             if (_classes is null)
             {
-                problems.Add("No classes were given: call ForClasses(\"NORMAL\", \"PNEUMONIA\") with your class names.");
+                problems.Add("No classes were given: call ForClasses(\"NORMAL\", \"PNEUMONIA\") with your class names, or ForFindings(...) for a multi-label model.");
             }
 
             if (_freeze is not null)
@@ -370,7 +413,7 @@ namespace MedicalTransfer
                     $"TransferBuilder cannot build the {_architecture.Name} model:" + Environment.NewLine + $"  - WithInputChannels(3) was given, but the weights file '{_weightsPath}' is a model for gray images (one-channel preprocessing): build it with WithInputChannels(1).");
             }
 
-            var model = new TransferModel(_architecture, channels, _head ?? Head.Linear(), _classes!, preprocessing);
+            var model = new TransferModel(_architecture, channels, _head ?? Head.Linear(), _classes!, preprocessing, _task);
             try
             {
                 if (_seed is int seed)

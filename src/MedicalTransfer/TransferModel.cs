@@ -40,10 +40,11 @@ namespace MedicalTransfer
         private BatchNorm[] _frozenBatchNorms = Array.Empty<BatchNorm>();
         private int _frozenLeadingStages;
 
-        internal TransferModel(BackboneArchitecture architecture, int inputChannels, HeadSpec head, IReadOnlyList<string> classNames, Preprocessing preprocessing)
+        internal TransferModel(BackboneArchitecture architecture, int inputChannels, HeadSpec head, IReadOnlyList<string> classNames, Preprocessing preprocessing, TaskKind task = TaskKind.SingleLabel)
             : base(nameof(TransferModel), CreateBody(architecture, inputChannels, head, classNames.Count, preprocessing, out var headModule), headModule)
         {
             _classNames = classNames.ToArray();
+            TaskKind = task;
             Head = head;
             Preprocessing = preprocessing;
             FreezeSpec = Layers.None;
@@ -52,8 +53,29 @@ namespace MedicalTransfer
         /// <summary>The backbone's architecture: its family, layout, stages and the preprocessing its ImageNet weights expect.</summary>
         public BackboneArchitecture Architecture => Body.Architecture;
 
-        /// <summary>The class names, in the order of the logits.</summary>
+        /// <summary>The class names, in the order of the logits; for a multi-label model, its <see cref="Findings"/>.</summary>
         public IReadOnlyList<string> ClassNames => Array.AsReadOnly(_classNames);
+
+        /// <summary>Single-label (softmax over classes) or multi-label (a sigmoid per finding); see docs/multi-label.md.</summary>
+        public TaskKind TaskKind { get; }
+
+        /// <summary>Whether the model is multi-label (<see cref="TaskKind.MultiLabel"/>).</summary>
+        public bool IsMultiLabel => TaskKind == TaskKind.MultiLabel;
+
+        /// <summary>The findings of a multi-label model, in the order of the logits; empty for a single-label model.</summary>
+        public IReadOnlyList<string> Findings => IsMultiLabel ? ClassNames : Array.Empty<string>();
+
+        /// <summary>
+        /// How uncertain labels were turned into targets when this multi-label model was last trained (recorded by training and
+        /// saved with the model), or <see langword="null"/> for a single-label or untrained model.
+        /// </summary>
+        public UncertaintyPolicy? UncertaintyPolicy { get; internal set; }
+
+        /// <summary>
+        /// The per-finding decision thresholds of a multi-label model, chosen on validation predictions
+        /// (<c>model.UseFindingThresholds(...)</c>), saved with the model and applied by prediction; <see langword="null"/> for 0.5 each.
+        /// </summary>
+        public Evaluation.FindingThresholds? FindingThresholds { get; internal set; }
 
         /// <summary>The classifier head's layout.</summary>
         public HeadSpec Head { get; }
@@ -207,7 +229,10 @@ namespace MedicalTransfer
                     var preprocessing = PreprocessingJson.Parse(Required(metadata, "preprocessing", path));
                     var head = HeadSpec.Parse(Required(metadata, "head", path), customHead);
                     ModelFileSize.Check(path, new FileInfo(path).Length, architecture, classes.Length, head);
-                    model = new TransferModel(architecture, inputChannels, head, classes, preprocessing);
+                    var task = !metadata.TryGetValue("task", out var taskName) ? TaskKind.SingleLabel : TaskKindNames.Parse(taskName);
+                    model = new TransferModel(architecture, inputChannels, head, classes, preprocessing, task);
+                    model.UncertaintyPolicy = metadata.TryGetValue("uncertainty_policy", out var policy) ? UncertaintyPolicy.Parse(policy) : null;
+                    model.FindingThresholds = metadata.TryGetValue("finding_thresholds", out var thresholds) ? Evaluation.FindingThresholds.Parse(thresholds, classes) : null;
                     var freeze = JsonSerializer.Deserialize<string[]>(Required(metadata, "freeze", path)) ?? Array.Empty<string>();
                     model.Freeze(freeze.Length == 0 ? Layers.None : Layers.Only(freeze), metadata.TryGetValue("train_batchnorm", out var tbn) && tbn == "true");
                     model.DecisionThreshold = metadata.TryGetValue("decision_threshold", out var threshold) ? Prediction.DecisionThreshold.Parse(threshold) : null;
@@ -254,6 +279,16 @@ namespace MedicalTransfer
                 description["decision_threshold"] = DecisionThreshold.ToJson();
             }
 
+            if (UncertaintyPolicy is not null)
+            {
+                description["uncertainty_policy"] = UncertaintyPolicy.ToJson();
+            }
+
+            if (FindingThresholds is not null)
+            {
+                description["finding_thresholds"] = FindingThresholds.ToJson();
+            }
+
             return description;
         }
 
@@ -264,6 +299,7 @@ namespace MedicalTransfer
             ["architecture"] = Architecture.ToString(),
             ["input_channels"] = InputChannels.ToString(CultureInfo.InvariantCulture),
             ["classes"] = JsonSerializer.Serialize(_classNames),
+            ["task"] = TaskKindNames.Name(TaskKind),
             ["preprocessing"] = PreprocessingJson.Write(Preprocessing),
             ["head"] = Head.Layout,
             ["freeze"] = JsonSerializer.Serialize(FreezeSpec.Targets),

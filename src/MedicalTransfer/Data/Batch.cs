@@ -24,6 +24,11 @@ namespace MedicalTransfer.Data
         private float[]? pixels;
         private Tensor? images;
         private Tensor? labelTensor;
+        private float[]? targetValues;
+        private float[]? maskValues;
+        private int findings;
+        private Tensor? targetTensor;
+        private Tensor? maskTensor;
         private bool disposed;
 
         internal Batch(float[] pixels, int count, int channels, int height, int width, int[] labels, int[] indices, Device? device)
@@ -70,7 +75,24 @@ namespace MedicalTransfer.Data
             }
         }
 
+        /// <summary>Whether the batch is from a multi-label dataset (it has <see cref="Targets"/> and <see cref="TargetMask"/>, no <see cref="Labels"/>).</summary>
+        public bool IsMultiLabel => targetValues is not null;
+
+        /// <summary>
+        /// The multi-label targets, <c>[N, findings]</c> float32 (1 positive, 0 negative, after the loader's
+        /// <see cref="LoaderOptions.Uncertainty"/>) on the loader's device.
+        /// </summary>
+        /// <exception cref="InvalidOperationException">The batch is single-label: read <see cref="Labels"/>.</exception>
+        public Tensor Targets => MultiLabelTensor(ref targetTensor, targetValues);
+
+        /// <summary>
+        /// Which targets count, <c>[N, findings]</c> float32: 1 observed, 0 missing or uncertain under U-Ignore (left out of the loss and the metrics).
+        /// </summary>
+        /// <exception cref="InvalidOperationException">The batch is single-label: read <see cref="Labels"/>.</exception>
+        public Tensor TargetMask => MultiLabelTensor(ref maskTensor, maskValues);
+
         /// <summary>The labels, <c>[N]</c> int64 on the loader's device.</summary>
+        /// <exception cref="InvalidOperationException">The batch is multi-label: read <see cref="Targets"/> and <see cref="TargetMask"/>.</exception>
         public Tensor Labels
         {
             get
@@ -78,6 +100,11 @@ namespace MedicalTransfer.Data
                 lock (gate)
                 {
                     ObjectDisposedException.ThrowIf(disposed, this);
+                    if (targetValues is not null)
+                    {
+                        throw new InvalidOperationException("This batch is from a multi-label dataset: it has no class labels. Read Batch.Targets and Batch.TargetMask [N, findings].");
+                    }
+
                     if (labelTensor is null)
                     {
                         var values = new long[Count];
@@ -107,11 +134,34 @@ namespace MedicalTransfer.Data
                 disposed = true;
                 images?.Dispose();
                 labelTensor?.Dispose();
+                targetTensor?.Dispose();
+                maskTensor?.Dispose();
                 if (pixels is not null)
                 {
                     ArrayPool<float>.Shared.Return(pixels);
                     pixels = null;
                 }
+            }
+        }
+
+        internal void AttachTargets(float[] targets, float[] mask, int findingCount)
+        {
+            targetValues = targets;
+            maskValues = mask;
+            findings = findingCount;
+        }
+
+        private Tensor MultiLabelTensor(ref Tensor? created, float[]? values)
+        {
+            lock (gate)
+            {
+                ObjectDisposedException.ThrowIf(disposed, this);
+                if (values is null)
+                {
+                    throw new InvalidOperationException("This batch is from a single-label dataset: it has no multi-label targets. Read Batch.Labels.");
+                }
+
+                return created ??= MoveToDevice(tensor(values, new long[] { Count, findings }));
             }
         }
 

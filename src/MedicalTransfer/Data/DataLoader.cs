@@ -28,6 +28,7 @@ namespace MedicalTransfer.Data
         private readonly ImageDataset dataset;
         private readonly ImageTransform transform;
         private readonly ConcurrentDictionary<int, FloatImage>? cache;
+        private readonly MultiLabelTargets? targets;
         private readonly object cacheGate = new();
         private long cachedBytes;
         private int runningEpochs;
@@ -43,12 +44,12 @@ namespace MedicalTransfer.Data
         {
             this.dataset = Guard.NotNull(dataset);
             this.transform = Guard.NotNull(transform);
+            Options = (options ?? new LoaderOptions()).Validate();
             if (dataset.IsMultiLabel)
             {
-                throw new ArgumentException("This dataset is multi-label (findings " + string.Join(", ", dataset.Findings) + "); the loader batches class labels. Take one finding as a single-label task with dataset.ForFinding(finding, negativeClass, positiveClass), or load the table with a class column.", nameof(dataset));
+                targets = MultiLabelTargets.Create(dataset, Options);
             }
 
-            Options = (options ?? new LoaderOptions()).Validate();
             Normalization = InputNormalization.Of(transform);
             if (Options.CacheShorterSide is not null)
             {
@@ -61,6 +62,26 @@ namespace MedicalTransfer.Data
 
         /// <summary>The options in use.</summary>
         public LoaderOptions Options { get; }
+
+        /// <summary>
+        /// Whether the dataset is multi-label: batches then carry <see cref="Batch.Targets"/> and <see cref="Batch.TargetMask"/>
+        /// [N, findings] made by <see cref="LoaderOptions.Uncertainty"/>, and their <see cref="Batch.Labels"/> are not defined.
+        /// </summary>
+        public bool IsMultiLabel => targets is not null;
+
+        /// <summary>The findings of a multi-label dataset, in the order of the targets' columns; empty for a single-label dataset.</summary>
+        public IReadOnlyList<string> Findings => dataset.Findings;
+
+        /// <summary>
+        /// Per-finding positive weights for the multi-label loss, <c>negatives / positives</c> over this loader's observed
+        /// targets (after <see cref="LoaderOptions.Uncertainty"/>; masked labels not counted): pass a training loader's to
+        /// <c>TrainingOptions.PositiveWeights</c> so each finding's positives weigh as much as its negatives. A finding
+        /// without positives or negatives gets 1.
+        /// </summary>
+        /// <returns>One weight per finding.</returns>
+        /// <exception cref="InvalidOperationException">The dataset is single-label (use its <c>Statistics.InverseFrequencyWeights</c>).</exception>
+        public IReadOnlyList<float> PositiveWeights() =>
+            (targets ?? throw new InvalidOperationException("PositiveWeights is defined for multi-label datasets; this one is single-label: use dataset.Statistics.InverseFrequencyWeights as TrainingOptions.ClassWeights.")).PositiveWeights();
 
         /// <summary>Files skipped so far under <see cref="BadImagePolicy.Skip"/>.</summary>
         public DataQualityReport Report { get; } = new();
@@ -275,6 +296,7 @@ namespace MedicalTransfer.Data
                 Batch? batch;
                 while ((batch = run.Next()) is not null)
                 {
+                    targets?.AttachTo(batch);
                     yield return batch;
                 }
             }

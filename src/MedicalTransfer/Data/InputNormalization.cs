@@ -44,7 +44,13 @@ namespace MedicalTransfer.Data
 
         public bool SameAs(InputNormalization other)
         {
-            for (int c = 0; c < 3; c++)
+            // A gray (one-channel) normalisation has one mean and one deviation: compare the channels both have.
+            if (Std.Count != other.Std.Count)
+            {
+                return false;
+            }
+
+            for (int c = 0; c < Std.Count; c++)
             {
                 bool symmetric = Mean.Distinct().Count() == 1 && Std.Distinct().Count() == 1 && other.Mean.Distinct().Count() == 1 && other.Std.Distinct().Count() == 1;
                 if (!symmetric && Source(c) != other.Source(c))

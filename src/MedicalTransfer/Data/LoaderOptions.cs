@@ -88,6 +88,13 @@ namespace MedicalTransfer.Data
         /// <value>The default is <see langword="false"/>: such a loader is refused with an <see cref="ArgumentException"/> naming both normalisations.</value>
         public bool SkipNormalizationCheck { get; init; }
 
+        /// <summary>
+        /// For a multi-label dataset: what each finding's uncertain labels become in the targets (missing labels are always
+        /// masked). Training records it in the history and the saved model. Not used for single-label datasets.
+        /// </summary>
+        /// <value>The default is <see cref="UncertaintyPolicy.Ignore"/> (U-Ignore: uncertain labels masked out of the loss).</value>
+        public UncertaintyPolicy Uncertainty { get; init; } = UncertaintyPolicy.Ignore;
+
         internal LoaderOptions Validate()
         {
             Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "at least 1");
@@ -96,6 +103,11 @@ namespace MedicalTransfer.Data
             Check(PrefetchBatches >= 1, nameof(PrefetchBatches), PrefetchBatches, "at least 1");
             Check(CacheShorterSide is null or > 0, nameof(CacheShorterSide), CacheShorterSide, "positive or null");
             Check(CacheMaxBytes > 0, nameof(CacheMaxBytes), CacheMaxBytes, "positive");
+            if (Uncertainty is null)
+            {
+                throw new ArgumentException("LoaderOptions.Uncertainty is null; give a policy such as UncertaintyPolicy.Ignore.", nameof(Uncertainty));
+            }
+
             if (Decoding is null)
             {
                 throw new ArgumentNullException(nameof(Decoding));

@@ -47,6 +47,11 @@ namespace MedicalTransfer.Evaluation
         {
             Guard.NotNull(model);
             Guard.NotNull(dataset);
+            if (model.IsMultiLabel)
+            {
+                throw new ArgumentException("The model is multi-label (findings " + string.Join(", ", model.Findings) + "): its findings are independent, so class predictions, calibration and single-label reports do not apply. Use model.PredictFindings(dataset) and MultiLabelReport.", nameof(model));
+            }
+
             CheckClasses(model.ClassNames, dataset.Classes);
             var result = Run(model, dataset, (options ?? new PredictionOptions()).Validate(), cancellationToken);
             return (new Predictions(model.ClassNames.ToArray(), result.Labels, result.Probabilities), result.Indices, result.Quality);
@@ -151,6 +156,12 @@ namespace MedicalTransfer.Evaluation
         internal static Tensor ViewProbabilities(TransferModel model, Tensor input)
         {
             var logits = model.call(input).to(ScalarType.Float64);
+            if (model.IsMultiLabel)
+            {
+                // A multi-label model's findings are independent: a sigmoid per logit (issue 13), never a softmax across findings.
+                return sigmoid(logits);
+            }
+
             if (model.Calibration is { } calibration)
             {
                 logits = logits / calibration.Temperature;

@@ -110,7 +110,8 @@ namespace MedicalTransfer.Explainability
                 {
                     var leaf = activation.detach().requires_grad_(true);
                     var logits = After(model, target, leaf);
-                    var probabilities = nn.functional.softmax(logits.detach().to(ScalarType.Float64), 1).cpu();
+                    // A multi-label model's target is one finding's logit; its findings' probabilities are independent sigmoids.
+                    var probabilities = (model.IsMultiLabel ? sigmoid(logits.detach().to(ScalarType.Float64)) : nn.functional.softmax(logits.detach().to(ScalarType.Float64), 1)).cpu();
                     var targets = targetClasses is null
                         ? logits.detach().argmax(1)
                         : tensor(targetClasses.Select(t => (long)t).ToArray(), device: logits.device);

@@ -26,7 +26,7 @@ namespace MedicalTransfer.Explainability
         /// <summary>Name of the class explained.</summary>
         public string TargetClassName { get; }
 
-        /// <summary>The model's probability of every class for this image (softmax of the logits).</summary>
+        /// <summary>The model's probability of every class for this image (softmax of the logits; for a multi-label model, the sigmoid of each finding's logit).</summary>
         public IReadOnlyList<double> Probabilities { get; }
 
         /// <summary>The model's probability of <see cref="TargetClass"/>.</summary>

@@ -93,7 +93,12 @@ namespace MedicalTransfer.Export
             var context = new OnnxEmitContext(graph, options);
             string x = context.Emit(model, InputName, "model");
             string outputName = options.Output == OnnxOutput.Probabilities ? "probabilities" : "logits";
-            if (options.Output == OnnxOutput.Probabilities)
+            if (options.Output == OnnxOutput.Probabilities && model.IsMultiLabel)
+            {
+                // Multi-label findings are independent: a sigmoid per logit, as Predict computes them (issue 13).
+                x = graph.Node("Sigmoid", "sigmoid", new[] { x });
+            }
+            else if (options.Output == OnnxOutput.Probabilities)
             {
                 // A calibrated model's probabilities are softmax(logits / T), as Predict and Evaluate compute them.
                 if (model.Calibration is { } calibration)
@@ -143,6 +148,7 @@ namespace MedicalTransfer.Export
                 ("medicaltransfer.format_version", "1"),
                 ("sdk_version", SdkVersion),
                 ("classes", JsonSerializer.Serialize(model.ClassNames)),
+                ("task", TaskKindNames.Name(model.TaskKind)),
                 ("output", output),
                 ("preprocessing", PreprocessingJson.Write(p)),
                 ("channel_order", p.ChannelOrder == ChannelOrder.Rgb ? "RGB" : "BGR"),
@@ -160,6 +166,11 @@ namespace MedicalTransfer.Export
             if (model.DecisionThreshold is { } threshold)
             {
                 metadata.Add(("decision_threshold", threshold.ToJson()));
+            }
+
+            if (model.FindingThresholds is { } findingThresholds)
+            {
+                metadata.Add(("finding_thresholds", findingThresholds.ToJson()));
             }
 
             if (model.Calibration is { } scaling)

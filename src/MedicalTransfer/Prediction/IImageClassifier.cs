@@ -21,6 +21,15 @@ namespace MedicalTransfer.Prediction
         /// <summary>The decision rule chosen on validation, or <see langword="null"/> for the most probable class.</summary>
         DecisionThreshold? DecisionThreshold { get; }
 
+        /// <summary>
+        /// Single-label (probabilities over classes, summing to 1) or multi-label (one independent probability per finding,
+        /// and <see cref="ImagePrediction.PresentFindings"/> by <see cref="FindingThresholds"/>).
+        /// </summary>
+        TaskKind TaskKind => TaskKind.SingleLabel;
+
+        /// <summary>A multi-label classifier's per-finding thresholds, in the order of <see cref="ClassNames"/>; <see langword="null"/> for 0.5 each.</summary>
+        IReadOnlyList<double>? FindingThresholds => null;
+
         /// <summary>Side of the square images <see cref="Classify"/> accepts, or <see langword="null"/> for any size.</summary>
         int? FixedInputSize { get; }
 

@@ -23,7 +23,19 @@ namespace MedicalTransfer.Prediction
         /// <summary>The file the image came from, or a name given for a stream or an in-memory image.</summary>
         public string Source { get; }
 
-        /// <summary>The class names, in the order of <see cref="Probabilities"/>.</summary>
+        /// <summary>
+        /// For a multi-label classifier, the findings whose probability reaches their threshold (the classifier's
+        /// <see cref="IImageClassifier.FindingThresholds"/>, else 0.5), in the model's order; <see langword="null"/> for a
+        /// single-label classifier. <see cref="Probabilities"/> then holds one independent probability per finding.
+        /// </summary>
+        public IReadOnlyList<string>? PresentFindings => Present;
+
+        /// <summary>Whether the classifier is multi-label (see <see cref="PresentFindings"/>).</summary>
+        public bool IsMultiLabel => Present is not null;
+
+        internal string[]? Present { get; init; }
+
+        /// <summary>The class names (for a multi-label classifier, the findings), in the order of <see cref="Probabilities"/>.</summary>
         public IReadOnlyList<string> ClassNames { get; }
 
         /// <summary>One probability per class (empty when <see cref="Error"/> is set).</summary>
@@ -31,7 +43,7 @@ namespace MedicalTransfer.Prediction
 
         /// <summary>
         /// The predicted class index: the most probable class, or the classifier's <see cref="DecisionThreshold"/> when
-        /// it has one and the options apply it; -1 when <see cref="Error"/> is set.
+        /// it has one and the options apply it; -1 when <see cref="Error"/> is set and for a multi-label classifier (read <see cref="PresentFindings"/>).
         /// </summary>
         public int PredictedIndex { get; }
 
@@ -67,7 +79,9 @@ namespace MedicalTransfer.Prediction
         }
 
         /// <inheritdoc />
-        public override string ToString() => Succeeded
+        public override string ToString() => Succeeded && IsMultiLabel
+            ? string.Format(CultureInfo.InvariantCulture, "{0}: findings [{1}] ({2})", Source, string.Join(", ", Present!), string.Join(", ", ClassNames.Select((c, i) => c + " " + probabilities[i].ToString("0.0000", CultureInfo.InvariantCulture))))
+            : Succeeded
             ? string.Format(CultureInfo.InvariantCulture, "{0}: {1} ({2})", Source, PredictedClass, string.Join(", ", ClassNames.Select((c, i) => c + " " + probabilities[i].ToString("0.0000", CultureInfo.InvariantCulture))))
             : string.Format(CultureInfo.InvariantCulture, "{0}: not classified: {1}", Source, Error);
     }

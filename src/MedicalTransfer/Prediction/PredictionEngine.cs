@@ -36,6 +36,7 @@ namespace MedicalTransfer.Prediction
         private readonly int classes;
         private readonly int channels;
         private readonly int positive;
+        private readonly double[]? findingThresholds;
 
         public PredictionEngine(IImageClassifier classifier, ImagePredictionOptions? options)
         {
@@ -56,6 +57,11 @@ namespace MedicalTransfer.Prediction
             }
 
             positive = this.options.ApplyDecisionThreshold && classifier.DecisionThreshold is { } t ? t.PositiveIndex(classifier.ClassNames) : -1;
+            if (classifier.TaskKind == TaskKind.MultiLabel)
+            {
+                findingThresholds = (this.options.ApplyDecisionThreshold ? classifier.FindingThresholds?.ToArray() : null) ?? Enumerable.Repeat(0.5, classes).ToArray();
+                positive = -1;
+            }
         }
 
         private int PlaneLength => channels * prepared * prepared;
@@ -256,7 +262,9 @@ namespace MedicalTransfer.Prediction
                             p[c] /= views;
                         }
 
-                        results[ok[k]] = new ImagePrediction(batch.Sources[ok[k]], classifier.ClassNames, p, Decide(p), null);
+                        results[ok[k]] = findingThresholds is null
+                            ? new ImagePrediction(batch.Sources[ok[k]], classifier.ClassNames, p, Decide(p), null)
+                            : new ImagePrediction(batch.Sources[ok[k]], classifier.ClassNames, p, -1, null) { Present = Enumerable.Range(0, classes).Where(c => p[c] >= findingThresholds[c]).Select(c => classifier.ClassNames[c]).ToArray() };
                     }
                 }
                 finally
@@ -272,7 +280,7 @@ namespace MedicalTransfer.Prediction
 
             for (int i = 0; i < n; i++)
             {
-                results[i] ??= new ImagePrediction(batch.Sources[i], classifier.ClassNames, Array.Empty<double>(), -1, batch.Errors[i]);
+                results[i] ??= new ImagePrediction(batch.Sources[i], classifier.ClassNames, Array.Empty<double>(), -1, batch.Errors[i]) { Present = findingThresholds is null ? null : Array.Empty<string>() };
             }
 
             return results;

@@ -20,6 +20,10 @@ namespace MedicalTransfer.Prediction
 
         public int? FixedInputSize => null;
 
+        public TaskKind TaskKind => model.TaskKind;
+
+        public IReadOnlyList<double>? FindingThresholds => model.FindingThresholds?.Values;
+
         public void Classify(float[] images, int count, int size, double[] probabilities)
         {
             using var use = model.Use.Acquire("Predict");

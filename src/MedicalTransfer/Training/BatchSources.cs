@@ -14,6 +14,12 @@ namespace MedicalTransfer.Training
 
         Tensor Labels { get; }
 
+        /// <summary>Multi-label targets [N, findings] (float32).</summary>
+        Tensor Targets => throw new System.InvalidOperationException("This batch has no multi-label targets.");
+
+        /// <summary>Multi-label observed mask [N, findings] (float32, 1 observed).</summary>
+        Tensor TargetMask => throw new System.InvalidOperationException("This batch has no multi-label targets.");
+
         int Count { get; }
 
         /// <summary>Dataset index of each image (for the frozen-feature cache).</summary>
@@ -32,6 +38,12 @@ namespace MedicalTransfer.Training
 
         /// <summary>Images the source skipped as unreadable (under the loader's skip policy), or <see langword="null"/> for in-memory tensors.</summary>
         DataQualityReport? Quality { get; }
+
+        /// <summary>The findings of multi-label batches, in column order; empty for single-label ones.</summary>
+        IReadOnlyList<string> Findings => Array.Empty<string>();
+
+        /// <summary>How uncertain labels became targets, for multi-label sources.</summary>
+        UncertaintyPolicy? Uncertainty => null;
     }
 
     /// <summary>Adapts the data pipeline's loader.</summary>
@@ -47,6 +59,10 @@ namespace MedicalTransfer.Training
 
         public DataQualityReport? Quality => loader.Report;
 
+        public IReadOnlyList<string> Findings => loader.IsMultiLabel ? loader.Findings : Array.Empty<string>();
+
+        public UncertaintyPolicy? Uncertainty => loader.IsMultiLabel ? loader.Options.Uncertainty : null;
+
         public IEnumerable<ITrainingBatch> GetBatches(int epoch, CancellationToken cancellationToken) =>
             loader.GetBatches(epoch, cancellationToken).Select(b => (ITrainingBatch)new LoaderBatch(b));
 
@@ -59,6 +75,10 @@ namespace MedicalTransfer.Training
             public Tensor Images => batch.Images;
 
             public Tensor Labels => batch.Labels;
+
+            public Tensor Targets => batch.Targets;
+
+            public Tensor TargetMask => batch.TargetMask;
 
             public int Count => batch.Count;
 
@@ -73,6 +93,8 @@ namespace MedicalTransfer.Training
     {
         private readonly Tensor images;
         private readonly Tensor labels;
+        private readonly Tensor? targets;
+        private readonly Tensor? mask;
         private readonly int batchSize;
         private readonly bool shuffle;
 
@@ -84,6 +106,20 @@ namespace MedicalTransfer.Training
             this.shuffle = shuffle;
             Seed = seed;
         }
+
+        /// <summary>A multi-label source: targets and mask [N, findings] float32.</summary>
+        public TensorBatchSource(Tensor images, Tensor targets, Tensor mask, IReadOnlyList<string> findings, int batchSize, bool shuffle = false, int seed = 0, UncertaintyPolicy? uncertainty = null)
+            : this(images, zeros(images.shape[0], dtype: ScalarType.Int64), batchSize, shuffle, seed)
+        {
+            this.targets = targets;
+            this.mask = mask;
+            Findings = findings;
+            Uncertainty = uncertainty ?? UncertaintyPolicy.Ignore;
+        }
+
+        public IReadOnlyList<string> Findings { get; } = Array.Empty<string>();
+
+        public UncertaintyPolicy? Uncertainty { get; }
 
         public int Count => (int)images.shape[0];
 
@@ -122,6 +158,10 @@ namespace MedicalTransfer.Training
             public Tensor Images => source.images.index_select(0, tensor(indices.Select(i => (long)i).ToArray()));
 
             public Tensor Labels => source.labels.index_select(0, tensor(indices.Select(i => (long)i).ToArray()));
+
+            public Tensor Targets => source.targets!.index_select(0, tensor(indices.Select(i => (long)i).ToArray()));
+
+            public Tensor TargetMask => source.mask!.index_select(0, tensor(indices.Select(i => (long)i).ToArray()));
 
             public int Count => indices.Length;
 

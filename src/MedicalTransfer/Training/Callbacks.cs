@@ -135,7 +135,7 @@ namespace MedicalTransfer.Training
             TrainingMetric.ValidationLoss => record.ValidationLoss,
             TrainingMetric.ValidationAccuracy => record.ValidationAccuracy,
             TrainingMetric.ValidationAuc => record.ValidationAuc ?? throw new InvalidOperationException(
-                string.Format(CultureInfo.InvariantCulture, "ValidationAuc is monitored but epoch {0} has no AUC: it exists only for two-class tasks whose validation set holds both classes. Monitor ValidationLoss or ValidationAccuracy instead.", record.Epoch)),
+                string.Format(CultureInfo.InvariantCulture, "ValidationAuc is monitored but epoch {0} has no AUC: it exists only for two-class tasks whose validation set holds both classes, and for multi-label models with a finding whose observed validation labels hold both. Monitor ValidationLoss or ValidationAccuracy instead.", record.Epoch)),
             _ => record.TrainLoss,
         };
 

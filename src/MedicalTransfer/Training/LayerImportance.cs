@@ -181,6 +181,16 @@ namespace MedicalTransfer.Training
                 {
                     using var scope = NewDisposeScope();
                     var images = batch.Images.device == device ? batch.Images : batch.Images.to(device);
+                    if (model.IsMultiLabel)
+                    {
+                        // The masked binary cross-entropy, summed over observed labels: the trainer's validation loss.
+                        var mask = batch.TargetMask.to(device);
+                        long observed = (long)mask.sum().item<float>();
+                        sum += MultiLabelLoss.Masked(model.forward(images), batch.Targets.to(device), mask, null, 0).item<float>() * (double)observed;
+                        count += observed;
+                        continue;
+                    }
+
                     var labels = batch.Labels.device == device ? batch.Labels : batch.Labels.to(device);
                     sum += nn.functional.cross_entropy(model.forward(images), labels, reduction: nn.Reduction.Sum).item<float>();
                     count += batch.Count;

@@ -30,7 +30,9 @@ namespace MedicalTransfer.Training
         private readonly TrainingHistory history = new();
         private readonly TrainingContext context;
         private readonly Device device;
+        private readonly bool multiLabel;
         private Tensor? classWeights;
+        private Tensor? positiveWeights;
         private int phaseIndex;
         private int phaseEpochsDone;
         private int epochsDone;
@@ -77,6 +79,8 @@ namespace MedicalTransfer.Training
                 }
             }
 
+            multiLabel = model.IsMultiLabel;
+            problems.AddRange(TaskProblems(model, train, validation, options));
             if (train.BatchesPerEpoch == 0)
             {
                 problems.Add("The training loader yields no batches: it has no images (or fewer than one batch with DropLast).");
@@ -112,6 +116,16 @@ namespace MedicalTransfer.Training
                 }
 
                 classWeights = options.ClassWeights is null ? null : tensor(options.ClassWeights.ToArray()).to(device).DetachFromDisposeScope();
+                positiveWeights = options.PositiveWeights is null ? null : tensor(options.PositiveWeights.ToArray()).to(device).DetachFromDisposeScope();
+                if (multiLabel && resume is null)
+                {
+                    history.Add(new TrainingEvent(0, "task", string.Format(CultureInfo.InvariantCulture, "multi-label ({0} findings): masked binary cross-entropy with logits; uncertain labels {1}; positive weights {2}; label smoothing {3}", model.Findings.Count, train.Uncertainty, options.PositiveWeights is null ? "none" : string.Join(", ", model.Findings.Zip(options.PositiveWeights, (f, w) => f + " " + w.ToString("G4", CultureInfo.InvariantCulture))), options.LabelSmoothing)));
+                }
+
+                if (multiLabel)
+                {
+                    model.UncertaintyPolicy = train.Uncertainty;
+                }
                 Log.TrainingStarted(log, model.Architecture.Name, device.ToString(), phases.Count, TotalEpochs, train.BatchesPerEpoch);
                 TuneAllocator();
                 foreach (var callback in options.Callbacks)
@@ -157,6 +171,7 @@ namespace MedicalTransfer.Training
                 optimizer?.Dispose();
                 resume?.Dispose();
                 classWeights?.Dispose();
+                positiveWeights?.Dispose();
                 trainCache?.Dispose();
                 validationCache?.Dispose();
             }
@@ -389,6 +404,7 @@ namespace MedicalTransfer.Training
             double lossSum = 0;
             long correct = 0;
             long seen = 0;
+            long seenLabels = 0;
             int batchNumber = 0;
             var stageParameters = options.AutoFreeze is null ? null : StageParameters(optimizer);
             var normSums = new double[backboneStages.Count];
@@ -407,9 +423,8 @@ namespace MedicalTransfer.Training
                         optimizer.LearningRates[g] = Math.Max(optimizer.Groups[g].BaseLearningRate * factor, minRate);
                     }
 
-                    var labels = OnDevice(batch.Labels);
                     var logits = Forward(batch, trainCache);
-                    var loss = Loss(logits, labels);
+                    var (loss, hits, counted) = LossAndHits(logits, batch);
                     float lossValue = loss.item<float>();
                     if (!float.IsFinite(lossValue))
                     {
@@ -433,9 +448,10 @@ namespace MedicalTransfer.Training
 
                     optimizer.Step();
                     optimizer.ZeroGradients();
-                    correct += logits.argmax(1).eq(labels).sum().item<long>();
+                    correct += hits.item<long>();
                     lossSum += (double)lossValue * batch.Count;
                     seen += batch.Count;
+                    seenLabels += counted;
                     step++;
                     phaseStep++;
                     context.Step = step;
@@ -454,7 +470,7 @@ namespace MedicalTransfer.Training
                 phase.Name,
                 phaseEpochsDone,
                 seen == 0 ? double.NaN : lossSum / seen,
-                seen == 0 ? double.NaN : correct / (double)seen,
+                seenLabels == 0 ? double.NaN : correct / (double)seenLabels,
                 valLoss,
                 valAccuracy,
                 valAuc,
@@ -500,23 +516,36 @@ namespace MedicalTransfer.Training
             double lossSum = 0;
             long correct = 0;
             long seen = 0;
-            bool binary = model.ClassNames.Count == 2;
+            long seenLabels = 0;
+            bool binary = !multiLabel && model.ClassNames.Count == 2;
             var scores = new List<float>();
             var truth = new List<int>();
+            var probabilities = new List<double>();
+            var targets = new List<float>();
+            var masks = new List<float>();
             foreach (var batch in validation.GetBatches(0, cancellationToken))
             {
                 using (batch)
                 {
                     using var scope = NewDisposeScope();
-                    var labels = OnDevice(batch.Labels);
                     var logits = Forward(batch, validationCache);
-                    lossSum += Loss(logits, labels).item<float>() * (double)batch.Count;
-                    correct += logits.argmax(1).eq(labels).sum().item<long>();
+                    var (loss, hits, counted) = LossAndHits(logits, batch);
+
+                    // Multi-label: weighted by observed labels, so the epoch's value is the mean over every observed label.
+                    lossSum += loss.item<float>() * (double)(multiLabel ? counted : batch.Count);
+                    correct += hits.item<long>();
                     seen += batch.Count;
-                    if (binary)
+                    seenLabels += counted;
+                    if (multiLabel)
+                    {
+                        probabilities.AddRange(sigmoid(logits.to(ScalarType.Float64)).cpu().data<double>().ToArray());
+                        targets.AddRange(OnDevice(batch.Targets).cpu().data<float>().ToArray());
+                        masks.AddRange(OnDevice(batch.TargetMask).cpu().data<float>().ToArray());
+                    }
+                    else if (binary)
                     {
                         scores.AddRange(nn.functional.softmax(logits, 1).select(1, 1).cpu().data<float>().ToArray());
-                        truth.AddRange(labels.cpu().data<long>().ToArray().Select(l => (int)l));
+                        truth.AddRange(batch.Labels.cpu().data<long>().ToArray().Select(l => (int)l));
                     }
                 }
             }
@@ -525,6 +554,11 @@ namespace MedicalTransfer.Training
             if (seen == 0)
             {
                 return (double.NaN, double.NaN, null);
+            }
+
+            if (multiLabel)
+            {
+                return (seenLabels == 0 ? double.NaN : lossSum / seenLabels, seenLabels == 0 ? double.NaN : correct / (double)seenLabels, Evaluation.MultiLabelMetrics.MeanAuroc(probabilities.ToArray(), targets.ToArray(), masks.ToArray(), model.Findings.Count));
             }
 
             return (lossSum / seen, correct / (double)seen, binary ? Metrics.BinaryAuc(scores.ToArray(), truth.ToArray()) : null);
@@ -545,8 +579,52 @@ namespace MedicalTransfer.Training
             return model.ForwardFrom(features, Stages.Pooling);
         }
 
-        private Tensor Loss(Tensor logits, Tensor labels) =>
-            nn.functional.cross_entropy(logits, labels, weight: classWeights, label_smoothing: options.LabelSmoothing);
+        /// <summary>
+        /// The loss, the correct calls and how many calls were counted: single-label, cross-entropy and argmax hits per image;
+        /// multi-label, the masked binary cross-entropy and sigmoid-at-0.5 hits per observed label.
+        /// </summary>
+        private (Tensor Loss, Tensor Hits, long Counted) LossAndHits(Tensor logits, ITrainingBatch batch)
+        {
+            if (!multiLabel)
+            {
+                var labels = OnDevice(batch.Labels);
+                return (nn.functional.cross_entropy(logits, labels, weight: classWeights, label_smoothing: options.LabelSmoothing), logits.argmax(1).eq(labels).sum(), batch.Count);
+            }
+
+            var targets = OnDevice(batch.Targets);
+            var mask = OnDevice(batch.TargetMask);
+            var loss = MultiLabelLoss.Masked(logits, targets, mask, positiveWeights, options.LabelSmoothing);
+            var hits = (logits.gt(0).eq(targets.gt(0.5f)).to(ScalarType.Float32) * mask).sum().to(ScalarType.Int64);
+            return (loss, hits, (long)mask.sum().item<float>());
+        }
+
+        /// <summary>The model's task must be the data's: a multi-label model trains on multi-label loaders with its findings, in its order.</summary>
+        private static IEnumerable<string> TaskProblems(TransferModel model, IBatchSource train, IBatchSource validation, TrainingOptions options)
+        {
+            foreach (var (source, role) in new[] { (train, "training"), (validation, "validation") })
+            {
+                if (model.IsMultiLabel && !source.Findings.SequenceEqual(model.Findings, StringComparer.Ordinal))
+                {
+                    yield return source.Findings.Count == 0
+                        ? string.Format(CultureInfo.InvariantCulture, "The model is multi-label (findings {0}) but the {1} loader is single-label: load a table with finding columns (ImageTable) for it.", string.Join(", ", model.Findings), role)
+                        : string.Format(CultureInfo.InvariantCulture, "The model's findings ({0}) differ from the {1} loader's ({2}); targets would be compared with the wrong outputs. Build the model with ForFindings(dataset.Findings).", string.Join(", ", model.Findings), role, string.Join(", ", source.Findings));
+                }
+                else if (!model.IsMultiLabel && source.Findings.Count > 0)
+                {
+                    yield return string.Format(CultureInfo.InvariantCulture, "The {0} loader is multi-label (findings {1}) but the model is single-label: build it with ForFindings(dataset.Findings), or take one finding with dataset.ForFinding(...).", role, string.Join(", ", source.Findings));
+                }
+            }
+
+            if (model.IsMultiLabel && options.ClassWeights is not null)
+            {
+                yield return "ClassWeights weight classes of a single-label model; this model is multi-label: give TrainingOptions.PositiveWeights (for example trainLoader.PositiveWeights()) instead.";
+            }
+
+            if (!model.IsMultiLabel && options.PositiveWeights is not null)
+            {
+                yield return "PositiveWeights are for multi-label models; this model is single-label: give TrainingOptions.ClassWeights instead.";
+            }
+        }
 
         private Tensor OnDevice(Tensor t) => t.device == device ? t : t.to(device);
 

@@ -18,7 +18,7 @@ namespace MedicalTransfer.Training
     /// <param name="TrainAccuracy">Share of training images classified correctly while training.</param>
     /// <param name="ValidationLoss">Mean validation loss (same criterion as training), in evaluation mode.</param>
     /// <param name="ValidationAccuracy">Share of validation images classified correctly.</param>
-    /// <param name="ValidationAuc">Area under the ROC curve of the second class's probability, for two-class tasks with both classes present; otherwise <see langword="null"/>.</param>
+    /// <param name="ValidationAuc">Area under the ROC curve of the second class's probability, for two-class tasks with both classes present; for multi-label models, the mean AUROC over the findings whose observed validation labels hold both classes; otherwise <see langword="null"/>.</param>
     /// <param name="LearningRates">The learning rate of each parameter group at the epoch's last step.</param>
     /// <param name="Seconds">Wall-clock seconds of the epoch, validation included.</param>
     /// <param name="ImagesPerSecond">Training images per second (training steps only).</param>

@@ -62,7 +62,15 @@ namespace MedicalTransfer.Training
         /// <value>The default is <see langword="null"/>.</value>
         public IReadOnlyList<float>? ClassWeights { get; init; }
 
-        /// <summary>Label smoothing of the cross-entropy, in [0, 1).</summary>
+        /// <summary>
+        /// For a multi-label model: the binary cross-entropy's weight of each finding's positive labels, in finding order
+        /// (PyTorch's <c>pos_weight</c>), for example <c>trainLoader.PositiveWeights()</c> (negatives / positives in the
+        /// training split); <see langword="null"/> for 1 each. Single-label models use <see cref="ClassWeights"/>.
+        /// </summary>
+        /// <value>The default is <see langword="null"/>.</value>
+        public IReadOnlyList<float>? PositiveWeights { get; init; }
+
+        /// <summary>Label smoothing of the cross-entropy, in [0, 1); for a multi-label model, targets t become t (1 - ε) + ε / 2.</summary>
         /// <value>The default is 0.</value>
         public double LabelSmoothing { get; init; }
 
@@ -155,6 +163,12 @@ namespace MedicalTransfer.Training
             {
                 Check(ClassWeights.Count == classCount, F("ClassWeights has {0} entries but the model has {1} classes; give one weight per class, in label order.", ClassWeights.Count, classCount));
                 Check(ClassWeights.All(w => w >= 0 && float.IsFinite(w)) && ClassWeights.Any(w => w > 0), "ClassWeights must be finite, non-negative and not all zero.");
+            }
+
+            if (PositiveWeights is not null)
+            {
+                Check(PositiveWeights.Count == classCount, F("PositiveWeights has {0} entries but the model has {1} findings; give one weight per finding, in the model's order.", PositiveWeights.Count, classCount));
+                Check(PositiveWeights.All(w => w >= 0 && float.IsFinite(w)), "PositiveWeights must be finite and non-negative.");
             }
 
             Check(CheckpointPath is null || !string.IsNullOrWhiteSpace(CheckpointPath), "CheckpointPath must be null or a file path.");

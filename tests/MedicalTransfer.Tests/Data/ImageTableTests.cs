@@ -287,14 +287,18 @@ namespace MedicalTransfer.Tests.Data
         }
 
         [Fact]
-        public void DataLoader_MultiLabelDataset_IsRefusedWithWhatToDo()
+        public void DataLoader_MultiLabelDataset_DeliversTargetsForEveryFinding()
         {
+            // Multi-label loading (issue 13): the batches carry [N, 14] targets and masks instead of class labels.
             SyntheticTable synthetic = SyntheticChestXRay.WriteCheXpertTable(folder.PathOf("c"), new SyntheticChestXRayOptions { Count = 10, Size = 32 });
             ImageDataset data = ImageTable.Load(synthetic.TrainTable, ImageTableLayouts.CheXpert, new ImageTableOptions { Root = synthetic.Root });
 
-            var e = Assert.Throws<ArgumentException>(() => new DataLoader(data, Transforms.ForEvaluation(Preprocessing.ImageNet)));
+            using var loader = new DataLoader(data, Transforms.ForEvaluation(Preprocessing.ImageNet), new LoaderOptions { BatchSize = 4, Workers = 1 });
+            using var batch = loader.GetBatches(0).First();
 
-            Assert.Contains("dataset.ForFinding(finding, negativeClass, positiveClass)", e.Message, StringComparison.Ordinal);
+            Assert.True(loader.IsMultiLabel);
+            Assert.Equal(new long[] { batch.Count, 14 }, batch.Targets.shape);
+            Assert.Equal(new long[] { batch.Count, 14 }, batch.TargetMask.shape);
         }
 
         private void Image(string relative) => folder.WriteGrayPng(relative, 8, 8, (x, y) => (byte)(x * 20));

@@ -1,0 +1,163 @@
+using System;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using MedicalTransfer;
+using MedicalTransfer.Data;
+using MedicalTransfer.Evaluation;
+using MedicalTransfer.Explainability;
+using MedicalTransfer.Models;
+using MedicalTransfer.Training;
+using TorchSharp;
+
+namespace ChestXrayFindings
+{
+    /// <summary>
+    /// Trains a multi-label model on a CheXpert-style table (or synthetic phantoms), chooses per-finding thresholds on
+    /// validation, and writes the per-finding report of the test split. Usage:
+    /// <c>ChestXrayFindings [--data TABLE.csv] [--epochs N] [--image-size N] [--uncertainty ignore|zeros|ones] [--out FOLDER]</c>.
+    /// </summary>
+    internal static class Program
+    {
+        private const string Usage = "Usage: ChestXrayFindings [--data TABLE.csv (CheXpert layout; default: synthetic phantoms)] [--epochs N (default 6)] [--image-size N (default 64)] [--uncertainty ignore|zeros|ones (default ignore)] [--out FOLDER (default findings-report)]";
+
+        public static int Main(string[] args)
+        {
+            string? data = null, output = "findings-report";
+            int epochs = 6, size = 64;
+            var policy = UncertaintyPolicy.Ignore;
+            try
+            {
+                for (int i = 0; i < args.Length; i++)
+                {
+                    string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException(args[i] + " needs a value.");
+                    switch (args[i])
+                    {
+                        case "--data": data = Value(); break;
+                        case "--out": output = Value(); break;
+                        case "--epochs": epochs = Positive("--epochs", Value()); break;
+                        case "--image-size": size = Positive("--image-size", Value()); break;
+                        case "--uncertainty":
+                            policy = Value() switch
+                            {
+                                "ignore" => UncertaintyPolicy.Ignore,
+                                "zeros" => UncertaintyPolicy.Zeros,
+                                "ones" => UncertaintyPolicy.Ones,
+                                var other => throw new ArgumentException("--uncertainty must be ignore, zeros or ones; found '" + other + "'."),
+                            };
+                            break;
+                        default: throw new ArgumentException("unknown option '" + args[i] + "'.");
+                    }
+                }
+
+                if (data is not null && !File.Exists(data))
+                {
+                    throw new ArgumentException("the table '" + data + "' does not exist.");
+                }
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine("error: " + e.Message);
+                Console.WriteLine(Usage);
+                return 2;
+            }
+
+            Directory.CreateDirectory(output);
+            torch.random.manual_seed(1);
+            ImageTableLayout layout = ImageTableLayouts.CheXpert;
+            ImageTableOptions? tableOptions = null;
+            if (data is null)
+            {
+                string phantoms = Path.Combine(output, "phantoms");
+                if (Directory.Exists(phantoms))
+                {
+                    Directory.Delete(phantoms, recursive: true);
+                }
+
+                var written = SyntheticChestXRay.WriteFindingsTable(phantoms, new SyntheticChestXRayOptions { Count = 320, Size = Math.Max(32, size), Seed = 13 });
+                data = written.TrainTable;
+                layout = SyntheticChestXRay.FindingsLayout;
+                tableOptions = new ImageTableOptions { Root = written.Root };
+                Console.WriteLine("Wrote 320 synthetic multi-label phantoms (" + string.Join(", ", SyntheticChestXRay.PhantomFindings) + ") to " + phantoms);
+            }
+
+            var splits = ImageTable.Load(data, layout, tableOptions).Split(new SplitOptions { ValidationFraction = 0.2, TestFraction = 0.25, Seed = 42 });
+            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "train {0}, validation {1}, test {2} images; findings {3}", splits.Train.Count, splits.Validation.Count, splits.Test.Count, string.Join(", ", splits.Train.Findings)));
+
+            var preprocessing = new Preprocessing { ResizeSize = size, CropSize = size };
+            using var model = TransferBuilder.FromResNet(ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1))
+                .WithPreprocessing(preprocessing)
+                .WithHead(Head.Mlp(64))
+                .ForFindings(splits.Train.Findings)
+                .OnDevice(torch.CPU)
+                .WithSeed(7)
+                .Build();
+            var loaderOptions = new LoaderOptions { BatchSize = 16, Seed = 3, Uncertainty = policy, CacheShorterSide = size };
+            // No flips or crops: left and right opacities are different findings.
+            using var train = new DataLoader(splits.Train, Transforms.ForEvaluation(model.Preprocessing), loaderOptions);
+            using var validation = model.CreateLoader(splits.Validation, training: false, loaderOptions);
+            string best = Path.Combine(output, "model.safetensors");
+            var result = model.Fit(train, validation, new TrainingOptions
+            {
+                Epochs = epochs,
+                LearningRate = 3e-3,
+                Seed = 5,
+                PositiveWeights = train.PositiveWeights(),
+                Schedule = LearningRateSchedule.CosineWithWarmup(),
+                Callbacks = new ITrainingCallback[] { new BestCheckpoint(best, TrainingMetric.ValidationAuc) },
+                Progress = new Progress(),
+            });
+            result.History.SaveCsv(Path.Combine(output, "history.csv"));
+            Console.WriteLine(result.History.Events.First(e => e.Kind == "task").Message);
+
+            using var chosen = TransferModel.Load(best, torch.CPU);
+            var thresholds = FindingThresholds.Choose(chosen.PredictFindings(splits.Validation), FindingThresholdRule.YoudenJ);
+            chosen.UseFindingThresholds(thresholds);
+            chosen.Save(best);
+            MultiLabelReport report = chosen.EvaluateFindings(splits.Test);
+            File.WriteAllText(Path.Combine(output, "findings.txt"), report.ToTable());
+            Console.WriteLine("Per-finding test metrics (thresholds: " + thresholds.Rule + "):");
+            Console.Write(report.ToTable());
+            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "mean AUROC {0:0.0000}", report.MacroAuroc));
+
+            // Grad-CAM of each finding's logit on the first test image: where the model looks for that finding.
+            var first = splits.Test.Samples[0].Path;
+            foreach (var finding in chosen.Findings)
+            {
+                var explanation = new GradCam().Explain(chosen, new[] { first }, finding)[0];
+                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "Grad-CAM {0}: p = {1:0.000}, peak at {2}", finding, explanation.TargetProbability, Peak(explanation.LowResolution)));
+            }
+
+            Console.WriteLine("Wrote " + best + ", history.csv and findings.txt to " + output);
+            return 0;
+        }
+
+        private static string Peak(Heatmap map)
+        {
+            int best = 0;
+            for (int i = 1; i < map.Values.Count; i++)
+            {
+                if (map.Values[i] > map.Values[best])
+                {
+                    best = i;
+                }
+            }
+
+            return string.Format(CultureInfo.InvariantCulture, "({0}, {1}) of {2}x{3}", best % map.Width, best / map.Width, map.Width, map.Height);
+        }
+
+        private static int Positive(string name, string value) =>
+            int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : throw new ArgumentException(name + " must be a positive integer; found '" + value + "'.");
+
+        private sealed class Progress : IProgress<TrainingProgress>
+        {
+            public void Report(TrainingProgress value)
+            {
+                if (value.Kind == TrainingProgressKind.Epoch && value.EpochRecord is { } record)
+                {
+                    Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "epoch {0}/{1}: train loss {2:0.0000}, validation loss {3:0.0000}, mean validation AUROC {4:0.0000}", record.Epoch, value.TotalEpochs, record.TrainLoss, record.ValidationLoss, record.ValidationAuc ?? double.NaN));
+                }
+            }
+        }
+    }
+}

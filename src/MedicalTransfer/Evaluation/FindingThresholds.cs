@@ -1,0 +1,206 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text.Json;
+using MedicalTransfer.Internal;
+
+namespace MedicalTransfer.Evaluation
+{
+    /// <summary>How <see cref="FindingThresholds.Choose"/> picks each finding's threshold on validation predictions.</summary>
+    public sealed class FindingThresholdRule
+    {
+        private FindingThresholdRule(string name, double target)
+        {
+            Name = name;
+            Target = target;
+        }
+
+        /// <summary>The threshold maximising sensitivity + specificity - 1 (ties: the higher threshold, fewer false positives).</summary>
+        public static FindingThresholdRule YoudenJ { get; } = new("youden", double.NaN);
+
+        /// <summary>The threshold maximising F1 = 2 PPV sensitivity / (PPV + sensitivity) (ties: the higher threshold).</summary>
+        public static FindingThresholdRule F1Optimal { get; } = new("f1", double.NaN);
+
+        internal string Name { get; }
+
+        internal double Target { get; }
+
+        /// <summary>The highest threshold whose sensitivity reaches <paramref name="sensitivity"/> (a screening operating point).</summary>
+        /// <param name="sensitivity">In (0, 1].</param>
+        /// <returns>The rule.</returns>
+        public static FindingThresholdRule TargetSensitivity(double sensitivity)
+        {
+            if (!(sensitivity > 0 && sensitivity <= 1))
+            {
+                throw new ArgumentOutOfRangeException(nameof(sensitivity), sensitivity, "A target sensitivity is in (0, 1].");
+            }
+
+            return new FindingThresholdRule("sensitivity", sensitivity);
+        }
+
+        /// <inheritdoc />
+        public override string ToString() => Name switch
+        {
+            "youden" => "Youden's J (validation)",
+            "f1" => "F1-optimal (validation)",
+            "fixed" => "fixed",
+            _ => string.Format(CultureInfo.InvariantCulture, "target sensitivity {0} (validation)", Target),
+        };
+
+        internal static FindingThresholdRule Fixed { get; } = new("fixed", double.NaN);
+
+        /// <summary>The threshold on one finding's observed validation labels and scores.</summary>
+        internal double Resolve(bool[] isPositive, double[] scores, string finding)
+        {
+            int positives = isPositive.Count(p => p);
+            if (positives == 0 || positives == isPositive.Length)
+            {
+                throw new ArgumentException(
+                    string.Format(CultureInfo.InvariantCulture, "Finding '{0}' has {1} positive and {2} negative observed validation labels: a threshold needs both. Use a larger validation split, or FindingThresholds.Fixed for this model.", finding, positives, isPositive.Length - positives),
+                    nameof(isPositive));
+            }
+
+            if (Name == "f1")
+            {
+                var pr = PrecisionRecallCurve.Compute(isPositive, scores);
+                int best = -1;
+                double bestF1 = double.NegativeInfinity;
+                for (int i = pr.Thresholds.Count - 1; i >= 0; i--)
+                {
+                    double p = pr.Precisions[i], r = pr.Recalls[i];
+                    double f1 = p + r == 0 ? 0 : 2 * p * r / (p + r);
+                    if (f1 > bestF1 + 1e-12)
+                    {
+                        bestF1 = f1;
+                        best = i;
+                    }
+                }
+
+                return pr.Thresholds[best];
+            }
+
+            var curve = RocCurve.Compute(isPositive, scores, dropIntermediate: false);
+            if (Name == "youden")
+            {
+                int best = 1;
+                for (int i = 1; i < curve.Thresholds.Count; i++)
+                {
+                    if (curve.TruePositiveRates[i] - curve.FalsePositiveRates[i] > curve.TruePositiveRates[best] - curve.FalsePositiveRates[best] + 1e-12)
+                    {
+                        best = i;
+                    }
+                }
+
+                return curve.Thresholds[best];
+            }
+
+            for (int i = 1; i < curve.Thresholds.Count; i++)
+            {
+                if (curve.TruePositiveRates[i] >= Target - 1e-12)
+                {
+                    return curve.Thresholds[i];
+                }
+            }
+
+            return curve.Thresholds[^1];
+        }
+    }
+
+    /// <summary>
+    /// One decision threshold per finding of a multi-label model: a finding is called present when its probability is at
+    /// least its threshold. Choose them on VALIDATION predictions (<see cref="Choose"/>), store them on the model with
+    /// <c>model.UseFindingThresholds(thresholds)</c> (saved with it, applied by prediction) and apply them unchanged to test.
+    /// </summary>
+    public sealed class FindingThresholds
+    {
+        private readonly double[] values;
+
+        private FindingThresholds(IReadOnlyList<string> findings, double[] values, string rule)
+        {
+            Findings = findings.ToArray();
+            this.values = values;
+            Rule = rule;
+        }
+
+        /// <summary>The findings, in the order of <see cref="Values"/>.</summary>
+        public IReadOnlyList<string> Findings { get; }
+
+        /// <summary>Each finding's threshold on its probability.</summary>
+        public IReadOnlyList<double> Values => Array.AsReadOnly(values);
+
+        /// <summary>How the thresholds were chosen, for reports.</summary>
+        public string Rule { get; }
+
+        /// <summary>Chooses each finding's threshold on its observed validation labels.</summary>
+        /// <param name="validation">Validation predictions (never the test split's).</param>
+        /// <param name="rule">For example <see cref="FindingThresholdRule.YoudenJ"/>.</param>
+        /// <returns>The thresholds.</returns>
+        /// <exception cref="ArgumentException">A finding lacks positive or negative observed validation labels.</exception>
+        public static FindingThresholds Choose(MultiLabelPredictions validation, FindingThresholdRule rule)
+        {
+            Guard.NotNull(validation);
+            Guard.NotNull(rule);
+            var chosen = new double[validation.Findings.Count];
+            for (int j = 0; j < chosen.Length; j++)
+            {
+                var (isPositive, scores) = validation.Column(j);
+                chosen[j] = rule.Resolve(isPositive, scores, validation.Findings[j]);
+            }
+
+            return new FindingThresholds(validation.Findings, chosen, rule.ToString());
+        }
+
+        /// <summary>The same threshold for every finding.</summary>
+        /// <param name="findings">The findings.</param>
+        /// <param name="threshold">In [0, 1]; the default is 0.5.</param>
+        /// <returns>The thresholds.</returns>
+        public static FindingThresholds Fixed(IReadOnlyList<string> findings, double threshold = 0.5)
+        {
+            Guard.NotNull(findings);
+            Guard.InRange(threshold, 0.0, 1.0);
+            return new FindingThresholds(findings, Enumerable.Repeat(threshold, findings.Count).ToArray(), string.Format(CultureInfo.InvariantCulture, "fixed {0}", threshold));
+        }
+
+        /// <summary>The threshold of a finding.</summary>
+        /// <param name="finding">Its name.</param>
+        /// <returns>The threshold.</returns>
+        public double For(string finding)
+        {
+            int index = ((string[])Findings).AsSpan().IndexOf(Guard.NotNull(finding));
+            return index >= 0 ? values[index] : throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "'{0}' is not one of the findings ({1}).", finding, string.Join(", ", Findings)), nameof(finding));
+        }
+
+        /// <inheritdoc />
+        public override string ToString() => Rule + ": " + string.Join(", ", Findings.Select((f, j) => string.Format(CultureInfo.InvariantCulture, "{0} {1:0.####}", f, values[j])));
+
+        internal string ToJson() => JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["rule"] = Rule,
+            ["findings"] = Findings,
+            ["thresholds"] = values,
+        });
+
+        /// <exception cref="FormatException">The text is not thresholds for these findings.</exception>
+        internal static FindingThresholds Parse(string json, IReadOnlyList<string> modelFindings)
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(json);
+                var root = document.RootElement;
+                var findings = root.GetProperty("findings").EnumerateArray().Select(e => e.GetString() ?? string.Empty).ToArray();
+                var values = root.GetProperty("thresholds").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+                if (!findings.SequenceEqual(modelFindings, StringComparer.Ordinal) || values.Length != findings.Length || values.Any(v => !(v >= 0 && v <= 1)))
+                {
+                    throw new FormatException("finding_thresholds do not match the model's findings, or a threshold is outside [0, 1]");
+                }
+
+                return new FindingThresholds(findings, values, root.GetProperty("rule").GetString() ?? string.Empty);
+            }
+            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                throw new FormatException("finding_thresholds is damaged (" + ex.Message + ")", ex);
+            }
+        }
+    }
+}
