@@ -110,6 +110,9 @@ namespace MedicalTransfer
         /// <summary>Held by every operation that must not overlap with another on this model (training, evaluation, explanations).</summary>
         internal ExclusiveUse Use { get; } = new();
 
+        /// <summary>Precision of the frozen leading stages while autograd is on (training); set by the trainer for the duration of a fit.</summary>
+        internal ComputePrecision FrozenPrefixPrecision { get; set; }
+
         /// <summary>
         /// Freezes exactly what <paramref name="spec"/> names and unfreezes everything else: frozen
         /// parameters get <c>requires_grad = false</c>, and frozen BatchNorm layers stay in evaluation mode
@@ -324,13 +327,14 @@ namespace MedicalTransfer
         private protected override Tensor RunStages(Tensor x, int first, int last)
         {
             int noGradUntil = first == 0 ? Math.Min(_frozenLeadingStages, last + 1) : 0;
-            if (noGradUntil > 0 && is_grad_enabled())
+            bool bfloat16 = FrozenPrefixPrecision == ComputePrecision.BFloat16;
+            if (noGradUntil > 0 && (is_grad_enabled() || bfloat16))
             {
                 using (no_grad())
                 {
                     for (int i = 0; i < noGradUntil; i++)
                     {
-                        x = RunStage(i, x);
+                        x = RunStage(i, x, bfloat16);
                     }
                 }
 

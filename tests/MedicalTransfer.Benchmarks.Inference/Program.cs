@@ -26,16 +26,21 @@ int images = Arg("--images", 96);
 bool folderOnly = args.Contains("--folder-only");
 bool skipEager = args.Contains("--skip-eager-folder");
 bool onnxOnly = args.Contains("--onnx-only"); // the first table without the (slow) TorchSharp rows
+// Issue 15: --depth picks the ResNet; --no-folder skips the PredictFolder table; --batches limits the batch sizes (1,16).
+int depth = Arg("--depth", 18);
+bool folderTable = !args.Contains("--no-folder");
+int[] batchSizes = args.Contains("--batch16-only") ? new[] { 16 } : new[] { 1, 16 };
 const int Threads = 2;
 set_num_threads(Threads);
 Console.WriteLine(Lscpu());
+Console.WriteLine("bfloat16: " + CpuCapabilities.Describe());
 Console.WriteLine($".NET {Environment.Version}, {Environment.ProcessorCount} logical cores, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at start; torch threads {get_num_threads()}, ORT intra-op threads {Threads}");
 
 string work = Path.Combine(Path.GetTempPath(), "mt-bench-inference-" + Guid.NewGuid().ToString("N"));
 Directory.CreateDirectory(work);
 try
 {
-    using var model = TransferBuilder.FromResNet(18).ForClasses("NORMAL", "PNEUMONIA").OnDevice(CPU).WithSeed(1).Build();
+    using var model = TransferBuilder.FromResNet(depth).ForClasses("NORMAL", "PNEUMONIA").OnDevice(CPU).WithSeed(1).Build();
     model.eval();
     string folded = Path.Combine(work, "folded.onnx"), unfolded = Path.Combine(work, "unfolded.onnx");
     model.ExportOnnx(folded);
@@ -49,7 +54,7 @@ try
     var sdk = model.AsClassifier();
 
     var configs = new List<(string Name, int Batch, Action Run)>();
-    foreach (int batch in new[] { 1, 16 })
+    foreach (int batch in batchSizes)
     {
         var input = rand(batch, 3, 224, 224).DetachFromDisposeScope();
         float[] pixels = input.data<float>().ToArray();
@@ -57,6 +62,11 @@ try
         if (!onnxOnly)
         {
             configs.Add(("SDK eager (TorchSharp modules)", batch, () => sdk.Classify(pixels, batch, 224, probabilities)));
+            // Issue 15: the SDK's defaults (above: NCHW, BatchNorm unfolded) against each lever on, and bfloat16.
+            configs.Add(("SDK eager, channels-last, folded", batch, () => WithLayout(model, channelsLast: true, fold: true, () => sdk.Classify(pixels, batch, 224, probabilities))));
+            configs.Add(("SDK eager, channels-last, unfolded", batch, () => WithLayout(model, channelsLast: true, fold: false, () => sdk.Classify(pixels, batch, 224, probabilities))));
+            configs.Add(("SDK eager, NCHW, folded", batch, () => WithLayout(model, channelsLast: false, fold: true, () => sdk.Classify(pixels, batch, 224, probabilities))));
+            configs.Add(("SDK eager, bfloat16 (channels-last, folded)", batch, () => WithLayout(model, channelsLast: true, fold: true, () => WithBFloat16(sdk, () => sdk.Classify(pixels, batch, 224, probabilities)))));
             configs.Add(("eager graph, BatchNorm unfolded", batch, () => Eager(eagerUnfolded, input)));
             configs.Add(("eager graph, BatchNorm folded", batch, () => Eager(eagerFolded, input)));
         }
@@ -96,7 +106,7 @@ try
     Console.WriteLine();
     Console.WriteLine("| configuration | batch | images/s (median of " + rounds + " rounds) | range | vs SDK eager | vs raw ORT |");
     Console.WriteLine("|---|---:|---:|---:|---:|---:|");
-    foreach (int batch in folderOnly ? Array.Empty<int>() : new[] { 1, 16 })
+    foreach (int batch in folderOnly ? Array.Empty<int>() : batchSizes)
     {
         double eager = onnxOnly ? double.NaN : Median(rates[("SDK eager (TorchSharp modules)", batch)]);
         double ort = Median(rates[("raw ONNX Runtime", batch)]);
@@ -109,6 +119,12 @@ try
     }
 
     Console.WriteLine($"(eager graph: {eagerUnfolded.Nodes} nodes unfolded, {eagerFolded.Nodes} folded)");
+
+    if (!folderTable)
+    {
+        Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Trim()} at the end");
+        return 0;
+    }
 
     // PredictFolder on 512x512 16-bit PNGs against the same classifier on prepared tensors, batch 16. The pipeline
     // alone (a classifier that computes nothing) says what decoding costs: on a machine where decoding and
@@ -203,6 +219,36 @@ static double FolderRate(IImageClassifier c, string folder, int workers)
         }
     }).GetAwaiter().GetResult();
     return n / clock.Elapsed.TotalSeconds;
+}
+
+static void WithLayout(BackboneNetwork model, bool channelsLast, bool fold, Action run)
+{
+    (bool oldLayout, bool oldFold) = (model.ChannelsLast, model.FoldBatchNorm);
+    model.ChannelsLast = channelsLast;
+    model.FoldBatchNorm = fold;
+    try
+    {
+        run();
+    }
+    finally
+    {
+        model.ChannelsLast = oldLayout;
+        model.FoldBatchNorm = oldFold;
+    }
+}
+
+static void WithBFloat16(IImageClassifier classifier, Action run)
+{
+    var torchClassifier = (TorchClassifier)classifier;
+    torchClassifier.Precision = ComputePrecision.BFloat16;
+    try
+    {
+        run();
+    }
+    finally
+    {
+        torchClassifier.Precision = ComputePrecision.Float32;
+    }
 }
 
 static void Eager(EagerGraph graph, Tensor input)

@@ -29,7 +29,11 @@ using static TorchSharp.torch;
 // The C allocator: by default every variant runs with freed memory kept for reuse, the Trainer's default
 // (TrainingOptions.RetainFreedMemory; process-wide, so it is set once before the first variant and the raw loop gets it
 // too); --default-allocator leaves glibc as it is for all of them. The page-fault column shows the difference.
-var settings = Settings.Parse(args);
+// Issue 15: rows (b)-(e) run with model.ChannelsLast and model.FoldBatchNorm on; --nchw adds (b')-(d') with both
+// off (the SDK's default layout), so the two are compared in the same run; the table header prints the CPU's bfloat16 flags.
+bool nchwRows = args.Contains("--nchw");
+var settings = Settings.Parse(args.Where(a => a != "--nchw").ToArray());
+Console.WriteLine("bfloat16: " + MedicalTransfer.Models.CpuCapabilities.Describe() + $"; load average {File.ReadAllText("/proc/loadavg").Trim()}");
 torch.set_num_threads(settings.Threads);
 Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "TorchSharp {0}, {1} thread(s), batch {2}, {3}x{3}, {4} rounds x (1 + {5}) steps per variant, {6}, {7} logical CPUs", typeof(torch).Assembly.GetName().Version, torch.get_num_threads(), settings.Batch, settings.Size, settings.Rounds, settings.Steps, Environment.OSVersion, Environment.ProcessorCount));
 
@@ -71,6 +75,20 @@ foreach (int depth in settings.Models)
         variants.Add(new TrainerOnTensors("(d) Trainer, Layers.All", depth, Layers.All, images, labels, settings.Batch, settings.Options));
     }
 
+    if (nchwRows)
+    {
+        variants.Add(new TrainerOnTensors("(b') Trainer, full, NCHW unfolded (default)", depth, Layers.None, images, labels, settings.Batch, settings.Options, legacyLayout: true));
+        if (settings.Runs('c'))
+        {
+            variants.Add(new TrainerOnTensors("(c') Trainer, UpTo(2), NCHW unfolded (default)", depth, Layers.UpTo(2), images, labels, settings.Batch, settings.Options, legacyLayout: true));
+        }
+
+        if (settings.Runs('d'))
+        {
+            variants.Add(new TrainerOnTensors("(d') Trainer, All, NCHW unfolded (default)", depth, Layers.All, images, labels, settings.Batch, settings.Options, legacyLayout: true));
+        }
+    }
+
     if (settings.Loader && settings.Runs('e'))
     {
         variants.Add(new TrainerOnLoader("(e) Trainer + DataLoader, full", depth, settings.Batch, batches, settings.Size, settings.Options));
@@ -101,6 +119,7 @@ foreach (int depth in settings.Models)
 }
 
 Console.WriteLine();
+Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Trim()} at the end");
 Console.WriteLine("| Model | Variant | images/s (median step) | images/s (mean) | vs (a) | vs (b) | page faults/step |");
 Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
 foreach (var row in rows)
@@ -187,11 +206,13 @@ internal sealed class TrainerOnTensors : Variant
     private readonly Tensor validationLabels;
     private readonly TrainingOptions options;
 
-    public TrainerOnTensors(string name, int depth, FreezeSpec freeze, Tensor images, Tensor labels, int batch, TrainingOptions options)
+    public TrainerOnTensors(string name, int depth, FreezeSpec freeze, Tensor images, Tensor labels, int batch, TrainingOptions options, bool legacyLayout = false)
         : base(name)
     {
         this.options = options;
         model = Build(depth, freeze, new[] { "NORMAL", "PNEUMONIA" });
+        model.ChannelsLast = !legacyLayout;
+        model.FoldBatchNorm = !legacyLayout;
         train = new TensorBatchSource(images, labels, batch);
         validationImages = images.narrow(0, 0, batch);
         validationLabels = labels.narrow(0, 0, batch);

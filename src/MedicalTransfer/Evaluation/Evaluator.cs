@@ -173,6 +173,7 @@ namespace MedicalTransfer.Evaluation
         private static (int[] Labels, double[] Probabilities, int[] Indices, DataQualityReport Quality) Run(TransferModel model, ImageDataset dataset, PredictionOptions options, CancellationToken cancellationToken)
         {
             using var use = model.Use.Acquire("Evaluator.Predict");
+            using var precision = Models.PrecisionChoice.ForInference(model, options.Precision, "PredictionOptions.Precision", logger: null);
             var loader = (options.Loader ?? new LoaderOptions()) with { Sampling = SamplingMode.Sequential, DropLast = false };
             var transform = TransformFor(model.Preprocessing, options.Augmentation);
             var labels = new List<int>(dataset.Count);

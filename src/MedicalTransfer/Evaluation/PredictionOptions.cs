@@ -35,6 +35,14 @@ namespace MedicalTransfer.Evaluation
         /// <value>The default is <see cref="TestTimeAugmentation.None"/>.</value>
         public TestTimeAugmentation Augmentation { get; init; } = TestTimeAugmentation.None;
 
+        /// <summary>
+        /// Precision of the backbone's stages while evaluating: <see cref="Models.ComputePrecision.BFloat16"/> is faster
+        /// on CPUs with AVX512-BF16 or AMX, emulated and slower elsewhere (a warning is traced), and changes results
+        /// slightly (docs/training.md). Only ResNet backbones take it.
+        /// </summary>
+        /// <value>The default is <see cref="Models.ComputePrecision.Float32"/>.</value>
+        public Models.ComputePrecision Precision { get; init; } = Models.ComputePrecision.Float32;
+
         internal PredictionOptions Validate()
         {
             if ((Augmentation & ~(TestTimeAugmentation.HorizontalFlip | TestTimeAugmentation.FiveCrop)) != 0)

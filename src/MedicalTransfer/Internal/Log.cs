@@ -13,5 +13,8 @@ namespace MedicalTransfer.Internal
 
         [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Saved model to {Path}")]
         public static partial void ModelSaved(ILogger logger, string path);
+
+        [LoggerMessage(EventId = 1800, Level = LogLevel.Warning, Message = "{Option} is BFloat16 but this CPU has no native bfloat16 ({Capabilities}): it is emulated, slower than Float32")]
+        public static partial void BFloat16Emulated(ILogger logger, string option, string capabilities);
     }
 }

@@ -33,5 +33,11 @@ namespace MedicalTransfer.Models
 
         /// <summary>The block modules of a stage whose blocks form a chain (see <see cref="StageLayout.BlocksAreChain"/>), or <see langword="null"/>.</summary>
         public virtual IReadOnlyList<nn.Module<Tensor, Tensor>>? ChainBlocks(int index) => null;
+
+        /// <summary>
+        /// Whether every convolution of the stages runs through <see cref="ConvolutionWithBatchNorm"/>, so the stages
+        /// can compute in bfloat16 from folded runtime copies of the weights (nothing else in them has parameters).
+        /// </summary>
+        public virtual bool SupportsBFloat16 => false;
     }
 }

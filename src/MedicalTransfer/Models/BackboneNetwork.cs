@@ -38,6 +38,34 @@ namespace MedicalTransfer.Models
         /// <summary>Channels of the images the network takes: 3, or 1 for a network built for gray input.</summary>
         public int InputChannels => _body.InputChannels;
 
+        /// <summary>
+        /// Whether the backbone's stages run with channels-last activations on the CPU (the input is copied once into
+        /// that layout and the convolutions keep it), which oneDNN's convolutions can compute faster; results equal
+        /// the NCHW ones within floating-point reordering (docs/training.md), but an image alone and the same image in
+        /// a batch may then differ in the last bits. Outputs keep their shapes; a feature map from
+        /// <see cref="ForwardTo"/> may be channels-last in memory (call <c>contiguous()</c> before reading its raw
+        /// data). Has no effect on CUDA. Off by default until it is measured faster on a quiet machine
+        /// (docs/performance.md).
+        /// </summary>
+        /// <value>The default is <see langword="false"/>.</value>
+        public bool ChannelsLast { get; set; }
+
+        /// <summary>
+        /// Whether a convolution followed by a BatchNorm in evaluation mode (a frozen stage while training, every
+        /// stage in evaluation mode) runs as one convolution with bias whose weights are folded from the current
+        /// parameters and running statistics at each call. A runtime view: parameters, state dict and checkpoints
+        /// are unchanged, and a trainable stage in training mode is never folded. Only the ResNets' blocks fold.
+        /// Off by default until it is measured faster on a quiet machine (docs/performance.md).
+        /// </summary>
+        /// <value>The default is <see langword="false"/>.</value>
+        public bool FoldBatchNorm { get; set; }
+
+        /// <summary>Precision of the backbone's stages when autograd is off (prediction, evaluation); set by their options for the duration of a call.</summary>
+        internal ComputePrecision InferencePrecision { get; set; }
+
+        /// <summary>Whether the backbone can compute in <see cref="ComputePrecision.BFloat16"/>.</summary>
+        internal bool SupportsBFloat16 => _body.SupportsBFloat16;
+
         /// <summary>The backbone's modules and how to run its stages.</summary>
         internal Backbone Body => _body;
 
@@ -100,20 +128,40 @@ namespace MedicalTransfer.Models
         /// <summary>Runs stages <paramref name="first"/>..<paramref name="last"/> (indices into <see cref="BackboneArchitecture.StageNames"/>).</summary>
         private protected virtual Tensor RunStages(Tensor x, int first, int last)
         {
+            bool bfloat16 = InferencePrecision == ComputePrecision.BFloat16 && !is_grad_enabled();
             for (int i = first; i <= last; i++)
             {
-                x = RunStage(i, x);
+                x = RunStage(i, x, bfloat16);
             }
 
-            return x;
+            // Whatever ran in bfloat16, callers get 32-bit floats.
+            return x.dtype == ScalarType.BFloat16 ? x.to(ScalarType.Float32) : x;
         }
 
-        private protected Tensor RunStage(int index, Tensor x)
+        /// <summary>Runs one stage; a backbone stage in bfloat16 when <paramref name="bfloat16"/> and the backbone supports it.</summary>
+        private protected Tensor RunStage(int index, Tensor x, bool bfloat16 = false)
         {
             int backboneStages = _body.Architecture.BackboneStageNames.Count;
             if (index < backboneStages)
             {
+                bfloat16 &= _body.SupportsBFloat16;
+                if (!bfloat16 && x.dtype == ScalarType.BFloat16)
+                {
+                    x = x.to(ScalarType.Float32);
+                }
+
+                if (ChannelsLast && x.device_type == DeviceType.CPU)
+                {
+                    x = MemoryLayout.ToChannelsLast(x);
+                }
+
+                using var execution = StageExecution.Enter(FoldBatchNorm, bfloat16);
                 return _body.RunStage(index, x);
+            }
+
+            if (x.dtype == ScalarType.BFloat16)
+            {
+                x = x.to(ScalarType.Float32);
             }
 
             return index == backboneStages ? _body.Pool(x) : _classifier.call(x);

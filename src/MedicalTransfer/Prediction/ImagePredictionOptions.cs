@@ -40,6 +40,14 @@ namespace MedicalTransfer.Prediction
         /// <value>The default is <see langword="null"/>: no progress reports.</value>
         public IProgress<PredictionProgress>? Progress { get; init; }
 
+        /// <summary>
+        /// Precision of the backbone's stages: <see cref="Models.ComputePrecision.BFloat16"/> is faster on CPUs with
+        /// AVX512-BF16 or AMX, emulated and slower elsewhere (a warning is traced), and changes probabilities slightly
+        /// (docs/training.md). Only a <see cref="TransferModel"/>'s classifier with a ResNet backbone takes it.
+        /// </summary>
+        /// <value>The default is <see cref="Models.ComputePrecision.Float32"/>.</value>
+        public Models.ComputePrecision Precision { get; init; } = Models.ComputePrecision.Float32;
+
         internal ImagePredictionOptions Validate()
         {
             Check(BatchSize is >= 1 and <= 4096, nameof(BatchSize), BatchSize, "from 1 to 4096");

@@ -42,6 +42,14 @@ namespace MedicalTransfer.Prediction
         {
             this.classifier = classifier;
             this.options = (options ?? new ImagePredictionOptions()).Validate();
+            if (classifier is TorchClassifier own)
+            {
+                own.Precision = this.options.Precision;
+            }
+            else if (this.options.Precision != Models.ComputePrecision.Float32)
+            {
+                throw new ArgumentException(string.Format(System.Globalization.CultureInfo.InvariantCulture, "ImagePredictionOptions.Precision is {0}, but {1} computes in its own precision; reduced precision applies to a TransferModel's own classifier (model.AsClassifier()).", this.options.Precision, classifier.GetType().Name), nameof(options));
+            }
             var p = classifier.Preprocessing;
             fiveCrop = (this.options.Augmentation & TestTimeAugmentation.FiveCrop) != 0;
             flip = (this.options.Augmentation & TestTimeAugmentation.HorizontalFlip) != 0;

@@ -12,6 +12,9 @@ namespace MedicalTransfer.Prediction
 
         public TorchClassifier(TransferModel model) => this.model = model;
 
+        /// <summary>Precision of the backbone's stages, from <see cref="ImagePredictionOptions.Precision"/>.</summary>
+        internal Models.ComputePrecision Precision { get; set; }
+
         public IReadOnlyList<string> ClassNames => model.ClassNames;
 
         public Preprocessing Preprocessing => model.Preprocessing;
@@ -27,6 +30,7 @@ namespace MedicalTransfer.Prediction
         public void Classify(float[] images, int count, int size, double[] probabilities)
         {
             using var use = model.Use.Acquire("Predict");
+            using var precision = Models.PrecisionChoice.ForInference(model, Precision, "ImagePredictionOptions.Precision", logger: null);
             bool wasTraining = model.training;
             model.eval();
             try

@@ -102,6 +102,7 @@ namespace MedicalTransfer.Training
             cancellationToken.ThrowIfCancellationRequested();
             using var use = model.Use.Acquire(phases.Count == 1 && phases[0].Name == "fit" ? "training (Fit)" : "training (FitProgressive)");
             var log = options.Logger;
+            using var precision = Models.PrecisionChoice.ForFrozenPrefix(model, options.FrozenPrefixPrecision, "TrainingOptions.FrozenPrefixPrecision", log);
             TrainingCheckpoint? resume = options.ResumeFrom is null ? null : TrainingCheckpoint.ReadFor(options.ResumeFrom, model);
             ParameterOptimizer? optimizer = null;
             try

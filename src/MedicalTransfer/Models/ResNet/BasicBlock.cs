@@ -58,8 +58,8 @@ namespace MedicalTransfer.Models
         public override Tensor forward(Tensor input)
         {
             using var scope = NewDisposeScope();
-            var x = functional.relu(bn1.call(conv1.call(input)), inplace: true);
-            x = bn2.call(conv2.call(x));
+            var x = functional.relu(ConvolutionWithBatchNorm.Run(conv1, bn1, input), inplace: true);
+            x = ConvolutionWithBatchNorm.Run(conv2, bn2, x);
             var identity = Shortcut.Apply(downsample, input);
             return functional.relu(x.add_(identity), inplace: true).MoveToOuterDisposeScope();
         }

@@ -63,9 +63,9 @@ namespace MedicalTransfer.Models
         public override Tensor forward(Tensor input)
         {
             using var scope = NewDisposeScope();
-            var x = functional.relu(bn1.call(conv1.call(input)), inplace: true);
-            x = functional.relu(bn2.call(conv2.call(x)), inplace: true);
-            x = bn3.call(conv3.call(x));
+            var x = functional.relu(ConvolutionWithBatchNorm.Run(conv1, bn1, input), inplace: true);
+            x = functional.relu(ConvolutionWithBatchNorm.Run(conv2, bn2, x), inplace: true);
+            x = ConvolutionWithBatchNorm.Run(conv3, bn3, x);
             var identity = Shortcut.Apply(downsample, input);
             return functional.relu(x.add_(identity), inplace: true).MoveToOuterDisposeScope();
         }

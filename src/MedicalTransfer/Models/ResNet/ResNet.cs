@@ -84,10 +84,12 @@ namespace MedicalTransfer.Models
         public override IReadOnlyList<(string Name, nn.Module Module)> Modules { get; }
 
         public override Tensor RunStage(int index, Tensor x) => index == 0
-            ? maxpool.call(functional.relu(bn1.call(conv1.call(x)), inplace: true))
+            ? maxpool.call(functional.relu(ConvolutionWithBatchNorm.Run(conv1, bn1, x), inplace: true))
             : layers[index - 1].call(x);
 
         public override Tensor Pool(Tensor x) => avgpool.call(x).flatten(1);
+
+        public override bool SupportsBFloat16 => true;
 
         public override IReadOnlyList<Module<Tensor, Tensor>>? ChainBlocks(int index) =>
             index == 0 ? null : layers[index - 1].children().Cast<Module<Tensor, Tensor>>().ToArray();

@@ -25,14 +25,14 @@ namespace MedicalTransfer.Models
                 return input;
             }
 
-            // Inference and frozen stages (most calls) never take the matrix product: no need to look the layers up.
-            if (!PointwiseConvolution.MayNeedProduct(input))
+            // Without folding, inference never takes the matrix product: no need to look the layers up.
+            if (!StageExecution.Fold && !PointwiseConvolution.MayNeedProduct(input))
             {
                 return projection.call(input);
             }
 
             var layers = projection.children().ToArray();
-            return ((BatchNorm2d)layers[1]).call(PointwiseConvolution.Apply((Conv2d)layers[0], input));
+            return ConvolutionWithBatchNorm.Run((Conv2d)layers[0], (BatchNorm2d)layers[1], input);
         }
     }
 }
