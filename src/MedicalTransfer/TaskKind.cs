@@ -3,7 +3,7 @@ namespace MedicalTransfer
     /// <summary>What a model's logits mean: one class per image, or an independent yes/no per finding.</summary>
     public enum TaskKind
     {
-        /// <summary>One class per image (<see cref="TransferBuilder.ForClasses"/>): softmax over the logits, cross-entropy loss.</summary>
+        /// <summary>One class per image (<see cref="TransferBuilder.ForClasses(string[])"/>): softmax over the logits, cross-entropy loss.</summary>
         SingleLabel = 0,
 
         /// <summary>

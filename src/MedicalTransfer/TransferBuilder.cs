@@ -238,7 +238,7 @@ namespace MedicalTransfer
         /// <summary>
         /// Makes a multi-label model (<see cref="TaskKind.MultiLabel"/>, CheXNet/CheXpert style): one logit per finding, in this
         /// order, each read through its own sigmoid, so an image can show several findings at once. Train it on a table with
-        /// finding columns (<see cref="ImageTable"/>); see docs/multi-label.md. Use instead of <see cref="ForClasses"/>.
+        /// finding columns (<see cref="ImageTable"/>); see docs/multi-label.md. Use instead of <see cref="ForClasses(string[])"/>.
         /// </summary>
         /// <param name="findings">At least one distinct, non-empty finding name, for example "Atelectasis", "Cardiomegaly".</param>
         /// <returns>This builder.</returns>

@@ -231,7 +231,7 @@ namespace MedicalTransfer
                     var classes = JsonSerializer.Deserialize<string[]>(Required(metadata, "classes", path)) ?? Array.Empty<string>();
                     var preprocessing = PreprocessingJson.Parse(Required(metadata, "preprocessing", path));
                     var head = HeadSpec.Parse(Required(metadata, "head", path), customHead);
-                    ModelFileSize.Check(path, new FileInfo(path).Length, architecture, classes.Length, head);
+                    ModelFileSize.Check(path, new FileInfo(path).Length, architecture, inputChannels, classes.Length, head);
                     var task = !metadata.TryGetValue("task", out var taskName) ? TaskKind.SingleLabel : TaskKindNames.Parse(taskName);
                     model = new TransferModel(architecture, inputChannels, head, classes, preprocessing, task);
                     model.UncertaintyPolicy = metadata.TryGetValue("uncertainty_policy", out var policy) ? UncertaintyPolicy.Parse(policy) : null;

@@ -41,6 +41,21 @@ namespace MedicalTransfer.Tests
         }
 
         [Fact]
+        public void SaveLoad_GrayModelWithMlpHead_PassesTheFileSizeCheck()
+        {
+            // The size check once counted a three-channel stem for every model and refused gray files as too small.
+            using var folder = new TestSupport.TempFolder();
+            string path = folder.File("gray.safetensors");
+            using (var model = TransferBuilder.FromResNet(ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1)).WithInputChannels(1).WithHead(Head.Mlp(16)).ForClasses("a", "b").OnDevice(CPU).WithSeed(2).Build())
+            {
+                model.Save(path);
+            }
+
+            using var loaded = TransferModel.Load(path, CPU);
+            Assert.Equal(1, loaded.InputChannels);
+        }
+
+        [Fact]
         public void Load_WeightsDoNotFit_ThrowsAndLeavesNoTensorAlive()
         {
             using var folder = new TestSupport.TempFolder();

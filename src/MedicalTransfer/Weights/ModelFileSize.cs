@@ -14,7 +14,7 @@ namespace MedicalTransfer.Weights
     internal static class ModelFileSize
     {
         /// <summary>Throws <see cref="WeightsFormatException"/> when <paramref name="fileBytes"/> cannot hold the described model's float32 weights.</summary>
-        public static void Check(string path, long fileBytes, BackboneArchitecture architecture, int classes, HeadSpec head)
+        public static void Check(string path, long fileBytes, BackboneArchitecture architecture, int inputChannels, int classes, HeadSpec head)
         {
             long budget = fileBytes / 4; // parameters and buffers the file can hold, as float32
             long count = 0;
@@ -27,8 +27,8 @@ namespace MedicalTransfer.Weights
 
             bool over = architecture switch
             {
-                ResNetArchitecture resnet => CountResNet(resnet, Add),
-                DenseNetArchitecture densenet => CountDenseNet(densenet, Add),
+                ResNetArchitecture resnet => CountResNet(resnet, inputChannels, Add),
+                DenseNetArchitecture densenet => CountDenseNet(densenet, inputChannels, Add),
                 _ => false, // EfficientNet: only the eight catalogued widths parse, all bounded
             };
 
@@ -55,11 +55,11 @@ namespace MedicalTransfer.Weights
         private static long Bn(long c) => 4 * c;
 
         /// <summary>Adds a DenseNet's parameters and buffers block by block; true as soon as the budget is passed.</summary>
-        private static bool CountDenseNet(DenseNetArchitecture architecture, Func<long, bool> add)
+        private static bool CountDenseNet(DenseNetArchitecture architecture, long inputChannels, Func<long, bool> add)
         {
             long growth = architecture.GrowthRate, bottleneck = DenseNetArchitecture.BottleneckSize * growth;
             long channels = architecture.InitialFeatures;
-            bool over = add((channels * 3 * 7 * 7) + Bn(channels));
+            bool over = add((channels * inputChannels * 7 * 7) + Bn(channels));
             for (int b = 0; b < architecture.BlockDepths.Count && !over; b++)
             {
                 for (int l = 0; l < architecture.BlockDepths[b] && !over; l++)
@@ -79,9 +79,9 @@ namespace MedicalTransfer.Weights
         }
 
         /// <summary>Adds a ResNet's parameters and buffers block by block; true as soon as the budget is passed.</summary>
-        private static bool CountResNet(ResNetArchitecture architecture, Func<long, bool> add)
+        private static bool CountResNet(ResNetArchitecture architecture, long inputChannels, Func<long, bool> add)
         {
-            bool over = add((64L * 3 * 7 * 7) + Bn(64));
+            bool over = add((64L * inputChannels * 7 * 7) + Bn(64));
             long inplanes = 64;
             int expansion = architecture.Expansion;
             for (int s = 0; s < 4 && !over; s++)
