@@ -696,3 +696,36 @@ namespace MedicalTransfer.Tests.Docs.Architectures
         }
     }
 }
+
+namespace MedicalTransfer.Tests.Docs.MultiLabel
+{
+    internal static class MultiLabelSnippets
+    {
+        public static void CheXpert()
+        {
+            var dataset = ImageTable.Load("CheXpert-v1.0-small/train.csv", ImageTableLayouts.CheXpert, new ImageTableOptions { Root = "/data" });
+            var splits = dataset.Split(new SplitOptions { ValidationFraction = 0.1, TestFraction = 0.1, Seed = 42 });
+
+            using var model = TransferBuilder.FromDenseNet(121).WithPretrained(DenseNetWeights.ImageNet)
+                .ForFindings(dataset.Findings)                      // one logit per finding, a sigmoid each
+                .Build();
+
+            var policy = UncertaintyPolicy.Zeros.With("Atelectasis", UncertainLabel.Ones).With("Edema", UncertainLabel.Ones);
+            var options = new LoaderOptions { BatchSize = 16, Uncertainty = policy };
+            using var train = new DataLoader(splits.Train, Transforms.ForTraining(model.Preprocessing), options);
+            using var validation = model.CreateLoader(splits.Validation, training: false, options);
+
+            model.Fit(train, validation, new TrainingOptions
+            {
+                Epochs = 10,
+                PositiveWeights = train.PositiveWeights(),          // negatives / positives per finding, training split
+                Callbacks = new ITrainingCallback[] { new BestCheckpoint("best.safetensors", TrainingMetric.ValidationAuc) },
+            });
+
+            using var best = TransferModel.Load("best.safetensors");
+            best.UseFindingThresholds(FindingThresholds.Choose(best.PredictFindings(splits.Validation), FindingThresholdRule.YoudenJ));
+            best.Save("best.safetensors");                          // thresholds travel with the model
+            Console.WriteLine(best.EvaluateFindings(splits.Test).ToTable());
+        }
+    }
+}
