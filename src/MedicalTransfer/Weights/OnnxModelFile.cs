@@ -167,6 +167,12 @@ namespace MedicalTransfer.Weights
                 throw new WeightsFormatException(string.Format(CultureInfo.InvariantCulture, "'{0}': the tensor '{1}' used by {2} is stored externally but names no file (no 'location' entry).", modelPath, tensor.Name, context));
             }
 
+            if (location.AsSpan().IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+            {
+                // Path.GetFullPath would throw ArgumentException on these (a NUL byte on Linux): the file is damaged.
+                throw new WeightsFormatException(string.Format(CultureInfo.InvariantCulture, "'{0}': the tensor '{1}' used by {2} names an external file with a character no file name can hold (a NUL or control character). The file is damaged.", modelPath, tensor.Name, context));
+            }
+
             string full = Path.GetFullPath(Path.Combine(folder, location));
             string folderWithSeparator = folder.EndsWith(Path.DirectorySeparatorChar) ? folder : folder + Path.DirectorySeparatorChar;
             if (Path.IsPathRooted(location) || !full.StartsWith(folderWithSeparator, StringComparison.Ordinal) || LeadsThroughLink(folder, full))

@@ -138,6 +138,14 @@ namespace MedicalTransfer.Weights
 
             public OnnxImportResult Run(bool materialize = true)
             {
+                // The walk follows each node's first output; a node without any (never valid ONNX for these operators)
+                // would otherwise fail as an ArgumentOutOfRangeException deep inside it (found by fuzzing).
+                var outputless = _graph.Node.FirstOrDefault(n => n.Output.Count == 0);
+                if (outputless is not null)
+                {
+                    throw Unsupported(outputless, "it has no output; every operator of a ResNet produces one");
+                }
+
                 var inputs = _graph.Input.Where(i => !_initializers.ContainsKey(i.Name)).ToList();
                 if (inputs.Count != 1)
                 {

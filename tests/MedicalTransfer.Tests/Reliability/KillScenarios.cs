@@ -46,6 +46,9 @@ namespace MedicalTransfer.Tests.Reliability
         /// </summary>
         public abstract int MaxDelayMs { get; }
 
+        /// <summary>The shortest delay after the progress lines (see <see cref="MaxDelayMs"/>); 0 by default.</summary>
+        public virtual int MinDelayMs => 0;
+
         /// <summary>The start of the lines the host prints after each completed step, or null.</summary>
         public virtual string? ProgressPrefix => null;
 
@@ -271,15 +274,34 @@ namespace MedicalTransfer.Tests.Reliability
     /// <summary>ExportOnnx (through AtomicFile) over the same file, alternating two models: the file is always A's or B's export, bit for bit.</summary>
     internal sealed class OnnxExportScenario : KillScenario
     {
+        private int _cycleMs = 300;
+
         public override string Name => "onnx-export";
 
         public override int Kills => 16;
 
-        public override int MaxDelayMs => 300;
+        // An export builds the whole graph in memory and only then writes it, in the last part of each cycle: the
+        // kills come 60% to 110% of a measured cycle after an "exported" line, so that they land in writes however
+        // loaded the machine is (a fixed window landed none in 16 under a load average of 60).
+        public override int MinDelayMs => _cycleMs * 6 / 10;
+
+        public override int MaxDelayMs => (_cycleMs * 11 / 10) + 1;
 
         public override string? ProgressPrefix => "exported ";
 
+        public override int MinProgressLines => 1;
+
         public override int MaxProgressLines => 3;
+
+        public override void Prepare()
+        {
+            using HostProcess host = StartHost();
+            host.WaitForLine("ready", TimeSpan.FromMinutes(2));
+            host.WaitForLines(ProgressPrefix!, 1, TimeSpan.FromMinutes(2));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            host.WaitForLines(ProgressPrefix!, 3, TimeSpan.FromMinutes(2));
+            _cycleMs = Math.Max(20, (int)clock.ElapsedMilliseconds / 2);
+        }
 
         public override int Seed => 1804;
 

@@ -61,7 +61,7 @@ namespace MedicalTransfer.Tests.Reliability
                     host.WaitForLines(scenario.ProgressPrefix!, steps, TimeSpan.FromMinutes(2));
                 }
 
-                Thread.Sleep(random.Next(scenario.MaxDelayMs));
+                Thread.Sleep(random.Next(scenario.MinDelayMs, scenario.MaxDelayMs));
                 bool finishedFirst = host.HasExited;
                 host.Kill();
                 lastKill.Restart();
