@@ -63,7 +63,7 @@ namespace MedicalTransfer
         public bool IsMultiLabel => TaskKind == TaskKind.MultiLabel;
 
         /// <summary>The findings of a multi-label model, in the order of the logits; empty for a single-label model.</summary>
-        public IReadOnlyList<string> Findings => IsMultiLabel ? ClassNames : Array.Empty<string>();
+        public IReadOnlyList<string> Findings => IsMultiLabel ? ClassNames : Array.AsReadOnly(Array.Empty<string>());
 
         /// <summary>
         /// How uncertain labels were turned into targets when this multi-label model was last trained (recorded by training and

@@ -181,9 +181,14 @@ namespace MedicalTransfer.Tests.Docs
             }
 
             splits = ImageFolder.LoadSplits(_folder.Path);
+            var table = SyntheticChestXRay.WriteCheXpertTable(Path.Combine(_folder.Path, "chexpert"), new SyntheticChestXRayOptions { Count = 14, Size = 32, Seed = 1 });
+            dataset = ImageTable.Load(table.TrainTable, ImageTableLayouts.CheXpert, new ImageTableOptions { Root = table.Root });
         }
 
         public DatasetSplits splits { get; }
+
+        /// <summary>A CheXpert-style multi-finding table (docs/multi-label.md's <c>dataset</c>).</summary>
+        public ImageDataset dataset { get; }
 
         public void Dispose() => _folder.Dispose();
     }
