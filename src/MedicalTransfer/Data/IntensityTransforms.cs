@@ -313,49 +313,92 @@ namespace MedicalTransfer.Data
             }
         }
 
+        /// <summary>
+        /// OpenCV's <c>createCLAHE(clipLimit, (tiles, tiles)).apply</c>, step for step, on <paramref name="bins"/>
+        /// levels: a size that is not a multiple of the grid is first padded at the right and bottom by reflection
+        /// (BORDER_REFLECT_101; by a whole tile on the side that already divides, as OpenCV does); each tile's
+        /// histogram is clipped at <c>max(1, (int)(clipLimit * tilePixels / bins))</c>, the excess added evenly and
+        /// its remainder one by one every <c>bins / remainder</c> bins; each tile maps a bin to
+        /// <c>round(cdf * (bins - 1) / tilePixels)</c> levels; pixels blend the four nearest tile maps bilinearly in
+        /// single precision. The one difference: the result stays a float (level / (bins - 1)) instead of being
+        /// rounded to an integer level, so OpenCV's output is the SDK's times (bins - 1), rounded.
+        /// </summary>
         public static void Clahe(Span<float> plane, int width, int height, int bins, double clipLimit, int tiles)
         {
             int tilesX = Math.Min(tiles, width), tilesY = Math.Min(tiles, height);
+            bool divides = width % tilesX == 0 && height % tilesY == 0;
+            int tileWidth = divides ? width / tilesX : (width + tilesX - (width % tilesX)) / tilesX;
+            int tileHeight = divides ? height / tilesY : (height + tilesY - (height % tilesY)) / tilesY;
+            int tilePixels = tileWidth * tileHeight;
+            int limit = clipLimit > 0 ? Math.Max(1, (int)(clipLimit * tilePixels / bins)) : int.MaxValue;
+            float lutScale = (float)(bins - 1) / tilePixels;
             var maps = new float[tilesY, tilesX][];
             var histogram = new int[bins];
             for (int ty = 0; ty < tilesY; ty++)
             {
-                int y0 = ty * height / tilesY, y1 = (ty + 1) * height / tilesY;
                 for (int tx = 0; tx < tilesX; tx++)
                 {
-                    int x0 = tx * width / tilesX, x1 = (tx + 1) * width / tilesX;
                     Array.Clear(histogram);
-                    for (int y = y0; y < y1; y++)
+                    for (int y = ty * tileHeight; y < (ty + 1) * tileHeight; y++)
                     {
-                        for (int x = x0; x < x1; x++)
+                        int row = Reflect101(y, height) * width;
+                        for (int x = tx * tileWidth; x < (tx + 1) * tileWidth; x++)
                         {
-                            histogram[Bin(plane[(y * width) + x], bins)]++;
+                            histogram[Bin(plane[row + Reflect101(x, width)], bins)]++;
                         }
                     }
 
-                    int count = (y1 - y0) * (x1 - x0);
-                    Clip(histogram, Math.Max(1, (int)(clipLimit * count / bins)));
-                    maps[ty, tx] = CumulativeMap(histogram, count);
+                    Clip(histogram, limit);
+                    var map = new float[bins];
+                    int cumulative = 0;
+                    for (int b = 0; b < bins; b++)
+                    {
+                        cumulative += histogram[b];
+                        map[b] = Math.Min(MathF.Round(cumulative * lutScale, MidpointRounding.ToEven), bins - 1);
+                    }
+
+                    maps[ty, tx] = map;
                 }
             }
 
+            float inverseWidth = 1f / tileWidth, inverseHeight = 1f / tileHeight, levels = bins - 1;
             for (int y = 0; y < height; y++)
             {
-                // Position relative to tile centers, for bilinear blending of the four nearest maps.
-                double fy = (((y + 0.5) * tilesY) / height) - 0.5;
-                int ty0 = Math.Clamp((int)Math.Floor(fy), 0, tilesY - 1), ty1 = Math.Min(ty0 + 1, tilesY - 1);
-                float wy = (float)Math.Clamp(fy - ty0, 0, 1);
+                float fy = (y * inverseHeight) - 0.5f;
+                int ty0 = (int)MathF.Floor(fy);
+                float wy = fy - ty0;
+                int ty1 = Math.Min(ty0 + 1, tilesY - 1);
+                ty0 = Math.Max(ty0, 0);
                 for (int x = 0; x < width; x++)
                 {
-                    double fx = (((x + 0.5) * tilesX) / width) - 0.5;
-                    int tx0 = Math.Clamp((int)Math.Floor(fx), 0, tilesX - 1), tx1 = Math.Min(tx0 + 1, tilesX - 1);
-                    float wx = (float)Math.Clamp(fx - tx0, 0, 1);
+                    float fx = (x * inverseWidth) - 0.5f;
+                    int tx0 = (int)MathF.Floor(fx);
+                    float wx = fx - tx0;
+                    int tx1 = Math.Min(tx0 + 1, tilesX - 1);
+                    tx0 = Math.Max(tx0, 0);
                     int bin = Bin(plane[(y * width) + x], bins);
-                    float top = (maps[ty0, tx0][bin] * (1 - wx)) + (maps[ty0, tx1][bin] * wx);
-                    float bottom = (maps[ty1, tx0][bin] * (1 - wx)) + (maps[ty1, tx1][bin] * wx);
-                    plane[(y * width) + x] = (top * (1 - wy)) + (bottom * wy);
+                    float top = (maps[ty0, tx0][bin] * (1f - wx)) + (maps[ty0, tx1][bin] * wx);
+                    float bottom = (maps[ty1, tx0][bin] * (1f - wx)) + (maps[ty1, tx1][bin] * wx);
+                    plane[(y * width) + x] = ((top * (1f - wy)) + (bottom * wy)) / levels;
                 }
             }
+        }
+
+        // OpenCV's borderInterpolate for BORDER_REFLECT_101 (gfedcb|abcdefgh|gfedcba), reflecting again when the
+        // border is wider than the image.
+        private static int Reflect101(int p, int length)
+        {
+            if (length == 1)
+            {
+                return 0;
+            }
+
+            while ((uint)p >= (uint)length)
+            {
+                p = p < 0 ? -p : (2 * length) - 2 - p;
+            }
+
+            return p;
         }
 
         private static void Clip(int[] histogram, int limit)
@@ -373,7 +416,16 @@ namespace MedicalTransfer.Data
             int each = excess / histogram.Length, rest = excess % histogram.Length;
             for (int b = 0; b < histogram.Length; b++)
             {
-                histogram[b] += each + (b < rest ? 1 : 0);
+                histogram[b] += each;
+            }
+
+            if (rest > 0)
+            {
+                int step = Math.Max(histogram.Length / rest, 1);
+                for (int b = 0; b < histogram.Length && rest > 0; b += step, rest--)
+                {
+                    histogram[b]++;
+                }
             }
         }
 

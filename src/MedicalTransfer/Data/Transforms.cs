@@ -164,7 +164,9 @@ namespace MedicalTransfer.Data
 
         /// <summary>
         /// Contrast-limited adaptive histogram equalisation (CLAHE) of each channel on a
-        /// <paramref name="tiles"/> by <paramref name="tiles"/> grid, the usual enhancement for chest X-rays.
+        /// <paramref name="tiles"/> by <paramref name="tiles"/> grid, the usual enhancement for chest X-rays. The result
+        /// is OpenCV's <c>cv2.createCLAHE(clipLimit, (tiles, tiles)).apply</c> on <paramref name="bins"/> levels
+        /// (padding, clipping and blending included), kept as a float instead of rounded to an integer level.
         /// </summary>
         /// <param name="clipLimit">Histogram clip as a multiple of the mean bin count; default 2 (OpenCV's default).</param>
         /// <param name="tiles">Tiles per side; default 8 (OpenCV's default).</param>

@@ -9,13 +9,16 @@ namespace MedicalTransfer.Tests.Data
 {
     /// <summary>
     /// Windowing, percentile rescaling, histogram equalisation and CLAHE against scikit-image 0.19
-    /// (Fixtures/Data/skimage_intensity.json, made by make_skimage_intensity.py beside it). Windowing and percentile
-    /// rescaling are scikit-image's <c>rescale_intensity</c> exactly; equalisation and CLAHE differ from scikit-image
-    /// by design (docs/data.md, "Intensity transforms and scikit-image"), and those tests check the documented difference.
+    /// (Fixtures/Data/skimage_intensity.json, made by make_skimage_intensity.py beside it) and OpenCV 4.6
+    /// (opencv_intensity.json, make_opencv_intensity.py). Windowing and percentile rescaling are scikit-image's
+    /// <c>rescale_intensity</c> exactly; equalisation and CLAHE are OpenCV's exactly and differ from scikit-image by
+    /// design (docs/data.md, "Intensity transforms and scikit-image"), and those tests check the documented difference.
     /// </summary>
     public class IntensityReferenceTests
     {
         private static readonly Lazy<JsonDocument> Fixture = new(() => JsonDocument.Parse(File.ReadAllText(TestSupport.FixturePath("Data", "skimage_intensity.json"))));
+
+        private static readonly Lazy<JsonDocument> OpenCv = new(() => JsonDocument.Parse(File.ReadAllText(TestSupport.FixturePath("Data", "opencv_intensity.json"))));
 
         [Fact]
         public void Window_SixteenBitImage_IsSkimageRescaleIntensityOfTheRawValues()
@@ -89,9 +92,9 @@ namespace MedicalTransfer.Tests.Data
 
         /// <summary>
         /// The documented difference: the SDK's CLAHE is OpenCV's (a grid of tiles over the image, clip limit in
-        /// multiples of the mean bin count, (cdf - cdf_min) / (N - cdf_min) per tile, output not rescaled); scikit-image's
+        /// multiples of the mean bin count, cdf * (bins - 1) / N levels per tile, output not rescaled); scikit-image's
         /// pads the image by half a tile, quantises to 2^14 levels in bins of 65, and stretches its output to [0, 1].
-        /// Pixel values therefore differ (by 0.13 on average here); what must agree is the effect: local contrast raised
+        /// Pixel values therefore differ (by 0.135 on average here); what must agree is the effect: local contrast raised
         /// about as much (mean 4x4 standard deviation within 0.8 to 1.5 times scikit-image's; the input has a third of
         /// it), the same structure (correlation above 0.95), and closer to scikit-image's result than the input is.
         /// </summary>
@@ -110,12 +113,49 @@ namespace MedicalTransfer.Tests.Data
             double correlation = Correlation(actual, expected), inputCorrelation = Correlation(input, expected);
             double sdkSpread = LocalSpread(actual, 64), referenceSpread = LocalSpread(expected, 64), inputSpread = LocalSpread(input, 64);
             string figures = $"mean |SDK - scikit-image| {toReference:F4} (input {inputToReference:F4}); correlation {correlation:F4} (input {inputCorrelation:F4}); mean 4x4 standard deviation SDK {sdkSpread:F4}, scikit-image {referenceSpread:F4}, input {inputSpread:F4}";
-            // Measured: mean |SDK - scikit-image| 0.134 (input 0.180), correlation 0.965, local spread 0.0905 against
+            // Measured: mean |SDK - scikit-image| 0.135 (input 0.180), correlation 0.965, local spread 0.0899 against
             // scikit-image's 0.0706 and the input's 0.0222. The pixel values are not close (scikit-image's stretch and
             // padding); what is checked is the effect: local contrast raised as scikit-image raises it, same structure.
             Assert.True(correlation > 0.95, figures);
             Assert.True(sdkSpread > 0.8 * referenceSpread && sdkSpread < 1.5 * referenceSpread, figures);
             Assert.True(toReference < inputToReference, figures);
+        }
+
+        /// <summary>
+        /// The SDK's CLAHE is OpenCV's <c>createCLAHE(...).apply</c> step for step (Fixtures/Data/opencv_intensity.json,
+        /// made by make_opencv_intensity.py with OpenCV 4.6): sizes that divide the grid, divide it in neither
+        /// direction and in one only (OpenCV pads those by reflection, a whole tile on the dividing side), clip limits
+        /// from 2 to 40, 4 and 8 tiles, and a 16-bit image on 65536 bins. The SDK keeps the blended value as a float,
+        /// OpenCV rounds it to an integer level: every pixel must be within that rounding (half a level).
+        /// </summary>
+        [Fact]
+        public void Clahe_GridsPaddingAndBitDepths_IsOpenCvCreateClaheUpToItsFinalRounding()
+        {
+            foreach (var c in OpenCv.Value.RootElement.GetProperty("clahe").EnumerateArray())
+            {
+                int fullScale = c.GetProperty("fullScale").GetInt32(), bins = c.GetProperty("bins").GetInt32();
+                using FloatImage image = Image(Ints(c.GetProperty("pixels")), c, fullScale);
+                using FloatImage result = Run(Transforms.Clahe(clipLimit: c.GetProperty("clipLimit").GetDouble(), tiles: c.GetProperty("tiles").GetInt32(), bins: bins), image);
+                AssertWithinRounding(Ints(c.GetProperty("expected")), result.Pixels.ToArray(), bins - 1, $"CLAHE {c.GetProperty("width")}x{c.GetProperty("height")}, clip {c.GetProperty("clipLimit")}, {c.GetProperty("tiles")} tiles, {bins} bins");
+            }
+        }
+
+        /// <summary>Plain equalisation is OpenCV's <c>equalizeHist</c>: <c>(cdf - cdf_min) * 255 / (N - cdf_min)</c>, unrounded.</summary>
+        [Fact]
+        public void EqualizeHistogram_EightBitImage_IsOpenCvEqualizeHistUpToItsFinalRounding()
+        {
+            var equalize = OpenCv.Value.RootElement.GetProperty("equalize");
+            using FloatImage image = Image(Ints(equalize.GetProperty("pixels")), equalize, 255);
+            using FloatImage result = Run(Transforms.EqualizeHistogram(), image);
+            AssertWithinRounding(Ints(equalize.GetProperty("expected")), result.Pixels.ToArray(), 255, "equalizeHist");
+        }
+
+        private static void AssertWithinRounding(int[] expected, float[] actual, int levels, string what)
+        {
+            Assert.Equal(expected.Length, actual.Length);
+            int worst = Enumerable.Range(0, expected.Length).MaxBy(i => Math.Abs((actual[i] * (double)levels) - expected[i]));
+            double off = Math.Abs((actual[worst] * (double)levels) - expected[worst]);
+            Assert.True(off <= 0.5 + (levels * 2e-7), $"{what}: pixel {worst} is {actual[worst] * (double)levels:F4} levels, OpenCV {expected[worst]} ({off:F4} apart; OpenCV's rounding allows 0.5)");
         }
 
         private static FloatImage Image(int[] values, JsonElement fixture, int fullScale)
