@@ -13,6 +13,30 @@ namespace MedicalTransfer.Tests
     {
         public static string FixturePath(params string[] parts) => Path.Combine(new[] { AppContext.BaseDirectory, "Fixtures" }.Concat(parts).ToArray());
 
+        /// <summary>
+        /// The clone the tests were built from (recorded at build time as the RepositoryRoot assembly metadata, or found
+        /// above the test binaries): docs, corpora and approved files are read from there.
+        /// </summary>
+        public static string RepositoryRoot()
+        {
+            var recorded = typeof(TestSupport).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+                .Cast<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepositoryRoot")?.Value;
+            if (recorded is not null && File.Exists(Path.Combine(recorded, "MedicalTransfer.sln")))
+            {
+                return Path.GetFullPath(recorded);
+            }
+
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "MedicalTransfer.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+
+            throw new InvalidOperationException("MedicalTransfer.sln not found above " + AppContext.BaseDirectory + "; these tests read the repository's files (docs, corpora, approved API).");
+        }
+
         /// <summary>A fresh temporary folder, deleted when disposed.</summary>
         public sealed class TempFolder : IDisposable
         {

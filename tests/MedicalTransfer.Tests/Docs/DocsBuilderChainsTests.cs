@@ -43,7 +43,7 @@ namespace MedicalTransfer.Tests.Docs
 
         public static IEnumerable<object[]> Chains()
         {
-            string root = MedicalTransfer.Tests.Reliability.ReliabilitySupport.RepositoryRoot();
+            string root = MedicalTransfer.Tests.TestSupport.RepositoryRoot();
             var documents = new[] { "README.md" }.Concat(Directory.GetFiles(Path.Combine(root, "docs"), "*.md")
                 .OrderBy(f => f, StringComparer.Ordinal).Select(f => Path.GetRelativePath(root, f).Replace('\\', '/')));
             foreach (string document in documents)

@@ -18,7 +18,7 @@ namespace MedicalTransfer.Tests.Docs
 
         public static IEnumerable<object[]> Documents()
         {
-            string root = RepositoryRoot();
+            string root = TestSupport.RepositoryRoot();
             yield return new object[] { "README.md" };
             foreach (var file in Directory.GetFiles(Path.Combine(root, "docs"), "*.md").OrderBy(f => f, StringComparer.Ordinal))
             {
@@ -30,7 +30,7 @@ namespace MedicalTransfer.Tests.Docs
         [MemberData(nameof(Documents))]
         public void CSharpBlocks_AreCompiledInDocsSnippets(string document)
         {
-            string root = RepositoryRoot();
+            string root = TestSupport.RepositoryRoot();
             string snippets = Normalize(File.ReadAllText(Path.Combine(root, "tests", "MedicalTransfer.Tests", "Docs", "DocsSnippets.cs")));
             var missing = Block.Matches(File.ReadAllText(Path.Combine(root, document)))
                 .Select(m => m.Groups[1].Value)
@@ -44,25 +44,5 @@ namespace MedicalTransfer.Tests.Docs
         private static string Normalize(string code) => string.Join("\n", code.Split('\n')
             .Select(l => l.Trim())
             .Where(l => l.Length > 0 && !NamespaceImport.IsMatch(l)));
-
-        private static string RepositoryRoot()
-        {
-            var recorded = typeof(DocsSnippetsTests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-                .Cast<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepositoryRoot")?.Value;
-            if (recorded is not null && File.Exists(Path.Combine(recorded, "MedicalTransfer.sln")))
-            {
-                return Path.GetFullPath(recorded);
-            }
-
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "MedicalTransfer.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-
-            throw new InvalidOperationException("MedicalTransfer.sln not found above " + AppContext.BaseDirectory + "; the docs test reads the repository's files.");
-        }
     }
 }

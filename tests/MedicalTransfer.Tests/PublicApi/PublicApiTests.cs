@@ -26,7 +26,7 @@ namespace MedicalTransfer.Tests.PublicApi
         {
             var assembly = Assembly.Load(assemblyName);
             string actual = Normalize(assembly.GeneratePublicApi(new ApiGeneratorOptions { IncludeAssemblyAttributes = false }));
-            string file = Path.Combine(RepositoryRoot(), "tests", "MedicalTransfer.Tests", "PublicApi", assemblyName + ".approved.txt");
+            string file = Path.Combine(TestSupport.RepositoryRoot(), "tests", "MedicalTransfer.Tests", "PublicApi", assemblyName + ".approved.txt");
             if (Environment.GetEnvironmentVariable(AcceptVariable) == "1")
             {
                 File.WriteAllText(file, actual);
@@ -44,7 +44,7 @@ namespace MedicalTransfer.Tests.PublicApi
             var removed = approvedLines.Except(actualLines, StringComparer.Ordinal).Take(20).Select(l => "  - " + l.Trim());
             var added = actualLines.Except(approvedLines, StringComparer.Ordinal).Take(20).Select(l => "  + " + l.Trim());
             Assert.Fail(
-                $"The public API of {assemblyName} differs from {Path.GetRelativePath(RepositoryRoot(), file)}." + Environment.NewLine +
+                $"The public API of {assemblyName} differs from {Path.GetRelativePath(TestSupport.RepositoryRoot(), file)}." + Environment.NewLine +
                 string.Join(Environment.NewLine, removed.Concat(added)) + Environment.NewLine +
                 "If the change is deliberate, regenerate the approved files from the repository root with" + Environment.NewLine +
                 $"  {AcceptVariable}=1 dotnet test tests/MedicalTransfer.Tests --filter FullyQualifiedName~PublicApiTests" + Environment.NewLine +
@@ -52,24 +52,5 @@ namespace MedicalTransfer.Tests.PublicApi
         }
 
         private static string Normalize(string text) => text.Replace("\r\n", "\n", StringComparison.Ordinal).TrimEnd() + "\n";
-
-        private static string RepositoryRoot()
-        {
-            var recorded = typeof(PublicApiTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepositoryRoot")?.Value;
-            if (recorded is not null && File.Exists(Path.Combine(recorded, "MedicalTransfer.sln")))
-            {
-                return Path.GetFullPath(recorded);
-            }
-
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "MedicalTransfer.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-
-            throw new InvalidOperationException("MedicalTransfer.sln not found above " + AppContext.BaseDirectory + "; the public-API test reads the approved files from the repository.");
-        }
     }
 }

@@ -21,7 +21,7 @@ namespace MedicalTransfer.Tests.Reliability
             // Finding 8: a 27 KB graph made the importer allocate 3.1 GB, one copy of a 9.4 MB weight per reading node.
             FuzzTarget onnx = FuzzTargets.Find("onnx");
             using var work = new TestSupport.TempFolder();
-            byte[] input = File.ReadAllBytes(Path.Combine(ReliabilitySupport.RepositoryRoot(), onnx.RegressionFolder, "one-initializer-read-by-81-convolutions.onnx"));
+            byte[] input = File.ReadAllBytes(Path.Combine(TestSupport.RepositoryRoot(), onnx.RegressionFolder, "one-initializer-read-by-81-convolutions.onnx"));
 
             // Execute also checks the allocation against the target's limit (the weights of a ResNet-152).
             FuzzOutcome outcome = FuzzContract.Execute(onnx, input, work.Path, out Exception? refusal);
@@ -37,7 +37,7 @@ namespace MedicalTransfer.Tests.Reliability
             // What exporters do with the equal BatchNorm vectors of an untrained model stays within the cap.
             FuzzTarget onnx = FuzzTargets.Find("onnx");
             using var work = new TestSupport.TempFolder();
-            byte[] input = File.ReadAllBytes(Path.Combine(ReliabilitySupport.RepositoryRoot(), onnx.CorpusFolder, "seed-resnet18-shared-batchnorm-external.onnx"));
+            byte[] input = File.ReadAllBytes(Path.Combine(TestSupport.RepositoryRoot(), onnx.CorpusFolder, "seed-resnet18-shared-batchnorm-external.onnx"));
 
             Assert.Equal(FuzzOutcome.Accepted, FuzzContract.Execute(onnx, input, work.Path, out _));
         }

@@ -82,7 +82,7 @@ namespace MedicalTransfer.Tests.Reliability
             Assert.Equal(FuzzTargets.All.Count, FuzzTargets.All.Select(t => t.FileName).Distinct().Count());
             foreach (FuzzTarget target in FuzzTargets.All)
             {
-                Assert.True(Directory.Exists(Path.Combine(ReliabilitySupport.RepositoryRoot(), target.CorpusFolder)), target.CorpusFolder);
+                Assert.True(Directory.Exists(Path.Combine(TestSupport.RepositoryRoot(), target.CorpusFolder)), target.CorpusFolder);
                 Assert.NotEmpty(target.Documented);
             }
         }
@@ -118,7 +118,7 @@ namespace MedicalTransfer.Tests.Reliability
 
         private static string[] Inputs(string relativeFolder)
         {
-            string folder = Path.Combine(ReliabilitySupport.RepositoryRoot(), relativeFolder);
+            string folder = Path.Combine(TestSupport.RepositoryRoot(), relativeFolder);
             return Directory.Exists(folder)
                 ? Directory.GetFiles(folder).Where(f => !Path.GetFileName(f).StartsWith('.') && !f.EndsWith(".md", StringComparison.Ordinal)).OrderBy(f => f, StringComparer.Ordinal).ToArray()
                 : Array.Empty<string>();

@@ -9,29 +9,9 @@ using System.Threading;
 
 namespace MedicalTransfer.Tests.Reliability
 {
-    /// <summary>Helpers of the reliability tests: the repository root, hashes, the child process, tmpfs and bind mounts.</summary>
+    /// <summary>Helpers of the reliability tests: hashes, the child process, tmpfs and bind mounts.</summary>
     internal static class ReliabilitySupport
     {
-        public static string RepositoryRoot()
-        {
-            var recorded = typeof(ReliabilitySupport).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-                .Cast<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "RepositoryRoot")?.Value;
-            if (recorded is not null && File.Exists(Path.Combine(recorded, "MedicalTransfer.sln")))
-            {
-                return Path.GetFullPath(recorded);
-            }
-
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "MedicalTransfer.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-
-            throw new InvalidOperationException("MedicalTransfer.sln not found above " + AppContext.BaseDirectory + "; the replay tests read the committed corpora.");
-        }
-
         public static string Sha256(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))).ToLowerInvariant();
 
         /// <summary>The temporary files the atomic-write helper makes for <paramref name="fileName"/> in <paramref name="folder"/>.</summary>
