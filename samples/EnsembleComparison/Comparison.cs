@@ -312,7 +312,7 @@ namespace EnsembleComparison
                 md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"- **{r.Name}**: {r.Description} (TP {r.TruePositives}, FP {r.FalsePositives}, TN {r.TrueNegatives}, FN {r.FalseNegatives})."));
             }
 
-            File.WriteAllText(Path.Combine(_settings.Output, "comparison.md"), md.ToString());
+            MedicalTransfer.Samples.SampleFiles.WriteAllText(Path.Combine(_settings.Output, "comparison.md"), md.ToString());
             var json = new
             {
                 settings = _settings,
@@ -323,7 +323,7 @@ namespace EnsembleComparison
                 seconds = Math.Round(seconds, 1),
                 rows,
             };
-            File.WriteAllText(Path.Combine(_settings.Output, "comparison.json"), JsonSerializer.Serialize(json, Indented));
+            MedicalTransfer.Samples.SampleFiles.WriteAllText(Path.Combine(_settings.Output, "comparison.json"), JsonSerializer.Serialize(json, Indented));
         }
 
         /// <summary>One plain line per epoch.</summary>

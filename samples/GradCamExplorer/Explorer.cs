@@ -57,7 +57,7 @@ namespace GradCamExplorer
                 Console.WriteLine($"Explaining {files.Count} images from {imageRoot} with {method.Name} on {method.Layer} ...");
                 var entries = Explain(model, method, imageRoot, files, cancellationToken);
                 string index = Path.Combine(_settings.Output, "index.html");
-                File.WriteAllText(index, IndexPage(model, method, imageRoot, entries), new UTF8Encoding(false));
+                MedicalTransfer.Samples.SampleFiles.WriteAllText(index, IndexPage(model, method, imageRoot, entries));
                 Console.WriteLine($"Done in {watch.Elapsed.TotalSeconds:F0} s: {entries.Count} overlays and {index}");
                 return 0;
             }
