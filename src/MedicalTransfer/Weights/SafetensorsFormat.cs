@@ -77,34 +77,48 @@ namespace MedicalTransfer.Weights
 
             using (document)
             {
-                if (document.RootElement.ValueKind != JsonValueKind.Object)
+                try
                 {
-                    throw Fail(path, $"its header is a JSON {document.RootElement.ValueKind}, not an object", "The file is corrupt or not a safetensors file.");
+                    return ReadHeaderDocument(path, document, headerLength, dataLength);
                 }
-
-                var entries = new List<SafetensorsEntry>();
-                var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-                var names = new HashSet<string>(StringComparer.Ordinal);
-                foreach (JsonProperty property in document.RootElement.EnumerateObject())
+                catch (InvalidOperationException e)
                 {
-                    if (!names.Add(property.Name))
-                    {
-                        throw Fail(path, $"its header names '{property.Name}' twice", "The file is corrupt: save it again.");
-                    }
-
-                    if (property.Name == MetadataKey)
-                    {
-                        ReadMetadata(path, property.Value, metadata);
-                    }
-                    else
-                    {
-                        entries.Add(ReadEntry(path, property.Name, property.Value, dataLength));
-                    }
+                    // Valid UTF-8 can still escape a lone UTF-16 surrogate ("\uDDDD"): JsonDocument parses it and
+                    // throws only when that name or value is read (found by fuzzing, finding 14 in docs/security.md).
+                    throw new WeightsFormatException(Message(path, $"its header holds a string that is not valid Unicode ({e.Message})", "The file is corrupt or crafted: download or save it again."), e);
                 }
-
-                CheckCoverage(path, entries, dataLength);
-                return new SafetensorsHeader(8 + headerLength, entries, new ReadOnlyDictionary<string, string>(metadata));
             }
+        }
+
+        private static SafetensorsHeader ReadHeaderDocument(string path, JsonDocument document, long headerLength, long dataLength)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw Fail(path, $"its header is a JSON {document.RootElement.ValueKind}, not an object", "The file is corrupt or not a safetensors file.");
+            }
+
+            var entries = new List<SafetensorsEntry>();
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (JsonProperty property in document.RootElement.EnumerateObject())
+            {
+                if (!names.Add(property.Name))
+                {
+                    throw Fail(path, $"its header names '{property.Name}' twice", "The file is corrupt: save it again.");
+                }
+
+                if (property.Name == MetadataKey)
+                {
+                    ReadMetadata(path, property.Value, metadata);
+                }
+                else
+                {
+                    entries.Add(ReadEntry(path, property.Name, property.Value, dataLength));
+                }
+            }
+
+            CheckCoverage(path, entries, dataLength);
+            return new SafetensorsHeader(8 + headerLength, entries, new ReadOnlyDictionary<string, string>(metadata));
         }
 
         /// <summary>Reads every tensor of the safetensors file open in <paramref name="stream"/>, in header order.</summary>
