@@ -13,8 +13,8 @@ namespace MedicalTransfer.Tests.Studies
     /// <summary>
     /// Cross-validation folds of multi-label data: patient-grouped, stratified per finding. Checked over many seeds on a
     /// CheXpert-like table (patients with 1 to 5 images, findings of 40% down to 3% prevalence that persist within a
-    /// patient, uncertain and missing labels): no patient in two folds, and each finding's per-fold prevalence spread far
-    /// below that of random patient-grouped folds.
+    /// patient, uncertain and missing labels): no patient in two folds, and each finding's per-fold prevalence spread below a
+    /// third of that of random patient-grouped folds (measured: 5.7 to 9.5 times smaller).
     /// </summary>
     public sealed class MultiLabelFoldTests
     {
@@ -134,7 +134,7 @@ namespace MedicalTransfer.Tests.Studies
             for (int f = 0; f < Findings.Length; f++)
             {
                 output.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0,-13} prevalence {1:0.00}: mean per-fold spread {2:0.0000} stratified, {3:0.0000} random grouped ({4:0.00}x)", Findings[f], Prevalences[f], ours[f], random[f], random[f] / ours[f]));
-                Assert.True(ours[f] < 0.5 * random[f], $"{Findings[f]}: stratified spread {ours[f]:0.0000} is not below half the random folds' {random[f]:0.0000}");
+                Assert.True(ours[f] < random[f] / 3, $"{Findings[f]}: stratified spread {ours[f]:0.0000} is not below a third of the random folds' {random[f]:0.0000}");
             }
         }
 
