@@ -38,6 +38,13 @@ namespace MedicalTransfer.Reporting
 
             Charts.CheckPath(path);
             options = (options ?? new ChartOptions { Width = 720, Height = 600 }).Validate();
+            using var plot = CalibrationPlot(series, options);
+            Charts.Save(plot, path, options);
+        }
+
+        /// <summary>The reliability diagram of <see cref="SaveCalibrationCurves"/>, as a plot the caller disposes (also a panel of a per-finding grid).</summary>
+        internal static Plot CalibrationPlot(IReadOnlyList<CalibrationSeries> series, ChartOptions options)
+        {
             var plot = new Plot();
             var first = series[0].Curve;
             int maxCount = Math.Max(1, first.Bins.Max(b => b.Count));
@@ -74,7 +81,7 @@ namespace MedicalTransfer.Reporting
             plot.XLabel("Mean predicted probability (bin)");
             plot.YLabel("Observed fraction positive");
             plot.Title(options.Title ?? string.Format(CultureInfo.InvariantCulture, "Calibration ({0} bins, {1})", first.Bins.Count, first.Binning == CalibrationBinning.EqualWidth ? "equal width" : "equal mass"));
-            Charts.Save(plot, path, options);
+            return plot;
         }
 
         /// <summary>

@@ -36,7 +36,7 @@ namespace MedicalTransfer.Reporting
     /// Console.WriteLine(files.Html);
     /// </code>
     /// </summary>
-    public sealed class StudyReport
+    public sealed partial class StudyReport
     {
         private static readonly double[] DecisionThresholds = { 0.05, 0.1, 0.2, 0.3, 0.4, 0.5 };
         private readonly string title;
@@ -258,20 +258,20 @@ namespace MedicalTransfer.Reporting
         /// <param name="folder">The folder to write into (created if missing).</param>
         /// <param name="name">The files' base name.</param>
         /// <returns>The paths written.</returns>
-        /// <exception cref="InvalidOperationException">Neither a cross-validation nor an evaluation was added.</exception>
+        /// <exception cref="InvalidOperationException">No cross-validation, evaluation or multi-label evaluation was added.</exception>
         public StudyReportFiles Save(string folder, string name = "study-report")
         {
             ArgumentException.ThrowIfNullOrWhiteSpace(folder);
             ArgumentException.ThrowIfNullOrWhiteSpace(name);
-            if (crossValidation is null && evaluation is null)
+            if (crossValidation is null && evaluation is null && findings is null)
             {
-                throw new InvalidOperationException("A study report needs results: call WithCrossValidation(result) or WithEvaluation(report) before Save.");
+                throw new InvalidOperationException("A study report needs results: call WithCrossValidation(result), WithEvaluation(report) or WithFindings(predictions) before Save.");
             }
 
             folder = Path.GetFullPath(folder);
             string figures = Path.Combine(folder, name + "-figures");
             Directory.CreateDirectory(figures);
-            var document = Build(figures);
+            var document = crossValidation is null && evaluation is null ? BuildFindings(figures) : Build(figures);
             string html = Path.Combine(folder, name + ".html");
             string markdown = Path.Combine(folder, name + ".md");
             Write(markdown, document.ToMarkdown(f => Path.GetFileName(figures) + "/" + f.FileName));
@@ -376,7 +376,7 @@ namespace MedicalTransfer.Reporting
             {
                 var a = cv.Assignment;
                 var classes = a.Data.Classes;
-                string grouping = a.Options.GroupOf is not null ? "a caller-supplied patient key" : a.Options.GroupPattern is null ? "nothing (every image its own group: partitions are disjoint by image only)" : "the patient id in the file name (/" + a.Options.GroupPattern + "/)";
+                string grouping = a.Options.GroupOf is not null ? "a caller-supplied patient key" : a.Options.GroupPattern is null ? (a.Data.Samples.Any(s => !string.IsNullOrEmpty(s.PatientId)) ? "the patient id (table column or DICOM Patient ID)" : "nothing (every image its own group: partitions are disjoint by image only)") : "the patient id in the file name (/" + a.Options.GroupPattern + "/)";
                 data.Paragraph(string.Format(c, "Labels are the class folders ({0}). {1} images of {2} patients were dealt into {3} folds{4}, stratified by class and grouped by {5}, seed {6}; a patient's images are always in one fold. Inside each fold's training part, {7} of the patients were carved out the same way as a validation split, which alone chose the best epoch, the temperature and the operating point; the held-out fold chose nothing.", string.Join(", ", classes), a.Data.Count, a.GroupCount, a.Folds, a.Repeats > 1 ? string.Format(c, " ({0} repeats)", a.Repeats) : string.Empty, grouping, a.Options.Seed, (a.Options.ValidationFraction * 100).ToString("0.#", c) + "%"));
                 var table = data.Table(new[] { "partition" }.Concat(classes).Concat(new[] { "images", "patients" }).ToArray());
                 table.Row(new[] { "all cross-validated" }.Concat(a.Data.Statistics.Counts.Select(n => n.ToString(c))).Concat(new[] { a.Data.Count.ToString(c), a.GroupCount.ToString(c) }).ToArray());
@@ -401,7 +401,7 @@ namespace MedicalTransfer.Reporting
                     : string.Format(c, "Balance target missed in {0} fold/class cells (patients too few or too uneven); for example {1}.", misses.Length, string.Join("; ", misses.Take(3).Select(m => string.Format(c, "fold {0} {1}: {2} images, ideal {3:0.#}", m.Fold + 1, m.ClassName, m.Count, m.Ideal)))));
                 facts.SampleSize = string.Format(c, "{0} images of {1} patients ({2})", a.Data.Count, a.GroupCount, string.Join(", ", classes.Select((n, k) => n + " " + a.Data.Statistics.Counts[k].ToString(c))));
                 facts.Partitions = string.Format(c, "{0}-fold cross-validation{1} stratified by class, seed {2}; validation carve {3} of each training part{4}", a.Folds, a.Repeats > 1 ? " x " + a.Repeats.ToString(c) : string.Empty, a.Options.Seed, (a.Options.ValidationFraction * 100).ToString("0.#", c) + "%", cv.Test is null ? string.Empty : "; a test set kept apart");
-                facts.DisjointLevel = a.Options.GroupOf is null && a.Options.GroupPattern is null ? "image (no patient grouping was given)" : "patient";
+                facts.DisjointLevel = a.Options.GroupOf is null && a.Options.GroupPattern is null && !a.Data.Samples.Any(s => !string.IsNullOrEmpty(s.PatientId)) ? "image (no patient grouping was given)" : "patient";
                 facts.Flow = "table 'Data and partitions' (images and patients per partition and class, exclusions)";
                 facts.PartitionCharacteristics = "class counts per partition in 'Data and partitions'" + (subgroups.Count > 0 ? "; subgroups by " + string.Join(", ", subgroups.Select(s => s.Attribute)) : "; demographics: for the author");
                 facts.Development = string.Format(c, "{0}-fold patient-level cross-validation; a fresh model per fold from the same description; best epoch on each fold's validation carve", a.Folds);

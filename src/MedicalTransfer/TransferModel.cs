@@ -104,6 +104,12 @@ namespace MedicalTransfer
         /// </summary>
         public Evaluation.TemperatureScaling? Calibration { get; internal set; }
 
+        /// <summary>
+        /// A multi-label model's temperature per finding, applied to its logits before each sigmoid in every prediction and
+        /// evaluation, or <see langword="null"/> for none; set by <c>model.CalibrateFindings(validation)</c> and saved with the model.
+        /// </summary>
+        public Evaluation.FindingTemperatureScaling? FindingCalibration { get; internal set; }
+
         /// <summary>The device the parameters live on.</summary>
         public Device Device => parameters().First().device;
 
@@ -236,6 +242,7 @@ namespace MedicalTransfer
                     model = new TransferModel(architecture, inputChannels, head, classes, preprocessing, task);
                     model.UncertaintyPolicy = metadata.TryGetValue("uncertainty_policy", out var policy) ? UncertaintyPolicy.Parse(policy) : null;
                     model.FindingThresholds = metadata.TryGetValue("finding_thresholds", out var thresholds) ? Evaluation.FindingThresholds.Parse(thresholds, classes) : null;
+                    model.FindingCalibration = metadata.TryGetValue("finding_calibration", out var findingCalibration) ? Evaluation.FindingTemperatureScaling.Parse(findingCalibration, classes) : null;
                     var freeze = JsonSerializer.Deserialize<string[]>(Required(metadata, "freeze", path)) ?? Array.Empty<string>();
                     model.Freeze(freeze.Length == 0 ? Layers.None : Layers.Only(freeze), metadata.TryGetValue("train_batchnorm", out var tbn) && tbn == "true");
                     model.DecisionThreshold = metadata.TryGetValue("decision_threshold", out var threshold) ? Prediction.DecisionThreshold.Parse(threshold) : null;
@@ -290,6 +297,11 @@ namespace MedicalTransfer
             if (FindingThresholds is not null)
             {
                 description["finding_thresholds"] = FindingThresholds.ToJson();
+            }
+
+            if (FindingCalibration is not null)
+            {
+                description["finding_calibration"] = FindingCalibration.ToJson();
             }
 
             return description;

@@ -72,7 +72,7 @@ namespace MedicalTransfer.Reporting.Tests
         public void Save_NoResults_ThrowsSayingWhatToAdd()
         {
             var ex = Assert.Throws<InvalidOperationException>(() => new StudyReport("empty").Save(folder));
-            Assert.Equal("A study report needs results: call WithCrossValidation(result) or WithEvaluation(report) before Save.", ex.Message);
+            Assert.Equal("A study report needs results: call WithCrossValidation(result), WithEvaluation(report) or WithFindings(predictions) before Save.", ex.Message);
             Assert.False(Directory.Exists(folder));
         }
     }

@@ -159,7 +159,7 @@ namespace MedicalTransfer.Evaluation
             if (model.IsMultiLabel)
             {
                 // A multi-label model's findings are independent: a sigmoid per logit (issue 13), never a softmax across findings.
-                return sigmoid(logits);
+                return sigmoid(model.FindingCalibration?.Scale(logits) ?? logits);
             }
 
             if (model.Calibration is { } calibration)

@@ -59,6 +59,28 @@ namespace MedicalTransfer.Evaluation
         /// <summary>The findings, in column order.</summary>
         public IReadOnlyList<string> Findings { get; }
 
+        /// <summary>
+        /// The patient of each row, or <see langword="null"/> when unknown (then every image counts as its own patient).
+        /// <c>model.PredictFindings</c> sets it from a table's patient column (or the DICOM Patient ID); bootstrap intervals
+        /// (<see cref="MultiLabelIntervals"/>) then resample whole patients.
+        /// </summary>
+        public IReadOnlyList<string>? Patients { get; private init; }
+
+        /// <summary>The same predictions with the patient of each row (for patient-level bootstrap intervals).</summary>
+        /// <param name="patients">One patient id per row; rows of one patient share it.</param>
+        /// <returns>The predictions with <see cref="Patients"/> set.</returns>
+        /// <exception cref="ArgumentException">The count differs from <see cref="Count"/>, or an id is null or empty.</exception>
+        public MultiLabelPredictions WithPatients(IReadOnlyList<string> patients)
+        {
+            Guard.NotNull(patients);
+            if (patients.Count != Count || patients.Any(string.IsNullOrEmpty))
+            {
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Expected one non-empty patient id per row ({0} rows); found {1} ids{2}.", Count, patients.Count, patients.Any(string.IsNullOrEmpty) ? ", some empty" : string.Empty), nameof(patients));
+            }
+
+            return new MultiLabelPredictions(Findings, probabilities, positive, observed) { Patients = patients.ToArray() };
+        }
+
         /// <summary>Number of images.</summary>
         public int Count => probabilities.Length / Findings.Count;
 

@@ -41,6 +41,7 @@ namespace MedicalTransfer.Evaluation
             var probabilities = new List<double>();
             var positive = new List<bool>();
             var observed = new List<bool>();
+            var indices = new List<int>();
             bool wasTraining = model.training;
             model.eval();
             try
@@ -56,6 +57,7 @@ namespace MedicalTransfer.Evaluation
                         probabilities.AddRange(p.data<double>().ToArray());
                         positive.AddRange(batch.Targets.cpu().data<float>().ToArray().Select(t => t > 0.5f));
                         observed.AddRange(batch.TargetMask.cpu().data<float>().ToArray().Select(m => m > 0));
+                        indices.AddRange(batch.Indices);
                     }
                 }
             }
@@ -64,7 +66,12 @@ namespace MedicalTransfer.Evaluation
                 model.train(wasTraining);
             }
 
-            return new MultiLabelPredictions(model.Findings, probabilities, positive, observed);
+            var predictions = new MultiLabelPredictions(model.Findings, probabilities, positive, observed);
+
+            // Patient ids (a table's patient column, the DICOM Patient ID) make bootstrap intervals resample patients.
+            return indices.Any(i => !string.IsNullOrEmpty(dataset.Samples[i].PatientId))
+                ? predictions.WithPatients(indices.Select(i => dataset.Samples[i].PatientId is { Length: > 0 } id ? "patient:" + id : dataset.Samples[i].Path).ToArray())
+                : predictions;
         }
 
         /// <summary>Predicts the held-out test split; see <see cref="PredictFindings(TransferModel, ImageDataset, PredictionOptions?, CancellationToken)"/>.</summary>

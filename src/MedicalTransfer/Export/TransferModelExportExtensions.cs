@@ -96,6 +96,11 @@ namespace MedicalTransfer.Export
             if (options.Output == OnnxOutput.Probabilities && model.IsMultiLabel)
             {
                 // Multi-label findings are independent: a sigmoid per logit, as Predict computes them (issue 13).
+                if (model.FindingCalibration is { } findingCalibration)
+                {
+                    x = graph.Node("Div", "temperature_scaling", new[] { x, graph.Initializer("finding_temperatures", findingCalibration.Temperatures.Select(t => (float)t).ToArray(), findingCalibration.Temperatures.Count) });
+                }
+
                 x = graph.Node("Sigmoid", "sigmoid", new[] { x });
             }
             else if (options.Output == OnnxOutput.Probabilities)
@@ -171,6 +176,13 @@ namespace MedicalTransfer.Export
             if (model.FindingThresholds is { } findingThresholds)
             {
                 metadata.Add(("finding_thresholds", findingThresholds.ToJson()));
+            }
+
+            if (model.FindingCalibration is { } findingScaling)
+            {
+                // Applied inside the graph for probability outputs (before the sigmoid); recorded either way.
+                metadata.Add(("finding_temperatures", JsonSerializer.Serialize(findingScaling.Temperatures)));
+                metadata.Add(("temperature_applied", options.Output == OnnxOutput.Probabilities ? "true" : "false"));
             }
 
             if (model.Calibration is { } scaling)

@@ -79,7 +79,7 @@ namespace MedicalTransfer.Studies
         public static CrossValidationResult Run(TransferBuilder builder, DatasetSplits splits, CrossValidationOptions options, CancellationToken cancellationToken = default)
         {
             Guard.NotNull(splits);
-            var pooled = new ImageDataset(splits.Train.Root, splits.Train.Classes, splits.Train.Samples.Concat(splits.Validation.Samples).ToArray(), 0);
+            var pooled = new ImageDataset(splits.Train.Root, splits.Train.Classes, splits.Train.Samples.Concat(splits.Validation.Samples).ToArray(), 0, splits.Train.Findings, Array.Empty<SkippedImage>());
             return Run(builder, pooled, options, splits.Test.Count == 0 ? null : splits.Test, cancellationToken);
         }
 
@@ -94,6 +94,13 @@ namespace MedicalTransfer.Studies
         {
             Guard.NotNull(builder);
             Guard.NotNull(assignment);
+            if (assignment.Data.IsMultiLabel)
+            {
+                throw new ArgumentException(
+                    "'" + assignment.Data.Root + "' is a multi-label dataset (findings " + string.Join(", ", assignment.Data.Findings) + "); CrossValidation.Run trains and evaluates single-label models only. Make the patient-grouped folds, stratified per finding, with FoldAssignment.Create(data, options), and train and evaluate each fold's Split(k) with Fit, CalibrateFindings and PredictFindings (docs/study.md, multi-label studies).",
+                    nameof(assignment));
+            }
+
             options = Guard.NotNull(options).Validate() with { Folds = assignment.Options };
             var log = options.Logger;
             string work = Path.GetFullPath(options.WorkFolder);
@@ -184,6 +191,13 @@ namespace MedicalTransfer.Studies
         {
             Guard.NotNull(builder);
             Guard.NotNull(assignment);
+            if (assignment.Data.IsMultiLabel)
+            {
+                throw new ArgumentException(
+                    "'" + assignment.Data.Root + "' is a multi-label dataset (findings " + string.Join(", ", assignment.Data.Findings) + "); CrossValidation.Run trains and evaluates single-label models only. Make the patient-grouped folds, stratified per finding, with FoldAssignment.Create(data, options), and train and evaluate each fold's Split(k) with Fit, CalibrateFindings and PredictFindings (docs/study.md, multi-label studies).",
+                    nameof(assignment));
+            }
+
             options = Guard.NotNull(options).Validate() with { Folds = assignment.Options };
             string folder = Path.Combine(Path.GetFullPath(options.WorkFolder), "refit");
             Directory.CreateDirectory(folder);

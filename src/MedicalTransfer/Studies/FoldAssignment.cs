@@ -55,11 +55,13 @@ namespace MedicalTransfer.Studies
         private readonly int[] groupIndexOf;
         private readonly string[] groupKeys;
         private readonly int[][] groupCounts;
+        private readonly string[] strataNames;
         private readonly Dictionary<(int Repeat, int Fold), int[]> validationGroups = new();
 
-        private FoldAssignment(ImageDataset data, FoldOptions options, int[] groupIndexOf, string[] groupKeys, int[][] groupCounts, int[] groupSizes, int[][] groupFold)
+        private FoldAssignment(ImageDataset data, FoldOptions options, string[] strataNames, int[] groupIndexOf, string[] groupKeys, int[][] groupCounts, int[] groupSizes, int[][] groupFold)
         {
             Data = data;
+            this.strataNames = strataNames;
             Options = options;
             this.groupIndexOf = groupIndexOf;
             this.groupKeys = groupKeys;
@@ -104,15 +106,33 @@ namespace MedicalTransfer.Studies
         {
             Guard.NotNull(data);
             options = (options ?? new FoldOptions()).Validate();
-            return Create(data, options, data.Classes.Count, sample => new[] { sample.Label });
+            if (data.IsMultiLabel)
+            {
+                // Per finding: a patient counts once per positive image in each finding it shows, and images without any
+                // positive finding form one more stratum; the assigner then keeps every finding's positives (and the
+                // folds' sizes, hence each finding's prevalence) near each fold's share.
+                int findings = data.Findings.Count;
+                var none = new[] { findings };
+                return Create(data, options, data.Findings.Concat(new[] { NoPositiveFinding }).ToArray(), sample =>
+                {
+                    var positive = Enumerable.Range(0, findings).Where(f => sample.Findings![f] == FindingState.Positive).ToArray();
+                    return positive.Length == 0 ? none : positive;
+                });
+            }
+
+            return Create(data, options, data.Classes.ToArray(), sample => new[] { sample.Label });
         }
+
+        /// <summary>The stratum of the images of a multi-label dataset that show no positive finding (as the data pipeline's splits name it).</summary>
+        internal const string NoPositiveFinding = "(no positive finding)";
 
         /// <summary>
         /// The general form: <paramref name="strataOf"/> names the strata an image counts in (its class; for a
         /// multi-label task, each of its positive findings or a "no finding" stratum).
         /// </summary>
-        internal static FoldAssignment Create(ImageDataset data, FoldOptions options, int strata, Func<ImageSample, IReadOnlyList<int>> strataOf)
+        internal static FoldAssignment Create(ImageDataset data, FoldOptions options, string[] strataNames, Func<ImageSample, IReadOnlyList<int>> strataOf)
         {
+            int strata = strataNames.Length;
             var keys = new Dictionary<string, int>(StringComparer.Ordinal);
             var groupIndexOf = new int[data.Count];
             for (int i = 0; i < data.Count; i++)
@@ -160,7 +180,7 @@ namespace MedicalTransfer.Studies
                 groupFold[r] = StratifiedGroupAssigner.Assign(counts, sizes, shares, SampleRandom.For(options.Seed, r, 0xF01D));
             }
 
-            return new FoldAssignment(data, options, groupIndexOf, groupKeys, counts, sizes, groupFold);
+            return new FoldAssignment(data, options, strataNames, groupIndexOf, groupKeys, counts, sizes, groupFold);
         }
 
         /// <summary>The fold image <paramref name="image"/> is held out in.</summary>
@@ -217,9 +237,9 @@ namespace MedicalTransfer.Studies
             return new FoldSplit(
                 repeat,
                 fold,
-                new ImageDataset(Data.Root, Data.Classes, train, 0),
-                new ImageDataset(Data.Root, Data.Classes, carve, 0),
-                new TestSet(new ImageDataset(Data.Root, Data.Classes, heldOut, 0)),
+                Part(train),
+                Part(carve),
+                new TestSet(Part(heldOut)),
                 heldOutIndices);
         }
 
@@ -234,8 +254,11 @@ namespace MedicalTransfer.Studies
                 (part[groupIndexOf[i]] == 1 ? carve : train).Add(Data.Samples[i]);
             }
 
-            return (new ImageDataset(Data.Root, Data.Classes, train, 0), new ImageDataset(Data.Root, Data.Classes, carve, 0));
+            return (Part(train), Part(carve));
         }
+
+        /// <summary>The strata the balance is measured in: the classes, or for a multi-label dataset each finding's positives and the images with none.</summary>
+        internal IReadOnlyList<string> StrataNames => strataNames;
 
         /// <summary>Per class and fold of repeat 0: images and patients, and the notes on the balance target.</summary>
         /// <returns>A table.</returns>
@@ -243,9 +266,9 @@ namespace MedicalTransfer.Studies
         {
             var c = CultureInfo.InvariantCulture;
             var sb = new StringBuilder();
-            sb.AppendLine(string.Format(c, "{0} images of {1} patients in {2} folds{3}, seed {4}, grouped {5}", Data.Count, GroupCount, Folds, Repeats > 1 ? string.Format(c, " x {0} repeats", Repeats) : string.Empty, Options.Seed, Options.GroupOf is not null ? "by FoldOptions.GroupOf" : Options.GroupPattern is null ? "per image" : "by /" + Options.GroupPattern + "/"));
+            sb.AppendLine(string.Format(c, "{0} images of {1} patients in {2} folds{3}, seed {4}, grouped {5}", Data.Count, GroupCount, Folds, Repeats > 1 ? string.Format(c, " x {0} repeats", Repeats) : string.Empty, Options.Seed, Options.GroupOf is not null ? "by FoldOptions.GroupOf" : Options.GroupPattern is null ? (Data.Samples.Any(s => !string.IsNullOrEmpty(s.PatientId)) ? "by patient id" : "per image") : "by /" + Options.GroupPattern + "/"));
             sb.Append(string.Format(c, "{0,-16}", "fold"));
-            foreach (var name in Data.Classes)
+            foreach (var name in strataNames)
             {
                 sb.Append(string.Format(c, "{0,14}", name));
             }
@@ -278,7 +301,7 @@ namespace MedicalTransfer.Studies
             for (int part = 0; part < 2; part++)
             {
                 double share = part == 1 ? Options.ValidationFraction : 1 - Options.ValidationFraction;
-                for (int s = 0; s < Data.Classes.Count; s++)
+                for (int s = 0; s < strataNames.Length; s++)
                 {
                     int total = 0, count = 0;
                     for (int g = 0; g < counts.Length; g++)
@@ -294,7 +317,7 @@ namespace MedicalTransfer.Studies
                     }
 
                     double ideal = share * total;
-                    result.Add(new FoldBalance(repeat, part, Data.Classes[s], count, ideal, FoldBalance.ToleranceFor(ideal)));
+                    result.Add(new FoldBalance(repeat, part, strataNames[s], count, ideal, FoldBalance.ToleranceFor(ideal)));
                 }
             }
 
@@ -329,6 +352,9 @@ namespace MedicalTransfer.Studies
             }
         }
 
+        /// <summary>A part of the data as a dataset of its own, keeping the classes and, for multi-label data, the findings.</summary>
+        private ImageDataset Part(IReadOnlyList<ImageSample> samples) => new(Data.Root, Data.Classes, samples, 0, Data.Findings, Array.Empty<SkippedImage>());
+
         private IReadOnlyList<FoldBalance> ComputeBalance()
         {
             var result = new List<FoldBalance>();
@@ -337,7 +363,7 @@ namespace MedicalTransfer.Studies
             {
                 for (int f = 0; f < Folds; f++)
                 {
-                    for (int s = 0; s < Data.Classes.Count; s++)
+                    for (int s = 0; s < strataNames.Length; s++)
                     {
                         int total = 0, count = 0;
                         for (int g = 0; g < counts.Length; g++)
@@ -350,7 +376,7 @@ namespace MedicalTransfer.Studies
                         }
 
                         double ideal = (double)total / Folds;
-                        result.Add(new FoldBalance(r, f, Data.Classes[s], count, ideal, FoldBalance.ToleranceFor(ideal)));
+                        result.Add(new FoldBalance(r, f, strataNames[s], count, ideal, FoldBalance.ToleranceFor(ideal)));
                     }
                 }
             }

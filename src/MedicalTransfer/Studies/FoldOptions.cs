@@ -34,7 +34,7 @@ namespace MedicalTransfer.Studies
         /// (the first capture group, or the whole match; a file that does not match is its own group).
         /// Ignored when <see cref="GroupOf"/> is set.
         /// </summary>
-        /// <value>The default is <see langword="null"/>: every image is its own group.</value>
+        /// <value>The default is <see langword="null"/>: images are grouped by their <see cref="ImageSample.PatientId"/> (a table's patient column, or the DICOM Patient ID) where they have one, as the data pipeline's splits are, and are each their own group otherwise.</value>
         public string? GroupPattern { get; init; }
 
         /// <summary>
@@ -86,7 +86,7 @@ namespace MedicalTransfer.Studies
         {
             if (GroupOf is null)
             {
-                return Grouping.GroupOf(sample.Path);
+                return Grouping.GroupOf(sample);
             }
 
             return GroupOf(sample) ?? throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "FoldOptions.GroupOf returned null for '{0}'; return a patient id (or the path, for an image of its own).", sample.Path));

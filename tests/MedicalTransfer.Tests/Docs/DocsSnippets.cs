@@ -728,4 +728,55 @@ namespace MedicalTransfer.Tests.Docs.MultiLabel
             Console.WriteLine(best.EvaluateFindings(splits.Test).ToTable());
         }
     }
+
+    internal static class MultiLabelStudySnippets
+    {
+        public static void CalibrateFindings(TransferModel model, DatasetSplits splits)
+        {
+            FindingTemperatureScaling scaling = model.CalibrateFindings(splits.Validation);   // fits T per finding and attaches them
+            Console.WriteLine(scaling);                      // Left Opacity T 1.62 (41 labels: BCE 0.4120 -> 0.3710); ...
+            model.Save("calibrated.safetensors");            // "finding_calibration" in the file's metadata
+            var test = model.PredictFindings(splits.Test);   // sigmoid(logit / T) per finding
+            var raw = scaling.Remove(test);                  // the same predictions before scaling
+        }
+
+        public static void Intervals(TransferModel model, DatasetSplits splits, FindingTemperatureScaling scaling)
+        {
+            var test = model.PredictFindings(splits.Test);
+            var intervals = MultiLabelIntervals.Compute(test, new BootstrapOptions { Resamples = 2000, Seed = 1 });
+            Console.WriteLine(intervals.ToTable());          // finding, n positive, AUROC (CI), AP (CI); "... 212 patients resampled"
+            FindingCharts.SaveRocGrid(test, "roc-findings.png", intervals);
+            FindingCharts.SaveCalibrationGrid(test, "calibration-findings.png", scaling.Remove(test));
+        }
+
+        public static void Folds(TransferBuilder builder)
+        {
+            var dataset = ImageTable.Load("chexpert/train.csv", ImageTableLayouts.CheXpert, new ImageTableOptions { Root = "/data" });
+            var folds = FoldAssignment.Create(dataset, new FoldOptions { Folds = 5, Seed = 1 });   // grouped by patient, stratified per finding
+            Console.WriteLine(folds);                                                 // positives of each finding per fold vs the ideal share
+            for (int k = 0; k < folds.Folds; k++)
+            {
+                var split = folds.Split(k);                                           // Train, Validation (carved from Train), HeldOut
+                using var model = builder.Build();                                    // builder: ...ForFindings(dataset.Findings)
+                var options = new LoaderOptions { BatchSize = 16 };
+                using var train = new DataLoader(split.Train, Transforms.ForTraining(model.Preprocessing), options);
+                using var validation = model.CreateLoader(split.Validation, training: false, options);
+                model.Fit(train, validation, new TrainingOptions { Epochs = 10, PositiveWeights = train.PositiveWeights() });
+                model.CalibrateFindings(split.Validation);                            // one temperature per finding, on the carve only
+                model.UseFindingThresholds(FindingThresholds.Choose(model.PredictFindings(split.Validation), FindingThresholdRule.YoudenJ));
+                var heldOut = model.PredictFindings(split.HeldOut);                   // calibrated, knows its patients
+                Console.WriteLine(MultiLabelIntervals.Compute(heldOut, new BootstrapOptions { Seed = 1 }).ToTable());
+            }
+        }
+
+        public static void Report(TransferModel model, DatasetSplits splits)
+        {
+            FindingTemperatureScaling scaling = model.CalibrateFindings(splits.Validation);
+            var test = model.PredictFindings(splits.Test);
+            new StudyReport("Four findings on chest X-rays: DenseNet-121")
+                .WithFindings(test, scaling.Remove(test), model.FindingThresholds, scaling, new BootstrapOptions { Resamples = 2000, Seed = 1 }, splits.Report)
+                .WithModel(model, "ImageNet DenseNet-121 (torchvision)")
+                .Save("report");
+        }
+    }
 }
