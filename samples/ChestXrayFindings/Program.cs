@@ -7,6 +7,7 @@ using MedicalTransfer.Data;
 using MedicalTransfer.Evaluation;
 using MedicalTransfer.Explainability;
 using MedicalTransfer.Models;
+using MedicalTransfer.Reporting;
 using MedicalTransfer.Training;
 using TorchSharp;
 
@@ -120,15 +121,24 @@ namespace ChestXrayFindings
             Console.Write(report.ToTable());
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "mean AUROC {0:0.0000}", report.MacroAuroc));
 
-            // Grad-CAM of each finding's logit on the first test image: where the model looks for that finding.
-            var first = splits.Test.Samples[0].Path;
+            // Grad-CAM of each finding's logit on the test image with the most positive findings: where the model looks for each.
+            var shown = splits.Test.Samples.OrderByDescending(s => s.Findings?.Count(f => f == FindingState.Positive) ?? 0).First();
+            Console.WriteLine("Grad-CAM of " + shown.Path + " (labelled " + string.Join(", ", chosen.Findings.Where((f, j) => shown.Findings?[j] == FindingState.Positive)) + "):");
+            // layer3: at the sample's 48-64 pixel inputs the default layer4 map is 2 x 2, too coarse to tell a lung from the heart.
+            var gradCam = new GradCam("layer3");
             foreach (var finding in chosen.Findings)
             {
-                var explanation = new GradCam().Explain(chosen, new[] { first }, finding)[0];
-                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "Grad-CAM {0}: p = {1:0.000}, peak at {2}", finding, explanation.TargetProbability, Peak(explanation.LowResolution)));
+                var explanation = gradCam.Explain(chosen, new[] { shown.Path }, finding)[0];
+                string png = Path.Combine(output, "gradcam-" + finding.ToLowerInvariant().Replace(' ', '-') + ".png");
+                // One captioned panel (title, p and decision, colour bar) at a legible size; HeatmapOverlay.Save would write the phantom's 64 pixels.
+                ExplanationGrid.SaveTopFindings(shown.Path, new[] { explanation }, chosen.Preprocessing, png, chosen.FindingThresholds);
+                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "Grad-CAM {0}: p = {1:0.000}, peak at {2} -> {3}", finding, explanation.TargetProbability, Peak(explanation.LowResolution), png));
             }
 
-            Console.WriteLine("Wrote " + best + ", history.csv and findings.txt to " + output);
+            // The three most probable findings of that image, one panel each, in one grid.
+            string grid = Path.Combine(output, "gradcam-top3.png");
+            ExplanationGrid.SaveTopFindings(shown.Path, gradCam.ExplainTopFindings(chosen, shown.Path, 3), chosen.Preprocessing, grid, chosen.FindingThresholds);
+            Console.WriteLine("Wrote " + best + ", history.csv, findings.txt, gradcam-*.png and " + Path.GetFileName(grid) + " to " + output);
             return 0;
         }
 

@@ -31,7 +31,7 @@ namespace MedicalTransfer.Onnx
         private readonly bool dynamicBatch;
         private readonly string[] classNames;
 
-        private OnnxImageClassifier(InferenceSession session, string path, string[] classNames, Preprocessing preprocessing, DecisionThreshold? threshold, IReadOnlyDictionary<string, string> metadata)
+        private OnnxImageClassifier(InferenceSession session, string path, string[] classNames, Preprocessing preprocessing, DecisionThreshold? threshold, IReadOnlyList<double>? findingThresholds, IReadOnlyDictionary<string, string> metadata)
         {
             this.session = session;
             this.classNames = classNames;
@@ -48,11 +48,7 @@ namespace MedicalTransfer.Onnx
 
             // Exports before issue 13 have no task entry: they are single-label.
             TaskKind = metadata.TryGetValue("task", out var task) && task == "multi-label" ? TaskKind.MultiLabel : TaskKind.SingleLabel;
-            if (metadata.TryGetValue("finding_thresholds", out var thresholds))
-            {
-                using var document = JsonDocument.Parse(thresholds);
-                FindingThresholds = document.RootElement.GetProperty("thresholds").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-            }
+            FindingThresholds = findingThresholds;
         }
 
         /// <inheritdoc />
@@ -131,13 +127,14 @@ namespace MedicalTransfer.Onnx
                 var classes = Parse<string[]>(metadata, "classes", full);
                 var preprocessing = ParsePreprocessing(metadata, full);
                 var threshold = metadata.TryGetValue("decision_threshold", out var t) ? ParseThreshold(t, full) : null;
+                var findingThresholds = metadata.TryGetValue("finding_thresholds", out var ft) ? ParseFindingThresholds(ft, classes, full) : null;
                 var outputDims = session.OutputMetadata[session.OutputNames[0]].Dimensions;
                 if (classes.Length < 2 || (outputDims.Length == 2 && outputDims[1] > 0 && outputDims[1] != classes.Length))
                 {
                     throw new WeightsFormatException(string.Format(CultureInfo.InvariantCulture, "'{0}': its metadata names {1} classes but the graph's output has shape [{2}].", full, classes.Length, string.Join(", ", outputDims)));
                 }
 
-                return new OnnxImageClassifier(session, full, classes, preprocessing, threshold, metadata);
+                return new OnnxImageClassifier(session, full, classes, preprocessing, threshold, findingThresholds, metadata);
             }
             catch
             {
@@ -259,6 +256,18 @@ namespace MedicalTransfer.Onnx
             catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
             {
                 throw Damaged(path, "decision_threshold: " + e.Message, e);
+            }
+        }
+
+        private static double[] ParseFindingThresholds(string json, string[] classes, string path)
+        {
+            try
+            {
+                return MedicalTransfer.Evaluation.FindingThresholds.Parse(json, classes).Values.ToArray();
+            }
+            catch (FormatException e)
+            {
+                throw Damaged(path, e.Message, e);
             }
         }
 

@@ -15,7 +15,7 @@ namespace MedicalTransfer.Reporting
     public sealed record GridTile(byte[] Png, IReadOnlyList<string> Lines, bool? Correct = null);
 
     /// <summary>A labelled grid of Grad-CAM overlays for a batch of images.</summary>
-    public static class ExplanationGrid
+    public static partial class ExplanationGrid
     {
         /// <summary>
         /// Overlays each explanation on its ORIGINAL image and writes a grid, each cell captioned with
@@ -63,7 +63,11 @@ namespace MedicalTransfer.Reporting
         /// <param name="path">The PNG to write; its folder must exist.</param>
         /// <param name="columns">Cells per row (1 to 16).</param>
         /// <param name="tileSize">Width of each picture in pixels (64 to 1024); heights keep each picture's aspect ratio within a square cell.</param>
-        public static void Save(IReadOnlyList<GridTile> tiles, string path, int columns = 4, int tileSize = 256)
+        public static void Save(IReadOnlyList<GridTile> tiles, string path, int columns = 4, int tileSize = 256) =>
+            Save(tiles, path, columns, tileSize, title: null, colorBar: null);
+
+        /// <summary>The grid of <see cref="Save(IReadOnlyList{GridTile}, string, int, int)"/> with an optional title line above it and a colour bar (the colormap and its caption) below it.</summary>
+        internal static void Save(IReadOnlyList<GridTile> tiles, string path, int columns, int tileSize, string? title, (Colormap Colormap, string Caption)? colorBar)
         {
             ArgumentNullException.ThrowIfNull(tiles);
             Charts.CheckPath(path);
@@ -82,19 +86,38 @@ namespace MedicalTransfer.Reporting
             int captionHeight = (tiles.Max(t => t.Lines.Count) * lineHeight) + Gap;
             int cols = Math.Min(columns, tiles.Count);
             int rows = (tiles.Count + cols - 1) / cols;
+            using var typeface = Figures.Typeface(bold: false);
+            using var font = new SKFont(typeface, fontSize);
+            using var bold = Figures.Typeface(bold: true);
+            using var titleFont = new SKFont(bold, fontSize);
+
+            // A title or colour-bar caption wider than the cells widens the figure (up to 2048 pixels) rather than being cut.
             int width = (cols * (tileSize + Gap)) + Gap;
-            int height = (rows * (tileSize + captionHeight + Gap)) + Gap;
+            float text = Math.Max(title is null ? 0 : titleFont.MeasureText(title), colorBar is null ? 0 : font.MeasureText(colorBar.Value.Caption));
+            width = Math.Max(width, Math.Min(2048, (int)Math.Ceiling(text) + (2 * Gap) + 2));
+            int titleHeight = title is null ? 0 : lineHeight + Gap;
+            int barHeight = colorBar is null ? 0 : (3 * lineHeight) + Gap;
+            int height = titleHeight + (rows * (tileSize + captionHeight + Gap)) + Gap + barHeight;
             using var surface = SKSurface.Create(new SKImageInfo(width, height));
             var canvas = surface.Canvas;
             canvas.Clear(SKColors.White);
-            using var typeface = Figures.Typeface(bold: false);
-            using var font = new SKFont(typeface, fontSize);
             using var paint = new SKPaint { IsAntialias = true };
+            if (title is not null)
+            {
+                paint.Color = SKColors.Black;
+                canvas.DrawText(Fit(title, titleFont, width - (2 * Gap)), Gap, Gap + fontSize, SKTextAlign.Left, titleFont, paint);
+            }
+
+            if (colorBar is { } bar)
+            {
+                DrawColorBar(canvas, font, paint, bar.Colormap, bar.Caption, Gap, height - barHeight, width - (2 * Gap), lineHeight);
+            }
+
             for (int i = 0; i < tiles.Count; i++)
             {
                 var tile = tiles[i] ?? throw new ArgumentNullException(nameof(tiles), string.Format(CultureInfo.InvariantCulture, "Tile {0} is null.", i));
                 int x = Gap + ((i % cols) * (tileSize + Gap));
-                int y = Gap + ((i / cols) * (tileSize + captionHeight + Gap));
+                int y = titleHeight + Gap + ((i / cols) * (tileSize + captionHeight + Gap));
                 using var bitmap = SKBitmap.Decode(tile.Png) ?? throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Tile {0} does not hold a PNG or JPEG image.", i), nameof(tiles));
                 float scale = Math.Min((float)tileSize / bitmap.Width, (float)tileSize / bitmap.Height);
                 float w = bitmap.Width * scale, h = bitmap.Height * scale;
@@ -108,6 +131,26 @@ namespace MedicalTransfer.Reporting
             }
 
             Figures.WritePng(surface, path);
+        }
+
+        /// <summary>A horizontal colour bar from 0 to 1 with its end labels and a caption under it.</summary>
+        private static void DrawColorBar(SKCanvas canvas, SKFont font, SKPaint paint, Colormap colormap, string caption, int left, int top, int width, int lineHeight)
+        {
+            int barWidth = Math.Min(width, 360);
+            int barHeight = Math.Max(8, lineHeight / 2);
+            using var fill = new SKPaint();
+            for (int x = 0; x < barWidth; x++)
+            {
+                var (r, g, b) = HeatmapOverlay.Color(x / (double)(barWidth - 1), colormap);
+                fill.Color = new SKColor(r, g, b);
+                canvas.DrawRect(left + x, top, 1, barHeight, fill);
+            }
+
+            paint.Color = SKColors.Black;
+            float textTop = top + barHeight + font.Size;
+            canvas.DrawText("0", left, textTop, SKTextAlign.Left, font, paint);
+            canvas.DrawText("1", left + barWidth, textTop, SKTextAlign.Right, font, paint);
+            canvas.DrawText(Fit(caption, font, width), left, textTop + lineHeight, SKTextAlign.Left, font, paint);
         }
 
         /// <summary>Shortens a caption with an ellipsis so that it does not run into the next cell.</summary>

@@ -28,12 +28,21 @@ namespace MedicalTransfer
         internal const string FormatName = "medicaltransfer.model";
 
         /// <summary>
-        /// The model-file format written: version 2 adds <c>input_channels</c> and the layouts of backbones other than
-        /// ResNet. Version 1 (ResNets with 3-channel input) reads unchanged.
+        /// The model-file format written for single-label models: version 2 adds <c>input_channels</c> and the layouts of
+        /// backbones other than ResNet. Version 1 (ResNets with 3-channel input) reads unchanged.
         /// </summary>
         internal const string FormatVersion = "2";
 
-        private static readonly string[] ReadableVersions = { "1", "2" };
+        /// <summary>
+        /// The format written for multi-label models: version 2's keys plus a <c>task</c> a reader must understand. An SDK
+        /// from before multi-label support reads versions 1 and 2, ignores <c>task</c> and would load the file as a softmax
+        /// model (wrong probabilities, silently), so these files say 3 and such an SDK refuses them, asking for an update.
+        /// In version 3, <c>task</c> is required. Single-label models stay
+        /// at 2, which every released SDK reads.
+        /// </summary>
+        internal const string MultiLabelFormatVersion = "3";
+
+        private static readonly string[] ReadableVersions = { "1", "2", "3" };
 
         private readonly string[] _classNames;
         private IReadOnlyList<string> _frozenPaths = Array.Empty<string>();
@@ -187,7 +196,7 @@ namespace MedicalTransfer
         public override string ToString() => Summary().ToString();
 
         /// <summary>
-        /// Writes one self-describing file (format version 2): architecture, input channels, class names, preprocessing, head layout,
+        /// Writes one self-describing file (format version 2; 3 for a multi-label model, which an SDK without multi-label support refuses rather than misreads): architecture, input channels, class names, preprocessing, head layout,
         /// freeze state and weights (a safetensors file with metadata). The write is atomic: a crash
         /// mid-save never leaves a corrupt file where a good one was.
         /// </summary>
@@ -219,7 +228,7 @@ namespace MedicalTransfer
             string version = metadata.TryGetValue("format_version", out var v) ? v : "1";
             if (!ReadableVersions.Contains(version, StringComparer.Ordinal))
             {
-                throw new WeightsFormatException($"'{path}' is a MedicalTransfer model file of format version {version}; this version of MedicalTransfer reads versions {string.Join(" and ", ReadableVersions)}. It was written by a newer MedicalTransfer: update the package to load it.");
+                throw new WeightsFormatException($"'{path}' is a MedicalTransfer model file of format version {version}; this version of MedicalTransfer reads versions {string.Join(", ", ReadableVersions[..^1])} and {ReadableVersions[^1]}. It was written by a newer MedicalTransfer: update the package to load it.");
             }
 
             TransferModel? model = null;
@@ -238,7 +247,7 @@ namespace MedicalTransfer
                     var preprocessing = PreprocessingJson.Parse(Required(metadata, "preprocessing", path));
                     var head = HeadSpec.Parse(Required(metadata, "head", path), customHead);
                     ModelFileSize.Check(path, new FileInfo(path).Length, architecture, inputChannels, classes.Length, head);
-                    var task = !metadata.TryGetValue("task", out var taskName) ? TaskKind.SingleLabel : TaskKindNames.Parse(taskName);
+                    var task = version != MultiLabelFormatVersion && !metadata.ContainsKey("task") ? TaskKind.SingleLabel : TaskKindNames.Parse(Required(metadata, "task", path));
                     model = new TransferModel(architecture, inputChannels, head, classes, preprocessing, task);
                     model.UncertaintyPolicy = metadata.TryGetValue("uncertainty_policy", out var policy) ? UncertaintyPolicy.Parse(policy) : null;
                     model.FindingThresholds = metadata.TryGetValue("finding_thresholds", out var thresholds) ? Evaluation.FindingThresholds.Parse(thresholds, classes) : null;
@@ -310,7 +319,7 @@ namespace MedicalTransfer
         private Dictionary<string, string> DescribeCore() => new()
         {
             ["format"] = FormatName,
-            ["format_version"] = FormatVersion,
+            ["format_version"] = TaskKind == TaskKind.MultiLabel ? MultiLabelFormatVersion : FormatVersion,
             ["architecture"] = Architecture.ToString(),
             ["input_channels"] = InputChannels.ToString(CultureInfo.InvariantCulture),
             ["classes"] = JsonSerializer.Serialize(_classNames),

@@ -148,7 +148,7 @@ namespace MedicalTransfer.Tests
             }
 
             var metadata = StateDictFile.ReadSafetensorsMetadata(path).ToDictionary(kv => kv.Key, kv => kv.Value);
-            metadata["format_version"] = "3";
+            metadata["format_version"] = "4";
             var tensors = StateDictFile.Read(path);
             StateDictFile.WriteSafetensors(path, tensors.ToList(), metadata);
             foreach (var t in tensors.Values)
@@ -157,8 +157,8 @@ namespace MedicalTransfer.Tests
             }
 
             var ex = Assert.Throws<WeightsFormatException>(() => TransferModel.Load(path, CPU));
-            Assert.Contains("format version 3", ex.Message, StringComparison.Ordinal);
-            Assert.Contains("reads versions 1 and 2", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("format version 4", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("reads versions 1, 2 and 3", ex.Message, StringComparison.Ordinal);
         }
 
         [Fact]

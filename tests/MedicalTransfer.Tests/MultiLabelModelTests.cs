@@ -126,5 +126,74 @@ namespace MedicalTransfer.Tests
             Assert.Contains("m.safetensors", ex.Message, StringComparison.Ordinal);
             Assert.Contains("task is 'regression'", ex.Message, StringComparison.Ordinal);
         }
+
+        /// <summary>Saves <paramref name="model"/> and rewrites the file's metadata as a hand-crafted (or older, or newer) writer would.</summary>
+        internal static string SaveWithMetadata(TestSupport.TempFolder folder, TransferModel model, Action<System.Collections.Generic.Dictionary<string, string>> edit, string name = "m.safetensors")
+        {
+            string path = folder.File(name);
+            model.Save(path);
+            var metadata = StateDictFile.ReadSafetensorsMetadata(path).ToDictionary(kv => kv.Key, kv => kv.Value);
+            edit(metadata);
+            using var scope = NewDisposeScope();
+            StateDictFile.WriteSafetensors(path, model.state_dict().Select(kv => new System.Collections.Generic.KeyValuePair<string, Tensor>(kv.Key, kv.Value.detach().contiguous())).ToList(), metadata);
+            return path;
+        }
+
+        [Fact]
+        public void Save_MultiLabelWritesFormatVersion3_SingleLabelStaysAt2()
+        {
+            using var folder = new TestSupport.TempFolder();
+            using var multi = Build();
+            using var single = TransferBuilder.FromResNet(ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1)).ForClasses("A", "B").OnDevice(CPU).Build();
+            multi.Save(folder.File("multi.safetensors"));
+            single.Save(folder.File("single.safetensors"));
+
+            Assert.Equal("3", StateDictFile.ReadSafetensorsMetadata(folder.File("multi.safetensors"))["format_version"]);
+            Assert.Equal("2", StateDictFile.ReadSafetensorsMetadata(folder.File("single.safetensors"))["format_version"]);
+            using var loaded = TransferModel.Load(folder.File("multi.safetensors"), CPU);
+            Assert.Equal(TaskKind.MultiLabel, loaded.TaskKind);
+        }
+
+        [Fact]
+        public void Load_MultiLabelFileStampedVersion2_StillLoadsAsMultiLabel()
+        {
+            // Multi-label files written between issue 13 and the version-3 stamp say 2 and carry the task entry.
+            using var folder = new TestSupport.TempFolder();
+            using var model = Build();
+            model.FindingThresholds = FindingThresholds.Fixed(Findings, 0.3);
+            string path = SaveWithMetadata(folder, model, m => m["format_version"] = "2");
+
+            using var loaded = TransferModel.Load(path, CPU);
+
+            Assert.Equal(TaskKind.MultiLabel, loaded.TaskKind);
+            Assert.Equal(Findings, loaded.Findings);
+            Assert.Equal(new[] { 0.3, 0.3, 0.3 }, loaded.FindingThresholds!.Values);
+        }
+
+        [Fact]
+        public void Load_Version3WithoutTask_ThrowsWeightsFormatNamingTheKey()
+        {
+            using var folder = new TestSupport.TempFolder();
+            using var model = Build();
+            string path = SaveWithMetadata(folder, model, m => m.Remove("task"));
+
+            var ex = Assert.Throws<WeightsFormatException>(() => TransferModel.Load(path, CPU));
+
+            Assert.Contains("metadata key 'task' is missing in '" + path + "'", ex.Message, StringComparison.Ordinal);
+        }
+
+        [Fact]
+        public void Load_FutureFormatVersion_ThrowsNamingTheFileTheVersionsAndWhatToDo()
+        {
+            using var folder = new TestSupport.TempFolder();
+            using var model = Build();
+            string path = SaveWithMetadata(folder, model, m => m["format_version"] = "4");
+
+            var ex = Assert.Throws<WeightsFormatException>(() => TransferModel.Load(path, CPU));
+
+            Assert.Equal(
+                "'" + path + "' is a MedicalTransfer model file of format version 4; this version of MedicalTransfer reads versions 1, 2 and 3. It was written by a newer MedicalTransfer: update the package to load it.",
+                ex.Message);
+        }
     }
 }

@@ -35,7 +35,7 @@ namespace MedicalTransfer.Ensembles
     /// var report = Evaluator.Evaluate(ensemble, splits.Test, new EvaluationOptions { PositiveClass = "PNEUMONIA" });
     /// </code>
     /// </summary>
-    public sealed class Ensemble
+    public sealed partial class Ensemble
     {
         private readonly TransferModel[] members;
         private readonly double[] weights;
@@ -81,6 +81,12 @@ namespace MedicalTransfer.Ensembles
                 if (Array.IndexOf(models, models[i]) != i)
                 {
                     throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Member {0} is the same model as member {1}; give it a weight with WithWeights instead.", i, Array.IndexOf(models, models[i])), nameof(models));
+                }
+
+                if (models[i].IsMultiLabel || models[0].IsMultiLabel)
+                {
+                    CheckSameFindings(models, i);
+                    continue;
                 }
 
                 if (!models[i].ClassNames.SequenceEqual(models[0].ClassNames, StringComparer.Ordinal))

@@ -76,6 +76,11 @@ namespace MedicalTransfer.Evaluation
         {
             Guard.NotNull(ensemble);
             Guard.NotNull(dataset);
+            if (ensemble.IsMultiLabel)
+            {
+                throw new ArgumentException("The ensemble's members are multi-label (findings " + string.Join(", ", ensemble.Findings) + "): class predictions do not apply. Use ensemble.PredictFindings(dataset) and MultiLabelReport.", nameof(ensemble));
+            }
+
             return ensemble.Combine(ensemble.Members.Select(m => Predict(m, dataset, options, cancellationToken)).ToArray());
         }
 

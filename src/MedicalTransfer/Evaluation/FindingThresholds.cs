@@ -181,25 +181,71 @@ namespace MedicalTransfer.Evaluation
             ["thresholds"] = values,
         });
 
-        /// <exception cref="FormatException">The text is not thresholds for these findings.</exception>
+        /// <summary>
+        /// Reads the <c>finding_thresholds</c> metadata entry of a saved model or an ONNX export (written by <see cref="ToJson"/>).
+        /// The one reader of that entry: <see cref="TransferModel.Load"/> and the ONNX Runtime classifier wrap its message with the file's path.
+        /// </summary>
+        /// <exception cref="FormatException">The text is not thresholds for these findings; the message names the key and what is wrong.</exception>
         internal static FindingThresholds Parse(string json, IReadOnlyList<string> modelFindings)
         {
+            const string Key = "finding_thresholds";
+            const string Remedy = "; choose them again on validation (FindingThresholds.Choose, then UseFindingThresholds) and save or export the model again";
+            JsonDocument document;
             try
             {
-                using var document = JsonDocument.Parse(json);
+                document = JsonDocument.Parse(json);
+            }
+            catch (JsonException ex)
+            {
+                throw new FormatException(string.Format(CultureInfo.InvariantCulture, "{0} is not valid JSON ({1}){2}", Key, ex.Message, Remedy), ex);
+            }
+
+            using (document)
+            {
                 var root = document.RootElement;
-                var findings = root.GetProperty("findings").EnumerateArray().Select(e => e.GetString() ?? string.Empty).ToArray();
-                var values = root.GetProperty("thresholds").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-                if (!findings.SequenceEqual(modelFindings, StringComparer.Ordinal) || values.Length != findings.Length || values.Any(v => !(v >= 0 && v <= 1)))
+                if (root.ValueKind != JsonValueKind.Object)
                 {
-                    throw new FormatException("finding_thresholds do not match the model's findings, or a threshold is outside [0, 1]");
+                    throw new FormatException(string.Format(CultureInfo.InvariantCulture, "{0} is a JSON {1}; expected an object with 'rule', 'findings' and 'thresholds'{2}", Key, root.ValueKind, Remedy));
                 }
 
-                return new FindingThresholds(findings, values, root.GetProperty("rule").GetString() ?? string.Empty);
-            }
-            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException)
-            {
-                throw new FormatException("finding_thresholds is damaged (" + ex.Message + ")", ex);
+                JsonElement Property(string name, JsonValueKind kind)
+                {
+                    if (!root.TryGetProperty(name, out var value))
+                    {
+                        throw new FormatException(string.Format(CultureInfo.InvariantCulture, "{0} has no '{1}' entry{2}", Key, name, Remedy));
+                    }
+
+                    return value.ValueKind == kind
+                        ? value
+                        : throw new FormatException(string.Format(CultureInfo.InvariantCulture, "{0}.{1} is a JSON {2}; expected {3}{4}", Key, name, value.ValueKind, kind == JsonValueKind.Array ? "an array" : "a string", Remedy));
+                }
+
+                var findings = Property("findings", JsonValueKind.Array).EnumerateArray().Select((e, j) => e.ValueKind == JsonValueKind.String
+                    ? e.GetString()!
+                    : throw new FormatException(string.Format(CultureInfo.InvariantCulture, "{0}.findings[{1}] is a JSON {2}; expected a finding's name{3}", Key, j, e.ValueKind, Remedy))).ToArray();
+                if (!findings.SequenceEqual(modelFindings, StringComparer.Ordinal))
+                {
+                    throw new FormatException(string.Format(CultureInfo.InvariantCulture, "{0} is for findings [{1}] but the model's findings are [{2}]{3}", Key, string.Join(", ", findings), string.Join(", ", modelFindings), Remedy));
+                }
+
+                var items = Property("thresholds", JsonValueKind.Array).EnumerateArray().ToArray();
+                if (items.Length != findings.Length)
+                {
+                    throw new FormatException(string.Format(CultureInfo.InvariantCulture, "{0} has {1} thresholds for {2} findings ({3}); expected one per finding{4}", Key, items.Length, findings.Length, string.Join(", ", findings), Remedy));
+                }
+
+                var values = new double[items.Length];
+                for (int j = 0; j < items.Length; j++)
+                {
+                    // JSON has no NaN: a writer that allows named literals writes it as the string "NaN".
+                    bool number = items[j].ValueKind == JsonValueKind.Number && items[j].TryGetDouble(out values[j]);
+                    if (!number || !(values[j] >= 0 && values[j] <= 1))
+                    {
+                        throw new FormatException(string.Format(CultureInfo.InvariantCulture, "{0}: the threshold of '{1}' is {2}; expected a number in [0, 1]{3}", Key, findings[j], items[j].GetRawText(), Remedy));
+                    }
+                }
+
+                return new FindingThresholds(findings, values, Property("rule", JsonValueKind.String).GetString()!);
             }
         }
     }

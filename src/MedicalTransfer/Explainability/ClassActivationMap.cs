@@ -168,6 +168,45 @@ namespace MedicalTransfer.Explainability
         }
 
         /// <summary>
+        /// Explains the <paramref name="k"/> most probable findings of one image of a multi-label model (issue 13): one
+        /// explanation per finding, each of that finding's logit, most probable first (ties: the earlier finding first).
+        /// Each map is normalised to its own maximum, so panels show where the model looks for each finding, not how
+        /// strongly one finding's evidence compares with another's; compare the probabilities for that.
+        /// Draw them as a grid with the Reporting package's <c>ExplanationGrid.SaveTopFindings</c>.
+        /// </summary>
+        /// <param name="model">A multi-label model.</param>
+        /// <param name="imagePath">The image file.</param>
+        /// <param name="k">How many findings, from 1 to the model's number of findings; the default is 3 (or all, when fewer).</param>
+        /// <param name="cancellationToken">Stops reading.</param>
+        /// <returns>The explanations, most probable finding first.</returns>
+        /// <exception cref="ArgumentException">The model is single-label, or <paramref name="k"/> is out of range.</exception>
+        public IReadOnlyList<Explanation> ExplainTopFindings(TransferModel model, string imagePath, int? k = null, CancellationToken cancellationToken = default)
+        {
+            Guard.NotNull(model);
+            Guard.NotNullOrWhiteSpace(imagePath);
+            if (!model.IsMultiLabel)
+            {
+                throw new ArgumentException("The model is single-label (classes " + string.Join(", ", model.ClassNames) + "); the top findings of an image need a model built with ForFindings(...). Use Explain(model, imagePaths) for the predicted class.", nameof(model));
+            }
+
+            int count = k ?? Math.Min(3, model.Findings.Count);
+            Guard.InRange(count, 1, model.Findings.Count, nameof(k));
+            using var use = model.Use.Acquire(Name + ".ExplainTopFindings");
+            foreach (var batch in Load(model.ClassNames, new[] { imagePath }, model.Preprocessing, cancellationToken))
+            {
+                using (batch)
+                using (NewDisposeScope())
+                {
+                    var probabilities = Explain(model, batch.Images)[0].Probabilities;
+                    var top = Enumerable.Range(0, probabilities.Count).OrderByDescending(j => probabilities[j]).ThenBy(j => j).Take(count).ToArray();
+                    return Explain(model, batch.Images.repeat(count, 1, 1, 1), top);
+                }
+            }
+
+            throw new InvalidOperationException("The loader returned no batch for '" + imagePath + "'.");
+        }
+
+        /// <summary>
         /// Explains image files with an ensemble: the target is the ENSEMBLE's predicted class (or
         /// <paramref name="targetClass"/>), explained in every member; each member's map is projected onto
         /// the original image (members may preprocess differently), and the maps are averaged.

@@ -780,3 +780,31 @@ namespace MedicalTransfer.Tests.Docs.MultiLabel
         }
     }
 }
+
+namespace MedicalTransfer.Tests.Docs.MultiLabelModels
+{
+    using System.Collections.Generic;
+    using MedicalTransfer.Data;
+    using MedicalTransfer.Ensembles;
+    using MedicalTransfer.Evaluation;
+    using MedicalTransfer.Explainability;
+    using MedicalTransfer.Reporting;
+
+    internal static class MultiLabelEnsembleSnippets
+    {
+        public static void EnsembleAndTta(TransferModel densenet, TransferModel resnet, DatasetSplits splits)
+        {
+            var ensemble = Ensemble.Of(densenet, resnet);                 // members share the findings, in the same order
+            var thresholds = FindingThresholds.Choose(ensemble.PredictFindings(splits.Validation), FindingThresholdRule.YoudenJ);
+            MultiLabelReport report = ensemble.EvaluateFindings(splits.Test, thresholds,
+                new PredictionOptions { Augmentation = TestTimeAugmentation.FiveCrop | TestTimeAugmentation.HorizontalFlip });
+        }
+
+        public static void TopFindings(TransferModel model)
+        {
+            var gradCam = new GradCam();
+            IReadOnlyList<Explanation> top = gradCam.ExplainTopFindings(model, "patient-0042.png", 3);   // most probable first
+            ExplanationGrid.SaveTopFindings("patient-0042.png", top, model.Preprocessing, "top3.png", model.FindingThresholds);
+        }
+    }
+}

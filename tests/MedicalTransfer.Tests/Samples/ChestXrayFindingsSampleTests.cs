@@ -32,6 +32,12 @@ namespace MedicalTransfer.Tests.Samples
             Assert.True(mean > 0.7, "mean AUROC " + mean + "\n" + result.Output);
             Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
             Assert.True(File.Exists(Path.Combine(output, "findings.txt")));
+            foreach (var png in new[] { "gradcam-left-opacity.png", "gradcam-right-opacity.png", "gradcam-cardiomegaly.png", "gradcam-pleural-effusion.png", "gradcam-top3.png" })
+            {
+                var bytes = File.ReadAllBytes(Path.Combine(output, png));
+                Assert.True(bytes.Length > 100 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G', png + " is not a PNG");
+            }
+
             using var model = TransferModel.Load(Path.Combine(output, "model.safetensors"), TorchSharp.torch.CPU);
             Assert.Equal(TaskKind.MultiLabel, model.TaskKind);
             Assert.NotNull(model.FindingThresholds);
