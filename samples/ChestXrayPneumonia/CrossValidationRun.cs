@@ -38,60 +38,46 @@ namespace ChestXrayPneumonia
 
         public int Execute(torch.Device device, ILogger logger, CancellationToken cancellationToken)
         {
-            try
+            var splits = _run.LoadData(logger);
+            var classes = splits.Train.Classes;
+            var builder = _run.CreateBuilder(classes, device, logger);
+            int pooled = splits.Train.Count + splits.Validation.Count;
+            _ui.Line($"Cross-validation: {pooled} train+val images in {_settings.Folds} folds (patients grouped by {_settings.GroupPattern ?? "image"}), {splits.Test.Count} test images kept apart");
+            var weights = splits.Train.Samples.Concat(splits.Validation.Samples).GroupBy(s => s.Label).OrderBy(g => g.Key).Select(g => (float)(pooled / (classes.Count * (double)g.Count()))).ToArray();
+            var options = new CrossValidationOptions
             {
-                var splits = _run.LoadData(logger);
-                var classes = splits.Train.Classes;
-                var builder = _run.CreateBuilder(classes, device, logger);
-                int pooled = splits.Train.Count + splits.Validation.Count;
-                _ui.Line($"Cross-validation: {pooled} train+val images in {_settings.Folds} folds (patients grouped by {_settings.GroupPattern ?? "image"}), {splits.Test.Count} test images kept apart");
-                var weights = splits.Train.Samples.Concat(splits.Validation.Samples).GroupBy(s => s.Label).OrderBy(g => g.Key).Select(g => (float)(pooled / (classes.Count * (double)g.Count()))).ToArray();
-                var options = new CrossValidationOptions
+                Folds = new FoldOptions { Folds = _settings.Folds, Seed = _settings.Seed, GroupPattern = _settings.GroupPattern },
+                WorkFolder = Out("cross-validation"),
+                Training = new TrainingOptions { Epochs = _settings.Epochs, LearningRate = 3e-4, ClassWeights = weights, Seed = _settings.Seed },
+                Phases = _settings.Progressive ? Phases() : null,
+                Loader = new LoaderOptions { BatchSize = _settings.BatchSize, Seed = _settings.Seed, Device = device, Logger = logger, DropLast = true },
+                Evaluation = new EvaluationOptions { PositiveClass = Positive, OperatingPoint = OperatingPoint.TargetSensitivity(0.9) },
+                Progress = new FoldLines(_ui),
+                Logger = logger,
+            };
+
+            var result = CrossValidation.Run(builder, splits, options, cancellationToken);
+            File.WriteAllText(Out("cross_validation.txt"), result.ToString());
+            File.WriteAllText(Out("out_of_fold_predictions.csv"), OutOfFoldCsv(result));
+            File.WriteAllText(Out("metrics.json"), result.Pooled.ToJson());
+            _ui.Line(result.ToString());
+
+            using var model = TransferModel.Load(result.Folds[0].ModelPath, device);
+            var report = new StudyReport($"Pneumonia on chest X-rays: ResNet-{_settings.Depth}, {_settings.Folds}-fold patient-level cross-validation")
+                .WithDataDescription(_settings.Data is null
+                    ? string.Create(CultureInfo.InvariantCulture, $"Synthetic chest X-ray phantoms (SyntheticChestXRay, {_settings.SyntheticImages} images, seed {_settings.Seed}): a demonstration, not patients.")
+                    : "Images from " + _settings.Data + " (class folders).")
+                .WithCrossValidation(result)
+                .WithModel(model, _settings.Weights switch
                 {
-                    Folds = new FoldOptions { Folds = _settings.Folds, Seed = _settings.Seed, GroupPattern = _settings.GroupPattern },
-                    WorkFolder = Out("cross-validation"),
-                    Training = new TrainingOptions { Epochs = _settings.Epochs, LearningRate = 3e-4, ClassWeights = weights, Seed = _settings.Seed },
-                    Phases = _settings.Progressive ? Phases() : null,
-                    Loader = new LoaderOptions { BatchSize = _settings.BatchSize, Seed = _settings.Seed, Device = device, Logger = logger, DropLast = true },
-                    Evaluation = new EvaluationOptions { PositiveClass = Positive, OperatingPoint = OperatingPoint.TargetSensitivity(0.9) },
-                    Progress = new FoldLines(_ui),
-                    Logger = logger,
-                };
-
-                var result = CrossValidation.Run(builder, splits, options, cancellationToken);
-                File.WriteAllText(Out("cross_validation.txt"), result.ToString());
-                File.WriteAllText(Out("out_of_fold_predictions.csv"), OutOfFoldCsv(result));
-                File.WriteAllText(Out("metrics.json"), result.Pooled.ToJson());
-                _ui.Line(result.ToString());
-
-                using var model = TransferModel.Load(result.Folds[0].ModelPath, device);
-                var report = new StudyReport($"Pneumonia on chest X-rays: ResNet-{_settings.Depth}, {_settings.Folds}-fold patient-level cross-validation")
-                    .WithDataDescription(_settings.Data is null
-                        ? string.Create(CultureInfo.InvariantCulture, $"Synthetic chest X-ray phantoms (SyntheticChestXRay, {_settings.SyntheticImages} images, seed {_settings.Seed}): a demonstration, not patients.")
-                        : "Images from " + _settings.Data + " (class folders).")
-                    .WithCrossValidation(result)
-                    .WithModel(model, _settings.Weights switch
-                    {
-                        "onnx" => "ImageNet ResNet-18 (ML.NET's ONNX file, NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18)",
-                        "imagenet" => "torchvision ImageNet weights",
-                        string file => file,
-                    })
-                    .WithSeed("model initialisation (TransferBuilder.WithSeed)", _settings.Seed);
-                var files = report.Save(_settings.Output, "study-report");
-                _ui.Line($"Study report: {files.Html} (and {Path.GetFileName(files.Markdown)})");
-                _ui.Line($"Report: {_settings.Output}");
-                return 0;
-            }
-            catch (OperationCanceledException)
-            {
-                _ui.Line($"Stopped. The cross-validation continues where it stopped with: dotnet run --project samples/ChestXrayPneumonia -- --resume \"{_settings.Output}\"");
-                return 130;
-            }
-            catch (MedicalTransferException ex)
-            {
-                Console.Error.WriteLine("error: " + ex.Message);
-                return 1;
-            }
+                    "onnx" => "ImageNet ResNet-18 (ML.NET's ONNX file, NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18)",
+                    "imagenet" => "torchvision ImageNet weights",
+                    string file => file,
+                })
+                .WithSeed("model initialisation (TransferBuilder.WithSeed)", _settings.Seed);
+            var files = report.Save(_settings.Output, "study-report");
+            _ui.Line($"Study report: {files.Html} (and {Path.GetFileName(files.Markdown)})");
+            return 0;
         }
 
         private System.Collections.Generic.IReadOnlyList<TrainingPhase> Phases()

@@ -41,61 +41,75 @@ namespace ChestXrayPneumonia
                 "cuda" => torch.CUDA,
                 _ => torch.cuda.is_available() ? torch.CUDA : torch.CPU,
             };
-            string started = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
-            WriteRunFile(started, null, device, null);
+            var folder = new RunFolder(_settings);
+            folder.Started(device);
             using var loggerFactory = _ui.CreateLoggerFactory();
             var logger = loggerFactory.CreateLogger("ChestXrayPneumonia");
-            if (_settings.Folds > 0)
+            try
             {
-                int code = new CrossValidationRun(_settings, this, _ui).Execute(device, logger, cancellationToken);
+                int code = _settings.Folds > 0
+                    ? new CrossValidationRun(_settings, this, _ui).Execute(device, logger, cancellationToken)
+                    : ExecuteSingle(device, logger, cancellationToken);
                 if (code == 0)
                 {
-                    WriteRunFile(started, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture), device, watch.Elapsed.TotalSeconds);
+                    // The training checkpoint (optimizer state, 187 MB for ResNet-18) is only needed to
+                    // continue an interrupted run: once the run is complete, model.safetensors is the result.
+                    if (!_settings.KeepCheckpoint)
+                    {
+                        folder.DeleteCheckpoint();
+                    }
+
+                    folder.Completed(watch.Elapsed.TotalSeconds);
+                    _ui.Line($"Done in {watch.Elapsed.TotalSeconds:F0} s. Report: {_settings.Output}");
                 }
 
                 return code;
             }
-
-            try
-            {
-                var splits = LoadData(logger);
-                _ui.Line($"Data: {splits.Train.Count} train, {splits.Validation.Count} validation, {splits.Test.Count} test images; classes {string.Join(", ", splits.Train.Classes)}");
-                _ui.Line(splits.Report.ToString());
-
-                using var model = BuildModel(splits.Train.Classes, device, logger, cancellationToken);
-                _ui.Line(model.Summary().ToString());
-
-                var loaderOptions = new LoaderOptions { BatchSize = _settings.BatchSize, Seed = _settings.Seed, Device = device, Logger = logger, CacheShorterSide = model.Preprocessing.ResizeSize, Decoding = Decoding };
-                using var train = new DataLoader(splits.Train, Transforms.ForTraining(model.Preprocessing), loaderOptions with { DropLast = true });
-                using var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(model.Preprocessing), loaderOptions with { Sampling = SamplingMode.Sequential });
-
-                ApplyAdaptiveFreezing(model, validation, logger, cancellationToken);
-                var result = Train(model, splits.Train, train, validation, logger, cancellationToken);
-                if (result is null)
-                {
-                    return 130;
-                }
-
-                result.History.SaveJson(Out("history.json"));
-                result.History.SaveCsv(Out("history.csv"));
-                TrainingCharts.SaveTrainingCurves(result.History, Out("training_curves.png"));
-
-                using var best = TransferModel.Load(Out("model.safetensors"), device);
-                Evaluate(best, splits, loaderOptions, cancellationToken);
-                WriteRunFile(started, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture), device, watch.Elapsed.TotalSeconds);
-                _ui.Line($"Done in {watch.Elapsed.TotalSeconds:F0} s. Report: {_settings.Output}");
-                return 0;
-            }
             catch (OperationCanceledException)
             {
-                _ui.Line($"Stopped. The last checkpoint is in {Out("checkpoint.mtckpt")}; continue with: dotnet run --project samples/ChestXrayPneumonia -- --resume \"{_settings.Output}\"");
+                folder.Stopped(watch.Elapsed.TotalSeconds);
+                _ui.Line($"Stopped. {folder.ResumeHint()}");
                 return 130;
             }
-            catch (MedicalTransferException ex)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Console.Error.WriteLine("error: " + ex.Message);
+                // Every failure leaves the folder marked (run.json status "failed", FAILED.txt), so that a
+                // half-written report folder is never mistaken for a result.
+                folder.Failed(ex, watch.Elapsed.TotalSeconds);
+                // Domain and file errors say what to do in their message; anything else is a defect: show where.
+                Console.Error.WriteLine("error: " + (ex is MedicalTransferException or IOException or UnauthorizedAccessException ? ex.Message : ex.ToString()));
+                Console.Error.WriteLine("hint: " + folder.ResumeHint());
                 return 1;
             }
+        }
+
+        private int ExecuteSingle(torch.Device device, ILogger logger, CancellationToken cancellationToken)
+        {
+            var splits = LoadData(logger);
+            _ui.Line($"Data: {splits.Train.Count} train, {splits.Validation.Count} validation, {splits.Test.Count} test images; classes {string.Join(", ", splits.Train.Classes)}");
+            _ui.Line(splits.Report.ToString());
+
+            using var model = BuildModel(splits.Train.Classes, device, logger, cancellationToken);
+            _ui.Line(model.Summary().ToString());
+
+            var loaderOptions = new LoaderOptions { BatchSize = _settings.BatchSize, Seed = _settings.Seed, Device = device, Logger = logger, CacheShorterSide = model.Preprocessing.ResizeSize, Decoding = Decoding };
+            using var train = new DataLoader(splits.Train, Transforms.ForTraining(model.Preprocessing), loaderOptions with { DropLast = true });
+            using var validation = new DataLoader(splits.Validation, Transforms.ForEvaluation(model.Preprocessing), loaderOptions with { Sampling = SamplingMode.Sequential });
+
+            ApplyAdaptiveFreezing(model, validation, logger, cancellationToken);
+            var result = Train(model, splits.Train, train, validation, logger, cancellationToken);
+            if (result is null)
+            {
+                throw new OperationCanceledException();
+            }
+
+            result.History.SaveJson(Out("history.json"));
+            result.History.SaveCsv(Out("history.csv"));
+            TrainingCharts.SaveTrainingCurves(result.History, Out("training_curves.png"));
+
+            using var best = TransferModel.Load(Out("model.safetensors"), device);
+            Evaluate(best, splits, loaderOptions, result, cancellationToken);
+            return 0;
         }
 
         private ImageLoadOptions Decoding => new() { BadImages = _settings.SkipBadImages ? BadImagePolicy.Skip : BadImagePolicy.Throw };
@@ -139,8 +153,12 @@ namespace ChestXrayPneumonia
             if (!File.Exists(Path.Combine(cache, ".complete")))
             {
                 string temp = cache + ".partial-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-                _ui.Line($"Generating {_settings.SyntheticImages} synthetic chest X-ray phantoms in {cache} ...");
-                SyntheticChestXRay.WriteImageFolder(temp, new SyntheticChestXRayOptions { Count = _settings.SyntheticImages, Seed = _settings.Seed, Size = 224 });
+                _ui.Line($"Generating {_settings.SyntheticImages} synthetic chest X-ray phantoms in {cache} (once; later runs reuse them).");
+                _ui.RunCounting(
+                    "Generating phantoms",
+                    _settings.SyntheticImages,
+                    () => new[] { SyntheticChestXRay.NormalClass, SyntheticChestXRay.PneumoniaClass }.Sum(c => Directory.Exists(Path.Combine(temp, c)) ? Directory.EnumerateFiles(Path.Combine(temp, c)).Count() : 0),
+                    () => SyntheticChestXRay.WriteImageFolder(temp, new SyntheticChestXRayOptions { Count = _settings.SyntheticImages, Seed = _settings.Seed, Size = 224 }));
                 File.WriteAllText(Path.Combine(temp, ".complete"), "ok");
                 if (Directory.Exists(cache))
                 {
@@ -242,10 +260,10 @@ namespace ChestXrayPneumonia
                 LearningRate = 3e-4,
                 ClassWeights = trainSet.Statistics.InverseFrequencyWeights,
                 Seed = _settings.Seed,
-                CheckpointPath = Out("checkpoint.mtckpt"),
-                ResumeFrom = _settings.Resumed && File.Exists(Out("checkpoint.mtckpt")) ? Out("checkpoint.mtckpt") : null,
+                CheckpointPath = Out(RunFolder.Checkpoint),
+                ResumeFrom = _settings.Resumed && File.Exists(Out(RunFolder.Checkpoint)) ? Out(RunFolder.Checkpoint) : null,
                 Callbacks = new ITrainingCallback[] { new BestCheckpoint(Out("model.safetensors"), TrainingMetric.ValidationLoss) },
-                Logger = logger,
+                Logger = ConsoleUi.ForTraining(logger),
             };
 
             return _ui.RunWithProgress(progress =>
@@ -264,7 +282,7 @@ namespace ChestXrayPneumonia
             });
         }
 
-        private void Evaluate(TransferModel model, DatasetSplits splits, LoaderOptions loaderOptions, CancellationToken cancellationToken)
+        private void Evaluate(TransferModel model, DatasetSplits splits, LoaderOptions loaderOptions, TrainingResult training, CancellationToken cancellationToken)
         {
             var prediction = new PredictionOptions { Loader = loaderOptions };
 
@@ -275,15 +293,29 @@ namespace ChestXrayPneumonia
 
             File.WriteAllText(Out("metrics.json"), report.ToJson());
             File.WriteAllText(Out("classification_report.txt"), report.Classification.ToString());
-            Charts.SaveConfusionMatrix(report.ConfusionMatrix, Out("confusion_matrix.png"));
+            // One headline rule: confusion_matrix.png is the operating point's matrix; the argmax one is labelled as such.
             if (report.Binary is { } binary)
             {
+                int n = report.Predictions.Count;
+                Charts.SaveConfusionMatrix(ResultsText.AtOperatingPoint(report, binary), Out("confusion_matrix.png"), new ChartOptions
+                {
+                    Title = double.IsNaN(binary.Threshold)
+                        ? string.Create(CultureInfo.InvariantCulture, $"Argmax (n = {n})")
+                        : string.Create(CultureInfo.InvariantCulture, $"Operating point: {Positive} if P >= {binary.Threshold:0.###} (n = {n})"),
+                });
+                Charts.SaveConfusionMatrix(report.ConfusionMatrix, Out("confusion_matrix_argmax.png"), new ChartOptions { Title = string.Create(CultureInfo.InvariantCulture, $"Argmax, for reference (n = {n})") });
                 Charts.SaveRocCurve(binary, Out("roc.png"));
                 Charts.SavePrecisionRecallCurve(binary, Out("pr.png"));
             }
+            else
+            {
+                Charts.SaveConfusionMatrix(report.ConfusionMatrix, Out("confusion_matrix.png"));
+            }
 
             Charts.SaveReliabilityDiagram(report.Calibration, Out("reliability.png"));
-            _ui.Line(report.ToString());
+            string results = ResultsText.Compose(report, training.BestEpoch, training.History.Epochs.Count);
+            File.WriteAllText(Out("results.txt"), results);
+            _ui.Line(results);
             ExplainSomeTestImages(model, splits.Test, report.Predictions);
         }
 
@@ -309,25 +341,12 @@ namespace ChestXrayPneumonia
                 for (int k = 0; k < paths.Length; k++)
                 {
                     var e = explanations[k];
-                    string name = string.Create(CultureInfo.InvariantCulture, $"{group}-{k + 1}-true-{test.Classes[predictions.Labels[chosen[k]]]}-pred-{e.PredictedClassName}-{e.TargetProbability:0.00}.png");
-                    HeatmapOverlay.Save(paths[k], e, model.Preprocessing, Path.Combine(folder, name));
+                    string trueClass = test.Classes[predictions.Labels[chosen[k]]];
+                    string name = string.Create(CultureInfo.InvariantCulture, $"{group}-{k + 1}-true-{trueClass}-pred-{e.PredictedClassName}-{e.TargetProbability:0.00}.png");
+                    // A panel: title (true, predicted, probability, stage), the original, the overlay and a colour bar.
+                    ExplanationPanel.Save(paths[k], e, model.Preprocessing, Path.Combine(folder, name), trueClass);
                 }
             }
-        }
-
-        private void WriteRunFile(string started, string? finished, torch.Device device, double? seconds)
-        {
-            var run = new RunFile(
-                _settings,
-                started,
-                finished,
-                device.ToString(),
-                typeof(TransferModel).Assembly.GetName().Version?.ToString() ?? "unknown",
-                typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown",
-                Environment.Version.ToString(),
-                System.Runtime.InteropServices.RuntimeInformation.OSDescription,
-                seconds);
-            File.WriteAllText(Out("run.json"), JsonSerializer.Serialize(run, Indented));
         }
     }
 }

@@ -13,6 +13,7 @@ var finding = new Option<string>("--finding") { Description = "For a multi-label
 var view = new Option<string?>("--view") { Description = "Train and evaluate on one view only, for example PA (from the table's view column or the DICOM View Position)." };
 var badImages = new Option<string>("--bad-images") { Description = "fail: stop when the pre-flight check finds unreadable images (the default); skip: leave them out (listed in the output).", DefaultValueFactory = _ => "fail" };
 var skipBad = new Option<bool>("--skip-bad-images") { Description = "The same as --bad-images skip." };
+var keepCheckpoint = new Option<bool>("--keep-checkpoint") { Description = "Keep the training checkpoint (checkpoint.mtckpt, about 190 MB for ResNet-18) after a complete run; by default it is deleted then and kept only while --resume may need it." };
 var depth = new Option<int>("--depth") { Description = "ResNet depth: 18, 34, 50, 101 or 152 (with --weights onnx the layout is fixed by the file).", DefaultValueFactory = _ => 18 };
 var weights = new Option<string>("--weights") { Description = "onnx (ImageNet ResNet-18 from a NuGet package, no network), imagenet (torchvision checkpoint, downloaded once), or a .pth/.safetensors file.", DefaultValueFactory = _ => "onnx" };
 var freeze = new Option<string>("--freeze") { Description = "none, all, upto:N (N in 0..4) or adaptive (rank stages by ablation on validation data, freeze the least important).", DefaultValueFactory = _ => "upto:2" };
@@ -30,7 +31,7 @@ var groupPattern = new Option<string?>("--group-pattern") { Description = "Regul
 
 var root = new RootCommand("Fine-tunes an ImageNet ResNet to tell NORMAL from PNEUMONIA chest X-rays and writes a report folder (metrics, pictures, Grad-CAM, the model).")
 {
-    data, depth, weights, freeze, progressive, epochs, batchSize, imageSize, device, seed, output, resume, images, dataRoot, finding, view, badImages, skipBad, folds, groupPattern,
+    data, depth, weights, freeze, progressive, epochs, batchSize, imageSize, device, seed, output, resume, images, dataRoot, finding, view, badImages, skipBad, folds, groupPattern, keepCheckpoint,
 };
 
 root.SetAction(parse =>
@@ -47,13 +48,18 @@ root.SetAction(parse =>
         settings = RunSettings.From(
             parse.GetValue(data), parse.GetValue(depth), parse.GetValue(weights)!, parse.GetValue(freeze)!, parse.GetValue(progressive),
             parse.GetValue(epochs), parse.GetValue(batchSize), parse.GetValue(imageSize), parse.GetValue(device)!, parse.GetValue(seed),
-            parse.GetValue(output), parse.GetValue(resume), parse.GetValue(images), parse.GetValue(folds), parse.GetValue(groupPattern)) with
-        {
-            DataRoot = parse.GetValue(dataRoot) is string root ? Path.GetFullPath(root) : null,
-            Finding = parse.GetValue(finding)!,
-            View = parse.GetValue(view),
-            SkipBadImages = parse.GetValue(skipBad) || badImagePolicy == "skip",
-        };
+            parse.GetValue(output), parse.GetValue(resume), parse.GetValue(images), parse.GetValue(folds), parse.GetValue(groupPattern));
+        // A resumed run keeps the data settings it was started with (run.json); only --keep-checkpoint can be added.
+        settings = settings.Resumed
+            ? settings with { KeepCheckpoint = settings.KeepCheckpoint || parse.GetValue(keepCheckpoint) }
+            : settings with
+            {
+                DataRoot = parse.GetValue(dataRoot) is string root ? Path.GetFullPath(root) : null,
+                Finding = parse.GetValue(finding)!,
+                View = parse.GetValue(view),
+                SkipBadImages = parse.GetValue(skipBad) || badImagePolicy == "skip",
+                KeepCheckpoint = parse.GetValue(keepCheckpoint),
+            };
     }
     catch (ArgumentException ex)
     {

@@ -48,6 +48,9 @@ namespace ChestXrayPneumonia
 
         public bool SkipBadImages { get; init; }
 
+        /// <summary>Keep checkpoint.mtckpt after a complete run (by default only an unfinished run keeps it, for --resume).</summary>
+        public bool KeepCheckpoint { get; init; }
+
         /// <summary>Cross-validation folds (0: one train/validation/test run).</summary>
         public int Folds { get; init; }
 
@@ -157,5 +160,12 @@ namespace ChestXrayPneumonia
     }
 
     /// <summary>The content of run.json.</summary>
-    internal sealed record RunFile(RunSettings Settings, string Started, string? Finished, string Device, string MedicalTransfer, string TorchSharp, string Runtime, string Os, double? Seconds);
+    internal sealed record RunFile(RunSettings Settings, string Started, string? Finished, string Device, string MedicalTransfer, string TorchSharp, string Runtime, string Os, double? Seconds)
+    {
+        /// <summary>running, completed, stopped (Ctrl+C) or failed.</summary>
+        public string Status { get; init; } = "running";
+
+        /// <summary>The error that stopped a failed run (its type and message).</summary>
+        public string? Error { get; init; }
+    }
 }

@@ -187,7 +187,8 @@ namespace MedicalTransfer.Reporting
 
         /// <summary>
         /// A reliability diagram: per confidence bin, the accuracy as a bar against the diagonal of
-        /// perfect calibration, the gap to the bin's mean confidence shaded, and the ECE in the title.
+        /// perfect calibration, the gap to the bin's mean confidence shaded (a legend entry of its own), the
+        /// bin's image count over each bar, and the ECE in the title.
         /// </summary>
         /// <param name="calibration">Bins and ECE.</param>
         /// <param name="path">The PNG to write.</param>
@@ -215,6 +216,14 @@ namespace MedicalTransfer.Reporting
                 }
 
                 plot.Add.Bars(bars);
+                foreach (var bin in calibration.Bins.Where(b => b.Count > 0))
+                {
+                    // The bin's image count over its bar: a tall bar of three images is not evidence.
+                    var count = plot.Add.Text(string.Format(CultureInfo.InvariantCulture, "n={0}", bin.Count), (bin.Lower + bin.Upper) / 2, Math.Max(bin.Accuracy, bin.MeanConfidence) + 0.01);
+                    count.LabelFontSize = 11;
+                    count.LabelAlignment = Alignment.LowerCenter;
+                }
+
                 var ideal = plot.Add.Line(0, 0, 1, 1);
                 ideal.LinePattern = LinePattern.Dashed;
                 ideal.Color = Colors.Gray;
@@ -222,7 +231,7 @@ namespace MedicalTransfer.Reporting
                 plot.Legend.ManualItems.Add(new LegendItem { LabelText = "gap to confidence", FillColor = Colors.Red.WithAlpha(0.3) });
                 plot.Legend.ManualItems.Add(new LegendItem { LabelText = "perfect calibration", LineColor = Colors.Gray, LinePattern = LinePattern.Dashed, LineWidth = 1 });
                 plot.ShowLegend(Alignment.UpperLeft);
-                plot.Axes.SetLimits(0, 1, 0, 1);
+                plot.Axes.SetLimits(0, 1, 0, 1.08);
                 plot.XLabel("Confidence (probability of the predicted class)");
                 plot.YLabel("Accuracy");
                 plot.Title(options.Title ?? string.Format(CultureInfo.InvariantCulture, "Reliability diagram (ECE {0:0.000})", calibration.ExpectedCalibrationError));

@@ -86,19 +86,19 @@ namespace MedicalTransfer.Reporting.Tests
 
         private static double Luminance(ScottPlot.Color c) => (0.299 * c.R) + (0.587 * c.G) + (0.114 * c.B);
 
-        /// <summary>Disposes both panels of <see cref="TrainingCharts.Panels"/>.</summary>
-        private sealed class PlotPair : IDisposable
+        /// <summary>Disposes the panels of <see cref="TrainingCharts.Panels"/>.</summary>
+        private sealed class PlotList : IDisposable
         {
-            public PlotPair((ScottPlot.Plot Loss, ScottPlot.Plot Accuracy) panels) => (Loss, Accuracy) = panels;
+            public PlotList(System.Collections.Generic.IReadOnlyList<ScottPlot.Plot> panels) => Panels = panels;
 
-            public ScottPlot.Plot Loss { get; }
-
-            public ScottPlot.Plot Accuracy { get; }
+            public System.Collections.Generic.IReadOnlyList<ScottPlot.Plot> Panels { get; }
 
             public void Dispose()
             {
-                Loss.Dispose();
-                Accuracy.Dispose();
+                foreach (var panel in Panels)
+                {
+                    panel.Dispose();
+                }
             }
         }
 
@@ -241,6 +241,10 @@ namespace MedicalTransfer.Reporting.Tests
                 Assert.Equal(bins.Select(b => b.MeanConfidence), bars.Where((_, i) => i % 2 == 1).Select(b => b.Value));
                 Assert.Equal(bins.Select(b => (b.Lower + b.Upper) / 2), bars.Where((_, i) => i % 2 == 0).Select(b => b.Position));
                 Assert.Equal(new[] { "accuracy", "gap to confidence", "perfect calibration" }, plot.Legend.ManualItems.Select(i => i.LabelText));
+                // Each bar carries its bin's image count, just above the taller of its two segments.
+                var counts = plot.GetPlottables<ScottPlot.Plottables.Text>().ToArray();
+                Assert.Equal(bins.Select(b => FormattableString.Invariant($"n={b.Count}")), counts.Select(t => t.LabelText));
+                Assert.Equal(bins.Select(b => Math.Max(b.Accuracy, b.MeanConfidence) + 0.01), counts.Select(t => t.Location.Y));
                 Assert.Equal(FormattableString.Invariant($"Reliability diagram (ECE {calibration.ExpectedCalibrationError:0.000})"), plot.Axes.Title.Label.Text);
             }
 
@@ -253,44 +257,75 @@ namespace MedicalTransfer.Reporting.Tests
         }
 
         [Fact]
-        public void SaveTrainingCurves_TwoPhases_BothPanelsWithTheirSeriesAndThePhaseBoundary()
+        public void SaveTrainingCurves_TwoPhases_LossAccuracyAndAucPanelsWithThePhaseBoundaryAndTheBestEpoch()
         {
             var history = TwoPhaseHistory();
-            ScottPlot.Color[] lossColours, accuracyColours;
-            using (var panels = new PlotPair(TrainingCharts.Panels(history, new ChartOptions())))
+            ScottPlot.Color[][] colours;
+            using (var panels = new PlotList(TrainingCharts.Panels(history, new ChartOptions())))
             {
-                var loss = panels.Loss.GetPlottables<ScottPlot.Plottables.Scatter>().ToArray();
-                lossColours = loss.Select(l => l.Color).ToArray();
-                Assert.Equal(new[] { "train", "validation" }, loss.Select(s => s.LegendText));
-                Assert.Equal(history.Epochs.Select(e => e.ValidationLoss), loss[1].Data.GetScatterPoints().Select(q => q.Y));
-                var accuracy = panels.Accuracy.GetPlottables<ScottPlot.Plottables.Scatter>().ToArray();
-                Assert.Equal(new[] { "train", "validation", "validation AUC" }, accuracy.Select(s => s.LegendText));
-                Assert.Equal(history.Epochs.Select(e => e.ValidationAuc!.Value), accuracy[2].Data.GetScatterPoints().Select(q => q.Y));
-                accuracyColours = accuracy.Select(a => a.Color).ToArray();
-                foreach (var panel in new[] { panels.Loss, panels.Accuracy })
+                Assert.Equal(3, panels.Panels.Count);
+                var (loss, accuracy, auc) = (panels.Panels[0], panels.Panels[1], panels.Panels[2]);
+                var lossLines = loss.GetPlottables<ScottPlot.Plottables.Scatter>().ToArray();
+                Assert.Equal(new[] { "train", "validation" }, lossLines.Select(s => s.LegendText));
+                Assert.Equal(history.Epochs.Select(e => e.ValidationLoss), lossLines[1].Data.GetScatterPoints().Select(q => q.Y));
+                // AUC is not on the accuracy axis any more: its own panel, its own label.
+                Assert.Equal(new[] { "train", "validation" }, accuracy.GetPlottables<ScottPlot.Plottables.Scatter>().Select(s => s.LegendText));
+                var aucLine = Assert.Single(auc.GetPlottables<ScottPlot.Plottables.Scatter>());
+                Assert.Equal("validation AUC", aucLine.LegendText);
+                Assert.Equal(history.Epochs.Select(e => e.ValidationAuc!.Value), aucLine.Data.GetScatterPoints().Select(q => q.Y));
+                Assert.Equal("ROC AUC", auc.Axes.Left.Label.Text);
+                Assert.Equal("Accuracy", accuracy.Axes.Left.Label.Text);
+                colours = panels.Panels.Select(p => p.GetPlottables<ScottPlot.Plottables.Scatter>().Select(l => l.Color).ToArray()).ToArray();
+                foreach (var panel in panels.Panels)
                 {
-                    var boundary = Assert.Single(panel.GetPlottables<ScottPlot.Plottables.VerticalLine>());
-                    Assert.Equal(3.5, boundary.X);
-                    Assert.Equal("phase: fine-tune", boundary.LegendText);
+                    var lines = panel.GetPlottables<ScottPlot.Plottables.VerticalLine>().ToArray();
+                    Assert.Equal(2, lines.Length);
+                    Assert.Equal((3.5, "phase: fine-tune"), (lines[0].X, lines[0].LegendText));
+                    // TwoPhaseHistory's validation loss is 1.2 / epoch: lowest at the last epoch.
+                    Assert.Equal((8.0, "best epoch 8 (lowest validation loss)"), (lines[1].X, lines[1].LegendText));
+                    var ring = Assert.Single(panel.GetPlottables<ScottPlot.Plottables.Marker>());
+                    Assert.Equal(8.0, ring.X);
                     Assert.Equal("Epoch", panel.Axes.Bottom.Label.Text);
+                    // The legend sits in a panel under the data area, not over the last epochs' points.
+                    Assert.False(panel.Legend.IsVisible);
+                    Assert.Single(panel.Axes.GetPanels().OfType<ScottPlot.Panels.LegendPanel>());
                 }
 
-                Assert.Equal("Loss per epoch (phase: head)", panels.Loss.Axes.Title.Label.Text);
+                Assert.Equal(history.Epochs[^1].ValidationLoss, panels.Panels[0].GetPlottables<ScottPlot.Plottables.Marker>().Single().Y);
+                Assert.Equal("Loss per epoch (phase: head)", loss.Axes.Title.Label.Text);
+                Assert.Equal("Validation ROC AUC per epoch", auc.Axes.Title.Label.Text);
             }
 
             string path = Path.Combine(folder, "training.png");
-            TrainingCharts.SaveTrainingCurves(history, path, new ChartOptions { Width = 1000, Height = 400 });
+            TrainingCharts.SaveTrainingCurves(history, path, new ChartOptions { Width = 1200, Height = 400 });
             using var png = Decode(path);
-            Assert.Equal((1000, 400), (png.Width, png.Height));
-            AssertNotBlank(png, 0, 500);
-            AssertNotBlank(png, 500, 1000);
-            Assert.All(lossColours, c => Assert.True(Count(png, c, 0, 500) > 50, "every loss series is drawn in the left panel"));
-            Assert.All(accuracyColours, c => Assert.True(Count(png, c, 500, 1000) > 50, "every accuracy series is drawn in the right panel"));
+            Assert.Equal((1200, 400), (png.Width, png.Height));
+            for (int i = 0; i < 3; i++)
+            {
+                AssertNotBlank(png, 400 * i, 400 * (i + 1));
+                Assert.All(colours[i], c => Assert.True(Count(png, c, 400 * i, 400 * (i + 1)) > 50, $"every series of panel {i} is drawn in its third of the figure"));
+            }
         }
 
-        internal static TrainingHistory TwoPhaseHistory()
+        [Fact]
+        public void SaveTrainingCurves_NoAuc_TwoPanelsOf600()
         {
-            string Epoch(int e, int phase, string name) => $$"""{"Epoch":{{e}},"Phase":{{phase}},"PhaseName":"{{name}}","PhaseEpoch":1,"TrainLoss":{{1.0 / e}},"TrainAccuracy":{{0.5 + (0.04 * e)}},"ValidationLoss":{{1.2 / e}},"ValidationAccuracy":{{0.5 + (0.03 * e)}},"ValidationAuc":{{0.6 + (0.03 * e)}},"LearningRates":[0.001],"Seconds":1,"ImagesPerSecond":10,"Frozen":[]}""";
+            var history = TwoPhaseHistory(auc: false);
+            Assert.All(history.Epochs, e => Assert.Null(e.ValidationAuc));
+            using (var panels = new PlotList(TrainingCharts.Panels(history, new ChartOptions())))
+            {
+                Assert.Equal(2, panels.Panels.Count);
+            }
+
+            string path = Path.Combine(folder, "training-no-auc.png");
+            TrainingCharts.SaveTrainingCurves(history, path);
+            using var png = Decode(path);
+            Assert.Equal((1200, 480), (png.Width, png.Height));
+        }
+
+        internal static TrainingHistory TwoPhaseHistory(bool auc = true)
+        {
+            string Epoch(int e, int phase, string name) => $$"""{"Epoch":{{e}},"Phase":{{phase}},"PhaseName":"{{name}}","PhaseEpoch":1,"TrainLoss":{{1.0 / e}},"TrainAccuracy":{{0.5 + (0.04 * e)}},"ValidationLoss":{{1.2 / e}},"ValidationAccuracy":{{0.5 + (0.03 * e)}},"ValidationAuc":{{(auc ? (0.6 + (0.03 * e)).ToString(System.Globalization.CultureInfo.InvariantCulture) : "null")}},"LearningRates":[0.001],"Seconds":1,"ImagesPerSecond":10,"Frozen":[]}""";
             return TrainingHistory.FromJson("{\"Epochs\":[" + string.Join(",", Enumerable.Range(1, 8).Select(e => Epoch(e, e <= 3 ? 1 : 2, e <= 3 ? "head" : "fine-tune"))) + "],\"Events\":[]}");
         }
 

@@ -66,6 +66,20 @@ namespace MedicalTransfer.Reporting.Tests
             AssertNoneCreatedSince(before);
         }
 
+        [Fact]
+        public void ExplanationPanel_Repeatedly_LeavesNoNativeSkiaObjectBehind()
+        {
+            string image = ExplanationPanelTests.GrayImage(folder), path = Path.Combine(folder, "panel.png");
+            ExplanationPanel.Save(image, ExplanationPanelTests.Explanation(), ExplanationPanelTests.Crop80, path);
+            var before = LiveSkiaObjects();
+            for (int i = 0; i < 3; i++)
+            {
+                ExplanationPanel.Save(image, ExplanationPanelTests.Explanation(), ExplanationPanelTests.Crop80, path, "NORMAL");
+            }
+
+            AssertNoneCreatedSince(before);
+        }
+
         private static void AssertNoneCreatedSince(HashSet<SKObject> before)
         {
             var left = LiveSkiaObjects().Where(o => !before.Contains(o)).Select(o => o.GetType().Name).ToList();

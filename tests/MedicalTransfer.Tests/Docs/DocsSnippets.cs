@@ -399,6 +399,7 @@ Console.WriteLine(partial.For(model.Architecture));    // Layers.UpTo(2) [stem, 
 
             HeatmapOverlay.Save(imagePaths[0], maps[0], model.Preprocessing, "overlay.png");   // on the ORIGINAL image
             ExplanationGrid.Save(imagePaths, maps, model.Preprocessing, "grid.png", trueClasses);  // MedicalTransfer.Reporting
+            ExplanationPanel.Save(imagePaths[0], maps[0], model.Preprocessing, "panel.png", trueClasses[0]);  // title, original, overlay, colour bar
         }
 
         public static void ExplainEnsemble(Ensemble ensemble, IReadOnlyList<string> imagePaths)

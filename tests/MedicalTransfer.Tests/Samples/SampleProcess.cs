@@ -10,7 +10,10 @@ namespace MedicalTransfer.Tests.Samples
     {
         public sealed record Result(int ExitCode, string Output, string Error);
 
-        public static Result Run(string assemblyName, TimeSpan timeout, params string[] arguments)
+        public static Result Run(string assemblyName, TimeSpan timeout, params string[] arguments) => Run(assemblyName, timeout, null, arguments);
+
+        /// <summary>Runs the sample with extra environment variables (for example TMPDIR, to start from an empty temp folder).</summary>
+        public static Result Run(string assemblyName, TimeSpan timeout, System.Collections.Generic.IReadOnlyDictionary<string, string>? environment, params string[] arguments)
         {
             string folder = AppContext.BaseDirectory;
             Assert.True(File.Exists(Path.Combine(folder, assemblyName + ".dll")), assemblyName + " is referenced by the test project");
@@ -20,6 +23,11 @@ namespace MedicalTransfer.Tests.Samples
                 RedirectStandardError = true,
                 WorkingDirectory = folder,
             };
+            foreach (var (name, value) in environment ?? new System.Collections.Generic.Dictionary<string, string>())
+            {
+                start.Environment[name] = value;
+            }
+
             start.ArgumentList.Add("exec");
             start.ArgumentList.Add("--runtimeconfig");
             start.ArgumentList.Add(Path.Combine(folder, assemblyName + ".runtimeconfig.json"));
