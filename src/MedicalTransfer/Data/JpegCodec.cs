@@ -24,9 +24,11 @@ namespace MedicalTransfer.Data
         {
             this.data = data;
             this.codec = codec;
-            Width = codec.Info.Width;
-            Height = codec.Info.Height;
-            Gray = codec.Info.ColorType == SKColorType.Gray8;
+            // Read once: each read of Info wraps the codec's colour space in a managed object.
+            SKImageInfo info = codec.Info;
+            Width = info.Width;
+            Height = info.Height;
+            Gray = info.ColorType == SKColorType.Gray8;
             Origin = codec.EncodedOrigin;
         }
 
@@ -58,14 +60,21 @@ namespace MedicalTransfer.Data
 
             SKData data = SKData.CreateCopy(jpeg);
             SKCodec? codec = SKCodec.Create(data);
-            if (codec is null || codec.EncodedFormat != SKEncodedImageFormat.Jpeg || codec.Info.Width <= 0 || codec.Info.Height <= 0)
+            if (codec is null || codec.EncodedFormat != SKEncodedImageFormat.Jpeg)
             {
                 codec?.Dispose();
                 data.Dispose();
                 return null;
             }
 
-            return new JpegCodec(data, codec);
+            var opened = new JpegCodec(data, codec);
+            if (opened.Width <= 0 || opened.Height <= 0)
+            {
+                opened.Dispose();
+                return null;
+            }
+
+            return opened;
         }
 
         /// <summary>
