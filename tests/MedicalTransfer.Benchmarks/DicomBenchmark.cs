@@ -142,7 +142,7 @@ namespace MedicalTransfer.Benchmarks
             SyntheticDicom.Write(pixels, Size, dx12, 1, 1, 0);
         }
 
-        private static string Cpu()
+        internal static string Cpu()
         {
             try
             {

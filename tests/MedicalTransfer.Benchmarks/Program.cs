@@ -34,6 +34,11 @@ namespace MedicalTransfer.Benchmarks
                 return DicomBenchmark.Run(StringArg(args, "--data", Path.Combine(Path.GetTempPath(), "mt-bench-dicom")), IntArg(args, "--repeat", 30));
             }
 
+            if (args.Contains("--jpeg-decode"))
+            {
+                return JpegDecodeBenchmark.Run(data, IntArg(args, "--rounds", 5));
+            }
+
             if (args.Contains("--backbones") || args.Contains("--gray"))
             {
                 return BackboneBenchmark.Run(args, IntArg, StringArg);

@@ -90,7 +90,8 @@ namespace MedicalTransfer.PackageTests
             Assert.Matches(new Regex(@"total\s+11,177,538\s+10,494,466"), run.Output);
         }
 
-        // Exports a small model and prints the TorchSharp model's probabilities for a few images.
+        // Exports a small model and prints the TorchSharp model's probabilities for a few images. The images are JPEGs,
+        // so both apps decode through libjpeg-turbo and must find SkiaSharp's native library in the packages' assets.
         private const string ExporterProgram = """
             using System.Globalization;
             using MedicalTransfer;
@@ -100,7 +101,7 @@ namespace MedicalTransfer.PackageTests
             using MedicalTransfer.Prediction;
 
             string root = args[0];
-            SyntheticChestXRay.WriteImageFolder(Path.Combine(root, "images"), new SyntheticChestXRayOptions { Count = 4, Size = 96, Seed = 3 });
+            SyntheticChestXRay.WriteImageFolder(Path.Combine(root, "images"), new SyntheticChestXRayOptions { Count = 4, Size = 96, Seed = 3, Format = SyntheticImageFormat.Jpeg });
             using var model = TransferBuilder.FromResNet(ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1)).WithHead(Head.Mlp(16))
                 .ForClasses("NORMAL", "PNEUMONIA").WithSeed(5).Build();
             model.ExportOnnx(Path.Combine(root, "model.onnx"));
@@ -125,6 +126,7 @@ namespace MedicalTransfer.PackageTests
 
             bool torch = File.ReadAllLines("/proc/self/maps").Any(l => l.Contains("libtorch", StringComparison.Ordinal) || l.Contains("LibTorchSharp", StringComparison.Ordinal));
             Console.WriteLine("torch native loaded: " + torch);
+            Console.WriteLine("skia native loaded: " + File.ReadAllLines("/proc/self/maps").Any(l => l.Contains("libSkiaSharp", StringComparison.Ordinal)));
             """;
 
         [Fact]
@@ -159,11 +161,12 @@ namespace MedicalTransfer.PackageTests
             }
 
             Assert.Contains("torch native loaded: False", predicted.Output, StringComparison.Ordinal);
+            Assert.Contains("skia native loaded: True", predicted.Output, StringComparison.Ordinal);
         }
 
         private static Dictionary<string, double> Rows(string output) => output.Split('\n')
             .Select(l => l.Trim().Split('\t'))
-            .Where(f => f.Length == 2 && f[0].EndsWith(".png", StringComparison.Ordinal))
+            .Where(f => f.Length == 2 && f[0].EndsWith(".jpeg", StringComparison.Ordinal))
             .ToDictionary(f => f[0], f => double.Parse(f[1], CultureInfo.InvariantCulture), StringComparer.Ordinal);
 
         /// <summary>A consumer folder outside the repository, fenced from its Directory.*.props, with the test feed added.</summary>

@@ -76,10 +76,13 @@ namespace MedicalTransfer.PackageTests
             foreach (var (framework, group) in groups)
             {
                 var ids = group.Keys.OrderBy(i => i, StringComparer.Ordinal).ToList();
+                // SkiaSharp is the JPEG decoder (libjpeg-turbo); its Linux natives come in the NoDependencies
+                // package (Windows and macOS natives come with SkiaSharp itself), at the version ScottPlot uses.
                 Assert.True(
-                    ids.SequenceEqual(new[] { "Google.Protobuf", "Microsoft.Extensions.Logging.Abstractions", "SixLabors.ImageSharp", "TorchSharp" }),
-                    $"{framework}: expected exactly the four managed dependencies (no TorchSharp.PyBridge: the SDK reads checkpoints itself), no TorchSharp backend and no build-time tool (Grpc.Tools), found {string.Join(", ", ids)}.");
+                    ids.SequenceEqual(new[] { "Google.Protobuf", "Microsoft.Extensions.Logging.Abstractions", "SixLabors.ImageSharp", "SkiaSharp", "SkiaSharp.NativeAssets.Linux.NoDependencies", "TorchSharp" }),
+                    $"{framework}: expected exactly the four managed dependencies and SkiaSharp with its Linux native assets (no TorchSharp.PyBridge: the SDK reads checkpoints itself), no TorchSharp backend and no build-time tool (Grpc.Tools), found {string.Join(", ", ids)}.");
                 Assert.Equal(_packed.TorchSharpVersion, group["TorchSharp"]);
+                Assert.Equal(group["SkiaSharp"], group["SkiaSharp.NativeAssets.Linux.NoDependencies"]);
             }
         }
 

@@ -79,6 +79,11 @@ namespace MedicalTransfer.Data
                 return new ImageFileInfo("DICOM", header.Columns, header.Rows, header);
             }
 
+            if (JpegCodec.HasSignature(bytes))
+            {
+                return IdentifyJpeg(path, bytes, options);
+            }
+
             if (GrayPngDecoder.IsFastGray(bytes, out int grayWidth, out int grayHeight, out _))
             {
                 CheckPixels(path, grayWidth, grayHeight, options);

@@ -15,15 +15,17 @@ using MedicalTransfer.Data.Dicom;
 namespace MedicalTransfer.Data
 {
     /// <summary>
-    /// Decodes PNG, JPEG and BMP files into <see cref="FloatImage"/>s: dimensions are checked from the
+    /// Decodes PNG, JPEG and BMP files into <see cref="FloatImage"/>s (JPEG through libjpeg-turbo, see
+    /// <see cref="JpegCodec"/>; PNG and BMP through ImageSharp): dimensions are checked from the
     /// header before any pixel memory is allocated, gray stays one plane (8- or 16-bit, never reduced
     /// to 8 bits), colour becomes three planes, EXIF orientation is applied, and every failure
     /// becomes an <see cref="ImageDataException"/> naming the file.
     /// </summary>
     internal static partial class ImageDecoder
     {
-        // Only the formats the SDK supports: a GIF or TIFF renamed .png is refused, not decoded.
-        private static readonly Configuration Config = new(new PngConfigurationModule(), new JpegConfigurationModule(), new BmpConfigurationModule())
+        // Only the formats the SDK supports: a GIF or TIFF renamed .png is refused, not decoded. JPEG is
+        // not among them: it goes to libjpeg-turbo (JpegCodec), so ImageSharp's JPEG decoder never runs.
+        private static readonly Configuration Config = new(new PngConfigurationModule(), new BmpConfigurationModule())
         {
             // One image per worker thread: parallelism comes from the loader, not from inside ImageSharp.
             MaxDegreeOfParallelism = 1,
@@ -90,6 +92,11 @@ namespace MedicalTransfer.Data
                 return DicomImageDecoding.Decode(path, buffer.AsMemory(0, length), options);
             }
 
+            if (JpegCodec.HasSignature(bytes))
+            {
+                return DecodeJpeg(path, bytes, options);
+            }
+
             if (GrayPngDecoder.IsFastGray(bytes, out int grayWidth, out int grayHeight, out int bitDepth))
             {
                 CheckPixels(path, grayWidth, grayHeight, options);
@@ -143,11 +150,6 @@ namespace MedicalTransfer.Data
                         (false, true) => DecodeRgb48(bytes),
                         _ => DecodeRgb24(bytes),
                     };
-                }
-
-                if (format is JpegFormat && info.Metadata.GetJpegMetadata().ColorType == JpegColorType.Luminance)
-                {
-                    return DecodeGray8(bytes);
                 }
 
                 return DecodeRgb24(bytes);

@@ -1,21 +1,16 @@
 using System;
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.Formats;
-using SixLabors.ImageSharp.Formats.Jpeg;
-using SixLabors.ImageSharp.PixelFormats;
+using SkiaSharp;
 
 namespace MedicalTransfer.Data.Dicom
 {
     /// <summary>Turns a frame's pixel data (native, RLE Lossless, JPEG Baseline) into little-endian samples.</summary>
     internal static class DicomPixelDecoder
     {
-        // Only the JPEG decoder: the bytes of a JPEG Baseline frame are never handed to another format.
-        private static readonly Configuration JpegOnly = new(new JpegConfigurationModule()) { MaxDegreeOfParallelism = 1, PreferContiguousImageBuffers = true };
-
         /// <summary>Bytes the native pixel data of all frames needs.</summary>
         public static long NativeLength(DicomHeader h)
         {
@@ -259,7 +254,8 @@ namespace MedicalTransfer.Data.Dicom
         }
 
         /// <summary>
-        /// JPEG Baseline through ImageSharp. The components come back as they were coded, as
+        /// JPEG Baseline through libjpeg-turbo (<see cref="JpegCodec"/>, the decoder pydicom's Pillow
+        /// handler uses, so the samples equal pydicom's). The components come back as they were coded, as
         /// pydicom returns them: YBR files stay YCbCr (the SDK converts them), and an RGB file's
         /// JPEG is read without a colour transform unless it carries an Adobe marker that asks for one.
         /// </summary>
@@ -290,48 +286,55 @@ namespace MedicalTransfer.Data.Dicom
             bool raw = h.SamplesPerPixel == 3 && (h.PhotometricInterpretation != "RGB" || adobe < 0);
             byte[] bytes = raw ? WithoutColourTransform(jpeg, adobe) : jpeg.ToArray();
 
-            IImageInfo? info;
+            using JpegCodec? codec = JpegCodec.Open(bytes);
+            if (codec is null)
+            {
+                throw new ImageDataException(name, string.Format(CultureInfo.InvariantCulture, "DICOM file '{0}' has a JPEG Baseline frame {1} with a corrupt JPEG header: libjpeg-turbo cannot read it.", name, frame));
+            }
+
+            if (codec.Width != h.Columns || codec.Height != h.Rows)
+            {
+                throw DicomParser.Fail(name, string.Format(CultureInfo.InvariantCulture, "declares {0}x{1} pixels, but its JPEG frame {2} is {3}: the file is inconsistent.", h.Columns, h.Rows, frame, codec.Width + "x" + codec.Height));
+            }
+
+            if ((long)codec.Width * codec.Height > options.MaxPixels)
+            {
+                throw DicomParser.Fail(name, string.Format(CultureInfo.InvariantCulture, "has a {0}x{1} JPEG frame, above ImageLoadOptions.MaxPixels ({2}).", codec.Width, codec.Height, options.MaxPixels));
+            }
+
+            if (codec.Gray != (h.SamplesPerPixel == 1))
+            {
+                throw DicomParser.Fail(name, string.Format(CultureInfo.InvariantCulture, "declares {0} samples per pixel, but libjpeg-turbo decodes its JPEG frame {1} as {2}: the file is inconsistent.", h.SamplesPerPixel, frame, codec.Gray ? "gray" : "colour"));
+            }
+
+            int pixels = h.Rows * h.Columns;
+            byte[] decoded = codec.DecodeRented(out SKCodecResult result);
             try
             {
-                using var stream = new MemoryStream(bytes, writable: false);
-                info = Image.Identify(JpegOnly, stream);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                // As ImageDecoder: whatever ImageSharp throws on a corrupt frame (its JPEG decoder throws
-                // NullReferenceException on some, found by fuzzing) is the file's fault.
-                throw new ImageDataException(name, string.Format(CultureInfo.InvariantCulture, "DICOM file '{0}' has a JPEG Baseline frame {1} with a corrupt JPEG header: {2}", name, frame, e.Message), e);
-            }
-
-            if (info is null || info.Width != h.Columns || info.Height != h.Rows)
-            {
-                throw DicomParser.Fail(name, string.Format(CultureInfo.InvariantCulture, "declares {0}x{1} pixels, but its JPEG frame {2} is {3}: the file is inconsistent.", h.Columns, h.Rows, frame, info is null ? "not a readable JPEG" : info.Width + "x" + info.Height));
-            }
-
-            if ((long)info.Width * info.Height > options.MaxPixels)
-            {
-                throw DicomParser.Fail(name, string.Format(CultureInfo.InvariantCulture, "has a {0}x{1} JPEG frame, above ImageLoadOptions.MaxPixels ({2}).", info.Width, info.Height, options.MaxPixels));
-            }
-
-            try
-            {
-                int pixels = h.Rows * h.Columns;
-                if (h.SamplesPerPixel == 1)
+                if (result != SKCodecResult.Success)
                 {
-                    using Image<L8> gray = Image.Load<L8>(JpegOnly, bytes);
-                    var samples = new byte[pixels];
-                    gray.CopyPixelDataTo(samples);
-                    return new DicomFrame(h.Columns, h.Rows, 1, 8, false, h.PhotometricInterpretation, samples);
+                    throw new ImageDataException(name, string.Format(CultureInfo.InvariantCulture, "DICOM file '{0}' has a JPEG Baseline frame {1} that cannot be decoded: {2}.", name, frame, JpegCodec.Describe(result)));
                 }
 
-                using Image<Rgb24> colour = Image.Load<Rgb24>(JpegOnly, bytes);
+                if (h.SamplesPerPixel == 1)
+                {
+                    return new DicomFrame(h.Columns, h.Rows, 1, 8, false, h.PhotometricInterpretation, decoded.AsSpan(0, pixels).ToArray());
+                }
+
+                // R, G, B, 255 from Skia; the frame holds the three components as coded.
                 var interleaved = new byte[pixels * 3];
-                colour.CopyPixelDataTo(interleaved);
+                for (int i = 0, o = 0; o < interleaved.Length; i += 4, o += 3)
+                {
+                    interleaved[o] = decoded[i];
+                    interleaved[o + 1] = decoded[i + 1];
+                    interleaved[o + 2] = decoded[i + 2];
+                }
+
                 return new DicomFrame(h.Columns, h.Rows, 3, 8, false, h.PhotometricInterpretation == "RGB" ? "RGB" : "YBR_FULL", interleaved);
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            finally
             {
-                throw new ImageDataException(name, string.Format(CultureInfo.InvariantCulture, "DICOM file '{0}' has a JPEG Baseline frame {1} that cannot be decoded: {2}", name, frame, e.Message), e);
+                ArrayPool<byte>.Shared.Return(decoded);
             }
         }
 
@@ -387,22 +390,63 @@ namespace MedicalTransfer.Data.Dicom
             return (adobe, frameMarker, components);
         }
 
-        /// <summary>A copy of the JPEG whose Adobe marker says "no colour transform", so the decoder returns the components as coded.</summary>
+        /// <summary>
+        /// A copy of the JPEG whose Adobe marker says "no colour transform", so the decoder returns the
+        /// components as coded. libjpeg lets a JFIF marker (which implies YCbCr) win over an Adobe
+        /// marker, so a JFIF APP0 segment's identifier is renamed ("JFIF" to "JFIX") in the copy too.
+        /// </summary>
         private static byte[] WithoutColourTransform(ReadOnlySpan<byte> jpeg, int adobe)
         {
+            byte[] result;
             if (adobe >= 0)
             {
-                byte[] copy = jpeg.ToArray();
-                copy[adobe + 2 + 2 + 11] = 0; // APP14: length, "Adobe", version(2), flags0(2), flags1(2), transform
-                return copy;
+                result = jpeg.ToArray();
+                result[adobe + 2 + 2 + 11] = 0; // APP14: length, "Adobe", version(2), flags0(2), flags1(2), transform
+            }
+            else
+            {
+                ReadOnlySpan<byte> segment = stackalloc byte[] { 0xFF, 0xEE, 0x00, 0x0E, (byte)'A', (byte)'d', (byte)'o', (byte)'b', (byte)'e', 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00 };
+                result = new byte[jpeg.Length + segment.Length];
+                jpeg.Slice(0, 2).CopyTo(result);
+                segment.CopyTo(result.AsSpan(2));
+                jpeg.Slice(2).CopyTo(result.AsSpan(2 + segment.Length));
             }
 
-            ReadOnlySpan<byte> segment = stackalloc byte[] { 0xFF, 0xEE, 0x00, 0x0E, (byte)'A', (byte)'d', (byte)'o', (byte)'b', (byte)'e', 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00 };
-            byte[] result = new byte[jpeg.Length + segment.Length];
-            jpeg.Slice(0, 2).CopyTo(result);
-            segment.CopyTo(result.AsSpan(2));
-            jpeg.Slice(2).CopyTo(result.AsSpan(2 + segment.Length));
+            HideJfif(result);
             return result;
+        }
+
+        /// <summary>Renames every JFIF APP0 segment's identifier before the first scan.</summary>
+        private static void HideJfif(byte[] jpeg)
+        {
+            int i = 2;
+            while (i + 4 <= jpeg.Length && jpeg[i] == 0xFF)
+            {
+                byte marker = jpeg[i + 1];
+                if (marker == 0xFF)
+                {
+                    i++;
+                    continue;
+                }
+
+                if (marker is 0xDA or 0xD9)
+                {
+                    return;
+                }
+
+                int length = (jpeg[i + 2] << 8) | jpeg[i + 3];
+                if (length < 2 || i + 2 + length > jpeg.Length)
+                {
+                    return;
+                }
+
+                if (marker == 0xE0 && length >= 7 && jpeg.AsSpan(i + 4, 5).SequenceEqual("JFIF\0"u8))
+                {
+                    jpeg[i + 7] = (byte)'X';
+                }
+
+                i += 2 + length;
+            }
         }
 
         private static long FrameSamples(DicomHeader h)

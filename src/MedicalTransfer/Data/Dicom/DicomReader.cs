@@ -9,7 +9,7 @@ namespace MedicalTransfer.Data.Dicom
     /// <summary>
     /// The SDK's own DICOM reader: Part 10 files and files without preamble; Implicit VR Little
     /// Endian, Explicit VR Little and Big Endian, Deflated Explicit VR Little Endian; encapsulated
-    /// RLE Lossless and 8-bit JPEG Baseline (through ImageSharp's JPEG decoder); Bits Allocated 1,
+    /// RLE Lossless and 8-bit JPEG Baseline (through libjpeg-turbo, JpegCodec); Bits Allocated 1,
     /// 8, 16 and 32; MONOCHROME1/2, RGB, YBR_FULL and YBR_FULL_422; multi-frame. It parses
     /// untrusted bytes: every read is bounds-checked, sizes are checked against
     /// <see cref="ImageLoadOptions.MaxPixels"/> before pixel memory is allocated, and every failure
