@@ -19,7 +19,9 @@ namespace MedicalTransfer.Tests.Models.Execution
     /// Issue 15's speed options on DenseNet-121 and EfficientNet-B0 (issue 17): folded BatchNorm (eval and a frozen
     /// prefix while training) equals the unfolded model within 1e-5 relative and folds exactly the BatchNorms that are
     /// foldable; bfloat16 stays within the documented tolerance of float32 and is announced; channels-last equals NCHW.
+    /// Training and dropout draw from TorchSharp's process-wide generator, so the class runs alone (the training collection).
     /// </summary>
+    [Collection(TrainingCollection.Name)]
     public class BackboneSpeedOptionsTests
     {
         private const double Tolerance = 1e-5;
@@ -44,8 +46,8 @@ namespace MedicalTransfer.Tests.Models.Execution
             model.eval();
             var before = TestSupport.CloneState(model);
             using var noGrad = no_grad();
-            manual_seed(5);
-            using var input = randn(2, 3, 64, 64);
+            using var inputGenerator = new Generator(5); // not the global generator: test classes run in parallel
+            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
             var names = BatchNormNames(model);
             Assert.Equal(batchNorms, names.Count);
 
@@ -88,8 +90,8 @@ namespace MedicalTransfer.Tests.Models.Execution
                 random.eval();
             }
 
-            manual_seed(12);
-            using var input = randn(4, 3, 64, 64);
+            using var inputGenerator = new Generator(12); // not the global generator: test classes run in parallel
+            using var input = randn(new long[] { 4, 3, 64, 64 }, generator: inputGenerator);
             var names = BatchNormNames(model);
             var frozen = names.Where(kv => !kv.Key.weight!.requires_grad).Select(kv => kv.Value).ToHashSet();
             var trainable = names.Values.Except(frozen).ToHashSet();
@@ -138,8 +140,8 @@ namespace MedicalTransfer.Tests.Models.Execution
             ChannelsLastAndFoldingTests.RandomiseBatchNorm(model);
             model.eval();
             using var noGrad = no_grad();
-            manual_seed(4);
-            using var input = randn(4, 3, 64, 64);
+            using var inputGenerator = new Generator(4); // not the global generator: test classes run in parallel
+            using var input = randn(new long[] { 4, 3, 64, 64 }, generator: inputGenerator);
             using var expected = model.call(input);
             Tensor actual, features;
             using (PrecisionChoice.ForInference(model, ComputePrecision.BFloat16, "test", logger: null))
@@ -200,8 +202,8 @@ namespace MedicalTransfer.Tests.Models.Execution
             using var model = ChannelsLastAndFoldingTests.Build(name);
             ChannelsLastAndFoldingTests.RandomiseBatchNorm(model);
             model.eval();
-            manual_seed(11);
-            using var input = randn(2, 3, 64, 64);
+            using var inputGenerator = new Generator(11); // not the global generator: test classes run in parallel
+            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
             var (nchwLogits, nchwGradients) = Step(model, input, fold: false, channelsLast: false);
             var (lastLogits, lastGradients) = Step(model, input, fold: false, channelsLast: true);
             double logitError = TestSupport.RelativeError(lastLogits, nchwLogits);
@@ -248,8 +250,8 @@ namespace MedicalTransfer.Tests.Models.Execution
             using var model = ChannelsLastAndFoldingTests.Build(name);
             ChannelsLastAndFoldingTests.RandomiseBatchNorm(model);
             model.Freeze(Layers.All);
-            manual_seed(8);
-            using var input = randn(2, 3, 64, 64);
+            using var inputGenerator = new Generator(8); // not the global generator: test classes run in parallel
+            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
             var expected = new GradCam(layer).Explain(model, input);
             model.ChannelsLast = true;
             model.FoldBatchNorm = true;
@@ -263,6 +265,45 @@ namespace MedicalTransfer.Tests.Models.Execution
                 output.WriteLine($"{name} {layer} image {i}: maps differ by {worst:E2}");
                 Assert.True(worst <= 1e-4, $"image {i}: maps differ by {worst:E2}");
             }
+        }
+
+        [Fact]
+        public void UnfoldedLayers_BFloat16_BatchNormAndConvolutionComputeInBFloat16CloseToTheirModules()
+        {
+            // DenseNet's unfoldable BatchNorm (as an affine map) and a convolution with no BatchNorm after it (with a
+            // bias, as squeeze-and-excitation's): statistics and shifts far from 0/1, so a lost term cannot hide.
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var generator = new Generator(31);
+            var bn = nn.BatchNorm2d(16);
+            bn.eval();
+            bn.running_mean!.copy_((randn(new long[] { 16 }, generator: generator) * 2) + 1);
+            bn.running_var!.copy_(rand(new long[] { 16 }, generator: generator) + 0.5);
+            bn.weight!.copy_(rand(new long[] { 16 }, generator: generator) + 0.5);
+            bn.bias!.copy_((randn(new long[] { 16 }, generator: generator) * 2) + 1);
+            var conv = nn.Conv2d(16, 8, kernel_size: 3, padding: 1, bias: true);
+            conv.bias!.copy_(randn(new long[] { 8 }, generator: generator) + 2);
+            var x = randn(new long[] { 2, 16, 8, 8 }, generator: generator) + 1;
+
+            var expectedNorm = bn.call(x);
+            var expectedConv = conv.call(x);
+            Tensor norm, convolved;
+            using (StageExecution.Enter(fold: false, bfloat16: true))
+            {
+                norm = UnfoldedLayers.BatchNorm(bn, x);
+                convolved = UnfoldedLayers.Convolution(conv, x);
+            }
+
+            Assert.Equal(ScalarType.BFloat16, norm.dtype);
+            Assert.Equal(ScalarType.BFloat16, convolved.dtype);
+            double normError = TestSupport.RelativeError(norm, expectedNorm), convError = TestSupport.RelativeError(convolved, expectedConv);
+            output.WriteLine($"bfloat16 BatchNorm {normError:E2}, convolution {convError:E2} relative to float32");
+            Assert.True(normError <= 1e-2, $"bfloat16 BatchNorm differs by {normError:E2} relative");
+            Assert.True(convError <= 1e-2, $"bfloat16 convolution differs by {convError:E2} relative");
+
+            // Float32 is exactly the module.
+            Assert.True(UnfoldedLayers.BatchNorm(bn, x).Equals(expectedNorm));
+            Assert.True(UnfoldedLayers.Convolution(conv, x).Equals(expectedConv));
         }
 
         private static (Dictionary<string, Tensor> Parameters, TrainingResult Result) Train(string name, MedicalTransfer.Freezing.FreezeSpec spec, TrainingOptions options)
