@@ -38,7 +38,7 @@ namespace MedicalTransfer.Evaluation
         /// <summary>
         /// Precision of the backbone's stages while evaluating: <see cref="Models.ComputePrecision.BFloat16"/> is faster
         /// on CPUs with AVX512-BF16 or AMX, emulated and slower elsewhere (a warning is traced), and changes results
-        /// slightly (docs/training.md). Only ResNet backbones take it.
+        /// slightly (docs/training.md). Every backbone (ResNet, DenseNet, EfficientNet) takes it.
         /// </summary>
         /// <value>The default is <see cref="Models.ComputePrecision.Float32"/>.</value>
         public Models.ComputePrecision Precision { get; init; } = Models.ComputePrecision.Float32;

@@ -35,8 +35,9 @@ namespace MedicalTransfer.Models
         public virtual IReadOnlyList<nn.Module<Tensor, Tensor>>? ChainBlocks(int index) => null;
 
         /// <summary>
-        /// Whether every convolution of the stages runs through <see cref="ConvolutionWithBatchNorm"/>, so the stages
-        /// can compute in bfloat16 from folded runtime copies of the weights (nothing else in them has parameters).
+        /// Whether every parameterised layer of the stages runs through <see cref="ConvolutionWithBatchNorm"/> or
+        /// <see cref="UnfoldedLayers"/>, so the stages can compute in bfloat16 from runtime copies of the weights. A
+        /// new backbone says <see langword="false"/> until it does (<see cref="PrecisionChoice"/> then refuses bfloat16).
         /// </summary>
         public virtual bool SupportsBFloat16 => false;
     }

@@ -54,7 +54,12 @@ namespace MedicalTransfer.Models
         /// Whether a convolution followed by a BatchNorm in evaluation mode (a frozen stage while training, every
         /// stage in evaluation mode) runs as one convolution with bias whose weights are folded from the current
         /// parameters and running statistics at each call. A runtime view: parameters, state dict and checkpoints
-        /// are unchanged, and a trainable stage in training mode is never folded. Only the ResNets' blocks fold.
+        /// are unchanged, and a trainable stage in training mode is never folded. What folds: every BatchNorm of a
+        /// ResNet and of an EfficientNet (each follows its convolution); in a DenseNet only <c>norm0</c> (into
+        /// <c>conv0</c>) and each dense layer's <c>norm2</c> (into its <c>conv1</c>), 59 of DenseNet-121's 121. A
+        /// DenseNet's other BatchNorms (each dense layer's <c>norm1</c>, the transitions' <c>norm</c>, <c>norm5</c>)
+        /// are pre-activation: they normalise a concatenation ahead of a ReLU, no convolution computes exactly their
+        /// input and a ReLU separates them from the next one, so they cannot fold and run as BatchNorms.
         /// Off by default until it is measured faster on a quiet machine (docs/performance.md).
         /// </summary>
         /// <value>The default is <see langword="false"/>.</value>

@@ -43,7 +43,8 @@ namespace MedicalTransfer.Prediction
         /// <summary>
         /// Precision of the backbone's stages: <see cref="Models.ComputePrecision.BFloat16"/> is faster on CPUs with
         /// AVX512-BF16 or AMX, emulated and slower elsewhere (a warning is traced), and changes probabilities slightly
-        /// (docs/training.md). Only a <see cref="TransferModel"/>'s classifier with a ResNet backbone takes it.
+        /// (docs/training.md). Every backbone (ResNet, DenseNet, EfficientNet) takes it; only a
+        /// <see cref="TransferModel"/>'s own classifier does (an ONNX classifier computes in its own precision).
         /// </summary>
         /// <value>The default is <see cref="Models.ComputePrecision.Float32"/>.</value>
         public Models.ComputePrecision Precision { get; init; } = Models.ComputePrecision.Float32;

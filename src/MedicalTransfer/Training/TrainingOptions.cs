@@ -122,8 +122,9 @@ namespace MedicalTransfer.Training
         /// Precision of the frozen leading stages (they have no gradients, so no 32-bit master weights are needed):
         /// <see cref="Models.ComputePrecision.BFloat16"/> runs them from bfloat16 copies of their folded weights, in
         /// training, validation and feature caching; the trainable stages, the loss, the optimizer and checkpoints
-        /// stay 32-bit. Fast only on CPUs with AVX512-BF16 or AMX (a warning is logged elsewhere); only the ResNets
-        /// support it; the frozen BatchNorm must not train. Effects measured in docs/training.md.
+        /// stay 32-bit. Fast only on CPUs with AVX512-BF16 or AMX (a warning is logged elsewhere); every backbone
+        /// (ResNet, DenseNet, EfficientNet) supports it; the frozen BatchNorm must not train. Effects measured in
+        /// docs/training.md.
         /// </summary>
         /// <value>The default is <see cref="Models.ComputePrecision.Float32"/>.</value>
         public Models.ComputePrecision FrozenPrefixPrecision { get; init; } = Models.ComputePrecision.Float32;

@@ -69,6 +69,8 @@ namespace MedicalTransfer.Models
     /// <summary>
     /// The transition between two dense blocks: BatchNorm, ReLU, 1x1 convolution (halving the channels in
     /// DenseNet-BC) and 2x2 average pooling with stride 2. Parameter names match torchvision's (<c>norm</c>, <c>conv</c>).
+    /// Its BatchNorm comes before the ReLU and the convolution, so <see cref="BackboneNetwork.FoldBatchNorm"/> cannot
+    /// fold it and it runs as a BatchNorm.
     /// </summary>
     public sealed class DenseTransition : nn.Module<Tensor, Tensor>
     {
@@ -112,7 +114,8 @@ namespace MedicalTransfer.Models
         public override Tensor forward(Tensor input)
         {
             using var scope = NewDisposeScope();
-            return pool.call(conv.call(relu.call(norm.call(input)))).MoveToOuterDisposeScope();
+            // Pre-activation: norm follows the dense block's concatenation and precedes a ReLU, so it cannot fold.
+            return pool.call(UnfoldedLayers.Convolution(conv, relu.call(UnfoldedLayers.BatchNorm(norm, input)))).MoveToOuterDisposeScope();
         }
     }
 }

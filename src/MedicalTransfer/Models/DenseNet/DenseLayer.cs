@@ -10,7 +10,9 @@ namespace MedicalTransfer.Models
     /// One layer of a dense block (DenseNet-BC): BatchNorm, ReLU, 1x1 convolution to <c>bottleneckSize * growthRate</c>
     /// channels, BatchNorm, ReLU, 3x3 convolution to <c>growthRate</c> new channels. Its input is the concatenation of
     /// the block's input and every earlier layer's output. Parameter names match torchvision's (<c>norm1</c>,
-    /// <c>conv1</c>, <c>norm2</c>, <c>conv2</c>).
+    /// <c>conv1</c>, <c>norm2</c>, <c>conv2</c>). With <see cref="BackboneNetwork.FoldBatchNorm"/>, <c>norm2</c> folds
+    /// into <c>conv1</c>; <c>norm1</c> cannot fold (it normalises the concatenated input ahead of a ReLU, and no
+    /// convolution computes exactly its input) and runs as a BatchNorm.
     /// </summary>
     public sealed class DenseLayer : Module<Tensor, Tensor>
     {
@@ -62,8 +64,9 @@ namespace MedicalTransfer.Models
         public override Tensor forward(Tensor input)
         {
             using var scope = NewDisposeScope();
-            var bottleneck = conv1.call(relu1.call(norm1.call(input)));
-            return conv2.call(relu2.call(norm2.call(bottleneck))).MoveToOuterDisposeScope();
+            // norm1 is pre-activation (after the concatenation, before a ReLU): it cannot fold. norm2 follows conv1 and folds into it.
+            var bottleneck = ConvolutionWithBatchNorm.Run(conv1, norm2, relu1.call(UnfoldedLayers.BatchNorm(norm1, input)));
+            return UnfoldedLayers.Convolution(conv2, relu2.call(bottleneck)).MoveToOuterDisposeScope();
         }
     }
 }

@@ -100,11 +100,15 @@ namespace MedicalTransfer.Models
 
         public override Tensor RunStage(int index, Tensor x) => index switch
         {
-            0 => pool0.call(functional.relu(norm0.call(conv0.call(x)), inplace: true)),
-            4 => functional.relu(norm5.call(blocks[3].call(x)), inplace: true),
+            0 => pool0.call(functional.relu(ConvolutionWithBatchNorm.Run(conv0, norm0, x), inplace: true)),
+            4 => functional.relu(UnfoldedLayers.BatchNorm(norm5, blocks[3].call(x)), inplace: true),
             _ => transitions[index - 1].call(blocks[index - 1].call(x)),
         };
 
         public override Tensor Pool(Tensor x) => functional.adaptive_avg_pool2d(x, new long[] { 1, 1 }).flatten(1);
+
+        // Folding: norm0 into conv0 and every dense layer's norm2 into its conv1 (59 of DenseNet-121's 121 BatchNorms);
+        // the pre-activation ones (norm1, the transitions' norm, norm5) run through UnfoldedLayers, as do conv2 and the transitions' conv.
+        public override bool SupportsBFloat16 => true;
     }
 }

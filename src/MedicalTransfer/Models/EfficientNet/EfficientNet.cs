@@ -92,7 +92,11 @@ namespace MedicalTransfer.Models
         /// <summary>torchvision's <c>features</c>: index 0 the stem, 1 to 7 the MBConv stages, 8 the head convolution.</summary>
         internal Sequential Features => features;
 
-        public override Tensor RunStage(int index, Tensor x) => stages[index].call(x);
+        public override Tensor RunStage(int index, Tensor x) =>
+            index == 0 || index == stages.Length - 1 ? ConvNormActivation.Run((Sequential)stages[index], x) : stages[index].call(x);
+
+        // Every convolution of the stages is followed by its BatchNorm and folds; squeeze-and-excitation's fc1/fc2 run through UnfoldedLayers.
+        public override bool SupportsBFloat16 => true;
 
         public override Tensor Pool(Tensor x) => avgpool.call(x).flatten(1);
 

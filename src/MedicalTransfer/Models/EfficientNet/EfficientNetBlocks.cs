@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using MedicalTransfer.Internal;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -55,7 +56,7 @@ namespace MedicalTransfer.Models
         public override Tensor forward(Tensor input)
         {
             using var scope = NewDisposeScope();
-            var scale = scale_activation.call(fc2.call(activation.call(fc1.call(avgpool.call(input)))));
+            var scale = scale_activation.call(UnfoldedLayers.Convolution(fc2, activation.call(UnfoldedLayers.Convolution(fc1, avgpool.call(input)))));
             return (scale * input).MoveToOuterDisposeScope();
         }
     }
@@ -108,6 +109,7 @@ namespace MedicalTransfer.Models
     /// expansion convolution (when the expansion ratio is not 1), a depthwise k x k convolution carrying the stride,
     /// squeeze-and-excitation, and a 1x1 projection, each convolution with BatchNorm and all but the projection with
     /// SiLU; when stride and channels allow, the input is added back through <see cref="StochasticDepth"/>.
+    /// Every BatchNorm directly follows its convolution, so <see cref="BackboneNetwork.FoldBatchNorm"/> folds all of them.
     /// Parameter names match torchvision's (<c>block.0.0.weight</c>, <c>block.1.1.running_mean</c>, <c>block.2.fc1.weight</c>...).
     /// </summary>
     public sealed class MBConv : Module<Tensor, Tensor>
@@ -175,7 +177,21 @@ namespace MedicalTransfer.Models
         public override Tensor forward(Tensor input)
         {
             using var scope = NewDisposeScope();
-            var result = block.call(input);
+            Tensor result;
+            if (!StageExecution.Fold)
+            {
+                result = block.call(input);
+            }
+            else
+            {
+                // Folding or bfloat16: each convolution with its BatchNorm runs as one folded convolution.
+                result = input;
+                foreach (var layer in block.children())
+                {
+                    result = layer is Sequential convNorm ? ConvNormActivation.Run(convNorm, result) : ((Module<Tensor, Tensor>)layer).call(result);
+                }
+            }
+
             if (HasResidual)
             {
                 result = stochastic_depth.call(result).add(input);
@@ -193,6 +209,19 @@ namespace MedicalTransfer.Models
             var conv = Conv2d(inChannels, outChannels, kernel_size: kernel, stride: stride, padding: (kernel - 1) / 2, groups: groups, bias: false);
             var norm = BatchNorm2d(outChannels, eps: epsilon, momentum: momentum);
             return activation ? Sequential(conv, norm, SiLU(inplace: true)) : Sequential(conv, norm);
+        }
+
+        /// <summary>Runs a sequence made by <see cref="Create"/>: as the sequence, or with its BatchNorm folded into its convolution where <see cref="StageExecution"/> allows it.</summary>
+        public static Tensor Run(Sequential layer, Tensor x)
+        {
+            if (!StageExecution.Fold)
+            {
+                return layer.call(x);
+            }
+
+            var parts = layer.children().ToArray();
+            var y = ConvolutionWithBatchNorm.Run((Conv2d)parts[0], (BatchNorm2d)parts[1], x);
+            return parts.Length > 2 ? ((Module<Tensor, Tensor>)parts[2]).call(y) : y;
         }
     }
 }

@@ -18,7 +18,7 @@ namespace MedicalTransfer.Models
             if (precision == ComputePrecision.BFloat16 && !model.SupportsBFloat16)
             {
                 throw new ArgumentException(
-                    string.Format(CultureInfo.InvariantCulture, "{0} is BFloat16, but this model's backbone does not run its convolutions folded with their BatchNorm, which bfloat16 needs (only the ResNets do). Use ComputePrecision.Float32 for this model.", option),
+                    string.Format(CultureInfo.InvariantCulture, "{0} is BFloat16, but this model's backbone ({1}) does not run its layers from bfloat16 copies of their weights. Use ComputePrecision.Float32 for this model.", option, model.Body.Architecture.Name),
                     option);
             }
         }
@@ -39,7 +39,7 @@ namespace MedicalTransfer.Models
             Check(model, precision, option);
             if (precision == ComputePrecision.BFloat16 && model.TrainBatchNorm)
             {
-                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "{0} is BFloat16, but the frozen stages' BatchNorm trains (Freeze(..., trainBatchNorm: true)): bfloat16 folds each BatchNorm into its convolution, which needs it in evaluation mode. Freeze with trainBatchNorm: false or use ComputePrecision.Float32.", option), option);
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "{0} is BFloat16, but the frozen stages' BatchNorm trains (Freeze(..., trainBatchNorm: true)): bfloat16 runs each frozen BatchNorm as the affine map of its running statistics (folded into its convolution where it can be), which needs it in evaluation mode. Freeze with trainBatchNorm: false or use ComputePrecision.Float32.", option), option);
             }
 
             Announce(precision, option, logger);

@@ -137,14 +137,5 @@ namespace MedicalTransfer.Tests.Models.Execution
             var baseline = new TrainingOptions { Epochs = 1, LearningRate = 1e-3, Seed = 1 };
             Assert.Equal(Train(baseline), Train(baseline with { FrozenPrefixPrecision = ComputePrecision.Float32 }));
         }
-
-        [Fact]
-        public void ForInference_BFloat16OnDenseNet_RefusedNamingTheOption()
-        {
-            using var model = ChannelsLastAndFoldingTests.Build("densenet121");
-            var ex = Assert.Throws<ArgumentException>(() => PrecisionChoice.ForInference(model, ComputePrecision.BFloat16, "ImagePredictionOptions.Precision", logger: null));
-            Assert.Contains("ImagePredictionOptions.Precision is BFloat16", ex.Message, StringComparison.Ordinal);
-            Assert.Contains("ResNets", ex.Message, StringComparison.Ordinal);
-        }
     }
 }
