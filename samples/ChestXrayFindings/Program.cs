@@ -116,7 +116,7 @@ namespace ChestXrayFindings
             chosen.UseFindingThresholds(thresholds);
             chosen.Save(best);
             MultiLabelReport report = chosen.EvaluateFindings(splits.Test);
-            File.WriteAllText(Path.Combine(output, "findings.txt"), report.ToTable());
+            MedicalTransfer.Samples.SampleFiles.WriteAllText(Path.Combine(output, "findings.txt"), report.ToTable());
             Console.WriteLine("Per-finding test metrics (thresholds: " + thresholds.Rule + "):");
             Console.Write(report.ToTable());
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "mean AUROC {0:0.0000}", report.MacroAuroc));

@@ -57,9 +57,9 @@ namespace ChestXrayPneumonia
             };
 
             var result = CrossValidation.Run(builder, splits, options, cancellationToken);
-            File.WriteAllText(Out("cross_validation.txt"), result.ToString());
-            File.WriteAllText(Out("out_of_fold_predictions.csv"), OutOfFoldCsv(result));
-            File.WriteAllText(Out("metrics.json"), result.Pooled.ToJson());
+            MedicalTransfer.Samples.SampleFiles.WriteAllText(Out("cross_validation.txt"), result.ToString());
+            MedicalTransfer.Samples.SampleFiles.WriteAllText(Out("out_of_fold_predictions.csv"), OutOfFoldCsv(result));
+            MedicalTransfer.Samples.SampleFiles.WriteAllText(Out("metrics.json"), result.Pooled.ToJson());
             _ui.Line(result.ToString());
 
             using var model = TransferModel.Load(result.Folds[0].ModelPath, device);

@@ -291,8 +291,8 @@ namespace ChestXrayPneumonia
             var options = new EvaluationOptions { PositiveClass = Positive, OperatingPoint = OperatingPoint.TargetSensitivity(0.9) };
             var report = Evaluator.Evaluate(model, splits.Test, options, validationPredictions, prediction, cancellationToken);
 
-            File.WriteAllText(Out("metrics.json"), report.ToJson());
-            File.WriteAllText(Out("classification_report.txt"), report.Classification.ToString());
+            MedicalTransfer.Samples.SampleFiles.WriteAllText(Out("metrics.json"), report.ToJson());
+            MedicalTransfer.Samples.SampleFiles.WriteAllText(Out("classification_report.txt"), report.Classification.ToString());
             // One headline rule: confusion_matrix.png is the operating point's matrix; the argmax one is labelled as such.
             if (report.Binary is { } binary)
             {
@@ -314,7 +314,7 @@ namespace ChestXrayPneumonia
 
             Charts.SaveReliabilityDiagram(report.Calibration, Out("reliability.png"));
             string results = ResultsText.Compose(report, training.BestEpoch, training.History.Epochs.Count);
-            File.WriteAllText(Out("results.txt"), results);
+            MedicalTransfer.Samples.SampleFiles.WriteAllText(Out("results.txt"), results);
             _ui.Line(results);
             ExplainSomeTestImages(model, splits.Test, report.Predictions);
         }

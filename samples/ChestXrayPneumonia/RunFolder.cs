@@ -48,7 +48,7 @@ namespace ChestXrayPneumonia
         {
             string message = error.GetType().Name + ": " + error.Message;
             Write("failed", Now(), seconds, message);
-            File.WriteAllText(Out(FailedMarker), string.Create(CultureInfo.InvariantCulture, $"This run FAILED at {Now()} UTC; the files in this folder are not a complete result.\n\n{message}\n\n{ResumeHint()}\n"));
+            MedicalTransfer.Samples.SampleFiles.WriteAllText(Out(FailedMarker), string.Create(CultureInfo.InvariantCulture, $"This run FAILED at {Now()} UTC; the files in this folder are not a complete result.\n\n{message}\n\n{ResumeHint()}\n"));
         }
 
         /// <summary>Deletes the training checkpoint of a complete run (keep it with --keep-checkpoint).</summary>
@@ -84,7 +84,7 @@ namespace ChestXrayPneumonia
                 Status = status,
                 Error = error,
             };
-            File.WriteAllText(Out("run.json"), JsonSerializer.Serialize(run, Indented));
+            MedicalTransfer.Samples.SampleFiles.WriteAllText(Out("run.json"), JsonSerializer.Serialize(run, Indented));
         }
 
         private static string Now() => DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
