@@ -74,31 +74,8 @@ namespace MedicalTransfer.Ensembles
         {
             Guard.NotNull(memberPredictions);
             RequireMultiLabel();
-            if (memberPredictions.Count != members.Length)
-            {
-                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Expected predictions of each of the {0} members; found {1}.", members.Length, memberPredictions.Count), nameof(memberPredictions));
-            }
-
-            var first = Guard.NotNull(memberPredictions[0], nameof(memberPredictions));
+            var first = CheckMemberPredictions(memberPredictions);
             int n = first.Count, f = Findings.Count;
-            for (int m = 0; m < memberPredictions.Count; m++)
-            {
-                var p = memberPredictions[m] ?? throw new ArgumentNullException(nameof(memberPredictions), string.Format(CultureInfo.InvariantCulture, "Predictions of member {0} are null.", m));
-                if (!p.Findings.SequenceEqual(Findings, StringComparer.Ordinal))
-                {
-                    throw new ArgumentException(
-                        string.Format(CultureInfo.InvariantCulture, "Predictions of member {0} are of findings [{1}] but the ensemble's are [{2}]; pass each member's own PredictFindings, in member order.", m, string.Join(", ", p.Findings), string.Join(", ", Findings)),
-                        nameof(memberPredictions));
-                }
-
-                if (p.Count != n || !SameLabels(p, first))
-                {
-                    throw new ArgumentException(
-                        string.Format(CultureInfo.InvariantCulture, "Predictions of member {0} are not of the same images (image count or labels differ from member 0's: {1} and {2} images); a file skipped by one member's loader can cause this: use BadImagePolicy.Throw for ensembles.", m, p.Count, n),
-                        nameof(memberPredictions));
-                }
-            }
-
             var mean = new double[n * f];
             var positive = new bool[n * f];
             var observed = new bool[n * f];
@@ -120,6 +97,99 @@ namespace MedicalTransfer.Ensembles
             }
 
             return new MultiLabelPredictions(Findings, mean, positive, observed);
+        }
+
+        /// <summary>
+        /// Hard voting per finding. Member m calls finding j present in an image when its probability is at least its
+        /// threshold for j (<paramref name="memberThresholds"/>[m]; by default the member's own
+        /// <see cref="TransferModel.FindingThresholds"/>, or 0.5 where it has none); the ensemble calls the finding present
+        /// when more than half of the members do. Ties (an even number of members, exactly half of them for present) are
+        /// decided by the soft rule: present when the members' mean probability is at least the mean of their thresholds.
+        /// Every member counts once (weights are for soft voting). The mean probabilities (<see cref="CombineFindings"/>
+        /// with <see cref="Voting.Soft"/>) remain the scores of ROC and PR curves, as for single-label hard voting.
+        /// </summary>
+        /// <param name="memberPredictions">One per member, in member order (each member's <c>PredictFindings</c> on the same images).</param>
+        /// <param name="memberThresholds">One per member; <see langword="null"/> for each member's own thresholds.</param>
+        /// <returns>The votes and decisions per image and finding.</returns>
+        /// <exception cref="ArgumentException">The counts, findings, images or labels differ, or a member's thresholds are of other findings.</exception>
+        /// <exception cref="InvalidOperationException">The ensemble is single-label.</exception>
+        public FindingVotes VoteFindings(IReadOnlyList<MultiLabelPredictions> memberPredictions, IReadOnlyList<FindingThresholds>? memberThresholds = null)
+        {
+            Guard.NotNull(memberPredictions);
+            RequireMultiLabelMembers();
+            var first = CheckMemberPredictions(memberPredictions);
+            if (memberThresholds is not null && memberThresholds.Count != members.Length)
+            {
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Expected thresholds of each of the {0} members; found {1}.", members.Length, memberThresholds.Count), nameof(memberThresholds));
+            }
+
+            int n = first.Count, f = Findings.Count;
+            var thresholds = new double[members.Length][];
+            for (int m = 0; m < members.Length; m++)
+            {
+                var t = memberThresholds?[m] ?? members[m].FindingThresholds ?? FindingThresholds.Fixed(Findings);
+                if (t is null || !t.Findings.SequenceEqual(Findings, StringComparer.Ordinal))
+                {
+                    throw new ArgumentException(
+                        string.Format(CultureInfo.InvariantCulture, "The thresholds of member {0} are of findings [{1}] but the ensemble's are [{2}]; choose them on that member's validation predictions.", m, t is null ? "none" : string.Join(", ", t.Findings), string.Join(", ", Findings)),
+                        nameof(memberThresholds));
+                }
+
+                thresholds[m] = t.Values.ToArray();
+            }
+
+            var votes = new int[n * f];
+            var present = new bool[n * f];
+            for (int i = 0; i < n; i++)
+            {
+                for (int j = 0; j < f; j++)
+                {
+                    int count = 0;
+                    double probability = 0, threshold = 0;
+                    for (int m = 0; m < members.Length; m++)
+                    {
+                        double p = memberPredictions[m].Probability(i, j);
+                        count += p >= thresholds[m][j] ? 1 : 0;
+                        probability += p;
+                        threshold += thresholds[m][j];
+                    }
+
+                    votes[(i * f) + j] = count;
+                    present[(i * f) + j] = 2 * count > members.Length || (2 * count == members.Length && probability >= threshold);
+                }
+            }
+
+            return new FindingVotes(Findings, members.Length, votes, present);
+        }
+
+        private MultiLabelPredictions CheckMemberPredictions(IReadOnlyList<MultiLabelPredictions> memberPredictions)
+        {
+            if (memberPredictions.Count != members.Length)
+            {
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Expected predictions of each of the {0} members; found {1}.", members.Length, memberPredictions.Count), nameof(memberPredictions));
+            }
+
+            var first = Guard.NotNull(memberPredictions[0], nameof(memberPredictions));
+            int n = first.Count;
+            for (int m = 0; m < memberPredictions.Count; m++)
+            {
+                var p = memberPredictions[m] ?? throw new ArgumentNullException(nameof(memberPredictions), string.Format(CultureInfo.InvariantCulture, "Predictions of member {0} are null.", m));
+                if (!p.Findings.SequenceEqual(Findings, StringComparer.Ordinal))
+                {
+                    throw new ArgumentException(
+                        string.Format(CultureInfo.InvariantCulture, "Predictions of member {0} are of findings [{1}] but the ensemble's are [{2}]; pass each member's own PredictFindings, in member order.", m, string.Join(", ", p.Findings), string.Join(", ", Findings)),
+                        nameof(memberPredictions));
+                }
+
+                if (p.Count != n || !SameLabels(p, first))
+                {
+                    throw new ArgumentException(
+                        string.Format(CultureInfo.InvariantCulture, "Predictions of member {0} are not of the same images (image count or labels differ from member 0's: {1} and {2} images); a file skipped by one member's loader can cause this: use BadImagePolicy.Throw for ensembles.", m, p.Count, n),
+                        nameof(memberPredictions));
+                }
+            }
+
+            return first;
         }
 
         private static bool SameLabels(MultiLabelPredictions a, MultiLabelPredictions b)
@@ -168,15 +238,20 @@ namespace MedicalTransfer.Ensembles
 
         private void RequireMultiLabel()
         {
+            RequireMultiLabelMembers();
+            if (Voting == Voting.Hard)
+            {
+                throw new InvalidOperationException("A hard-voting multi-label ensemble has no probabilities of its own: use WithVoting(Voting.Soft) (or WithWeights(...)) for PredictFindings and CombineFindings, which give the mean probabilities (the scores of ROC and PR curves), and VoteFindings for the per-finding majority decisions.");
+            }
+        }
+
+        private void RequireMultiLabelMembers()
+        {
             if (!IsMultiLabel)
             {
                 throw new InvalidOperationException("The ensemble's members are single-label (classes " + string.Join(", ", ClassNames) + "); per-finding prediction needs members built with ForFindings(...). Use Evaluator.Predict(ensemble, ...) for single-label ensembles.");
             }
 
-            if (Voting == Voting.Hard)
-            {
-                throw new InvalidOperationException("Hard voting is not defined for a multi-label ensemble: its probabilities are averaged per finding and each finding is decided at its threshold afterwards. Use WithVoting(Voting.Soft) or WithWeights(...).");
-            }
         }
     }
 }

@@ -16,7 +16,8 @@ namespace MedicalTransfer.Ensembles
         /// <summary>
         /// Each member votes for its most probable class; the class with the most votes wins, and a
         /// tie goes to the tied class with the highest mean probability (not to the first class).
-        /// The mean probabilities remain the scores of ROC and PR curves.
+        /// The mean probabilities remain the scores of ROC and PR curves. Multi-label ensembles vote per finding
+        /// with <see cref="Ensemble.VoteFindings"/> (each member at its own threshold; majority; ties by the soft rule).
         /// </summary>
         Hard,
 

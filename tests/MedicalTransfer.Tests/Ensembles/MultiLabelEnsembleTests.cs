@@ -178,7 +178,8 @@ namespace MedicalTransfer.Tests.Ensembles
             var hard = Assert.Throws<InvalidOperationException>(() => ensemble.WithVoting(Voting.Hard).PredictFindings(dataset));
 
             Assert.Contains("Use ensemble.PredictFindings(dataset)", ex.Message, StringComparison.Ordinal);
-            Assert.StartsWith("Hard voting is not defined for a multi-label ensemble", hard.Message, StringComparison.Ordinal);
+            Assert.StartsWith("A hard-voting multi-label ensemble has no probabilities of its own", hard.Message, StringComparison.Ordinal);
+            Assert.Contains("VoteFindings", hard.Message, StringComparison.Ordinal);
         }
 
         [Fact]
@@ -191,6 +192,60 @@ namespace MedicalTransfer.Tests.Ensembles
             var ex = Assert.Throws<ArgumentException>(() => ensemble.CombineFindings(new[] { pa, fewer }));
 
             Assert.StartsWith("Predictions of member 1 are not of the same images", ex.Message, StringComparison.Ordinal);
+        }
+
+        // Member predictions with chosen probabilities for image 0 (image 1 all 0.5), same labels for every member.
+        private static MultiLabelPredictions Probabilities(params double[] image0)
+        {
+            var p = new double[2 * Findings.Count];
+            Array.Fill(p, 0.5);
+            image0.CopyTo(p, 0);
+            return new MultiLabelPredictions(Findings, p, new bool[2 * Findings.Count]);
+        }
+
+        private static FindingThresholds Thresholds(params double[] values) => FindingThresholds.Parse(
+            System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object> { ["rule"] = "fixed", ["findings"] = Findings, ["thresholds"] = values }), Findings);
+
+        [Fact]
+        public void VoteFindings_ThreeMembers_MajorityPerFindingAtEachMembersOwnThreshold()
+        {
+            using var c = Member(new Preprocessing { ResizeSize = 40, CropSize = 32 }, Head.Linear(), seed: 2);
+            var ensemble = Ensemble.Of(a, b, c).WithVoting(Voting.Hard);
+            var members = new[] { Probabilities(0.6, 0.6, 0.3, 0.1), Probabilities(0.4, 0.4, 0.3, 0.1), Probabilities(0.7, 0.45, 0.3, 0.9) };
+            var thresholds = new[] { Thresholds(0.5, 0.5, 0.2, 0.5), Thresholds(0.5, 0.5, 0.25, 0.5), Thresholds(0.5, 0.5, 0.5, 0.5) };
+
+            FindingVotes votes = ensemble.VoteFindings(members, thresholds);
+
+            Assert.Equal((3, 2), (votes.Members, votes.Count));
+            Assert.Equal(new[] { 2, 1, 2, 1 }, Enumerable.Range(0, 4).Select(j => votes.VotesFor(0, j)));
+            // Finding 2: every probability is 0.3, below the mean threshold, yet two members call it present at their own.
+            Assert.Equal(new[] { true, false, true, false }, Enumerable.Range(0, 4).Select(j => votes.IsPresent(0, j)));
+            Assert.All(Enumerable.Range(0, 4), j => Assert.True(votes.IsPresent(1, j), "0.5 at threshold 0.5 is a vote for present"));
+        }
+
+        [Fact]
+        public void VoteFindings_TwoMembersSplit_TieGoesToTheMeanProbabilityAgainstTheMeanThreshold()
+        {
+            var ensemble = Ensemble.Of(a, b);
+            // Default thresholds: the members have none of their own, so 0.5 each.
+            var members = new[] { Probabilities(0.7, 0.9, 0.6, 0.2), Probabilities(0.2, 0.2, 0.5, 0.6) };
+
+            FindingVotes votes = ensemble.VoteFindings(members);
+
+            Assert.Equal(new[] { 1, 1, 2, 1 }, Enumerable.Range(0, 4).Select(j => votes.VotesFor(0, j)));
+            // Means 0.45 (absent), 0.55 (present), 0.55 with both votes (present), 0.40 (absent).
+            Assert.Equal(new[] { false, true, true, false }, Enumerable.Range(0, 4).Select(j => votes.IsPresent(0, j)));
+        }
+
+        [Fact]
+        public void VoteFindings_ThresholdsForOneMemberOnly_ThrowsNamingTheCounts()
+        {
+            var ensemble = Ensemble.Of(a, b);
+            var members = new[] { Probabilities(0.5), Probabilities(0.5) };
+
+            var ex = Assert.Throws<ArgumentException>(() => ensemble.VoteFindings(members, new[] { Thresholds(0.5, 0.5, 0.5, 0.5) }));
+
+            Assert.Contains("Expected thresholds of each of the 2 members; found 1", ex.Message, StringComparison.Ordinal);
         }
     }
 }
