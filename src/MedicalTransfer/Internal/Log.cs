@@ -2,7 +2,13 @@ using Microsoft.Extensions.Logging;
 
 namespace MedicalTransfer.Internal
 {
-    /// <summary>Every log message of the library, with stable event ids.</summary>
+    /// <summary>
+    /// Every log message of the library, as <c>[LoggerMessage]</c> definitions with stable event ids, one partial file per
+    /// area. Event-id ranges: 1000-1099 models (build, weights, save) and 1800-1899 speed options (bfloat16), this file;
+    /// 3000-3099 the data pipeline (Log.Data.cs); 4000-4099 the weights cache, downloads and ONNX import
+    /// (Log.Weights.cs); 5000-5099 the training engine (Log.Training.cs); 7400-7499 studies (Log.Studies.cs). A new
+    /// message takes the next free id of its area's range; ids are never reused.
+    /// </summary>
     internal static partial class Log
     {
         [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Built {Architecture} for {ClassCount} classes with head {Head}, freeze {Freeze}, on {Device}: {Trainable:N0} of {Total:N0} parameters trainable")]

@@ -51,7 +51,7 @@ namespace MedicalTransfer.Weights
                     }
 
                     TimeSpan delay = options.RetryDelay * Math.Pow(2, attempt - 1);
-                    WeightsLog.DownloadRetrying(logger, attempt, attempts, uri, ex.Message, delay);
+                    Log.DownloadRetrying(logger, attempt, attempts, uri, ex.Message, delay);
                     await Task.Delay(delay, ct).ConfigureAwait(false);
                 }
             }
@@ -62,7 +62,7 @@ namespace MedicalTransfer.Weights
             string fileName = Path.GetFileName(finalPath);
             using var idleTimer = new CancellationTokenSource(System.Threading.Timeout.InfiniteTimeSpan, options.TimeProvider);
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct, idleTimer.Token);
-            WeightsLog.DownloadStarting(logger, uri, finalPath);
+            Log.DownloadStarting(logger, uri, finalPath);
             idleTimer.CancelAfter(options.Timeout);
             using var request = new HttpRequestMessage(HttpMethod.Get, uri);
             using HttpResponseMessage response = await SendAsync(request, options, idle.Token, ct).ConfigureAwait(false);
@@ -110,7 +110,7 @@ namespace MedicalTransfer.Weights
                         if (received >= nextReport)
                         {
                             options.Progress?.Report(new DownloadProgress(fileName, received, total));
-                            WeightsLog.DownloadProgress(logger, fileName, received, total?.ToString(CultureInfo.InvariantCulture) ?? "?");
+                            Log.DownloadProgress(logger, fileName, received, total?.ToString(CultureInfo.InvariantCulture) ?? "?");
                             nextReport = received + Math.Max(1 << 20, (total ?? 0) / 20);
                         }
                     }
@@ -134,7 +134,7 @@ namespace MedicalTransfer.Weights
                 actual = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
                 if (!HashMatches(actual, expectedSha256))
                 {
-                    WeightsLog.DownloadHashMismatch(logger, uri, expectedSha256, actual);
+                    Log.DownloadHashMismatch(logger, uri, expectedSha256, actual);
                     throw new DownloadVerificationException(
                         string.Format(
                             CultureInfo.InvariantCulture,
@@ -144,7 +144,7 @@ namespace MedicalTransfer.Weights
                         actual);
                 }
             }, ct).ConfigureAwait(false);
-            WeightsLog.DownloadCompleted(logger, fileName, received, actual, finalPath);
+            Log.DownloadCompleted(logger, fileName, received, actual, finalPath);
         }
 
         private static async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, PretrainedWeightsOptions options, CancellationToken idle, CancellationToken ct)

@@ -8,6 +8,7 @@ using MedicalTransfer.Weights.OnnxIr;
 using Microsoft.Extensions.Logging;
 using TorchSharp;
 using static TorchSharp.torch;
+using MedicalTransfer.Internal;
 
 namespace MedicalTransfer.Weights
 {
@@ -77,10 +78,10 @@ namespace MedicalTransfer.Weights
 
             var model = OnnxModelFile.Read(path);
             var result = new GraphWalker(model, Path.GetFullPath(path)).Run();
-            WeightsLog.OnnxImported(logger, path, result.Architecture.Block.ToString(), string.Join(", ", result.Architecture.StageDepths), result.StateDict.Count);
+            Log.OnnxImported(logger, path, result.Architecture.Block.ToString(), string.Join(", ", result.Architecture.StageDepths), result.StateDict.Count);
             if (result.FoldedBatchNorm)
             {
-                WeightsLog.OnnxFoldedBatchNorm(logger, path);
+                Log.OnnxFoldedBatchNorm(logger, path);
             }
             return result;
         }

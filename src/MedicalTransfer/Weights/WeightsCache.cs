@@ -67,7 +67,7 @@ namespace MedicalTransfer.Weights
                 string actual = CheckpointDownloader.HashFile(path);
                 if (CheckpointDownloader.HashMatches(actual, entry.Sha256))
                 {
-                    WeightsLog.CacheHit(logger, path, actual);
+                    Log.CacheHit(logger, path, actual);
                     return path;
                 }
 
@@ -83,7 +83,7 @@ namespace MedicalTransfer.Weights
                 }
 
                 // The damaged file is replaced only once a verified download is complete.
-                WeightsLog.CacheCorrupt(logger, path, actual, entry.Sha256);
+                Log.CacheCorrupt(logger, path, actual, entry.Sha256);
             }
             else if (offline)
             {

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 
-namespace MedicalTransfer.Training
+namespace MedicalTransfer.Internal
 {
-    /// <summary>The training engine's log messages, with stable event ids (5000-5099).</summary>
+    /// <summary>Part of <see cref="Log"/>: the training engine's log messages, with stable event ids (5000-5099).</summary>
     internal static partial class Log
     {
         [LoggerMessage(EventId = 5000, Level = LogLevel.Information, Message = "Training {Architecture} on {Device}: {Phases} phase(s), {Epochs} epoch(s), {Batches} batches per epoch")]

@@ -1,10 +1,10 @@
 using System;
 using Microsoft.Extensions.Logging;
 
-namespace MedicalTransfer.Weights
+namespace MedicalTransfer.Internal
 {
-    /// <summary>Log messages of the weights cache, downloader and ONNX import; event ids 4000-4099.</summary>
-    internal static partial class WeightsLog
+    /// <summary>Part of <see cref="Log"/>: log messages of the weights cache, downloader and ONNX import; event ids 4000-4099.</summary>
+    internal static partial class Log
     {
         [LoggerMessage(EventId = 4000, Level = LogLevel.Debug, Message = "Using cached checkpoint {Path} (SHA-256 {Sha256} verified).")]
         public static partial void CacheHit(ILogger logger, string path, string sha256);

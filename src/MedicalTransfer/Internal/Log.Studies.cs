@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 
-namespace MedicalTransfer.Studies
+namespace MedicalTransfer.Internal
 {
-    /// <summary>The study engine's log messages (cross-validation), with stable event ids (7400-7499).</summary>
+    /// <summary>Part of <see cref="Log"/>: the study engine's log messages (cross-validation), with stable event ids (7400-7499).</summary>
     internal static partial class Log
     {
         [LoggerMessage(EventId = 7400, Level = LogLevel.Information, Message = "Cross-validation of {Images} images of {Patients} patients: {Folds} folds x {Repeats} repeat(s), seed {Seed}, work folder {Folder}")]

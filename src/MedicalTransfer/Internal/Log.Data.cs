@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 
-namespace MedicalTransfer.Data
+namespace MedicalTransfer.Internal
 {
-    /// <summary>The data pipeline's log messages, with stable event ids (3000-3099).</summary>
+    /// <summary>Part of <see cref="Log"/>: the data pipeline's log messages, with stable event ids (3000-3099).</summary>
     internal static partial class Log
     {
         [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Image folder {Root}: {Count} images in {ClassCount} classes ({Classes})")]
