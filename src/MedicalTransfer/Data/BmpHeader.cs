@@ -21,6 +21,16 @@ namespace MedicalTransfer.Data
         /// <summary>Throws <see cref="ImageDataException"/> when a file that starts with "BM" has headers no real BMP has.</summary>
         public static void Check(string path, ReadOnlySpan<byte> bytes, ImageLoadOptions options)
         {
+            if (bytes.StartsWith("BA"u8))
+            {
+                // An OS/2 bitmap array: ImageSharp's BMP decoder reads the "BM" image inside it, which none of the checks
+                // below would see (found by fuzzing: 64 bytes made it allocate 1 GB; finding 15 in docs/security.md).
+                throw new ImageDataException(path, string.Format(
+                    CultureInfo.InvariantCulture,
+                    "Image file '{0}' is an OS/2 bitmap array (it starts with \"BA\"), which MedicalTransfer does not read. Convert it to PNG (16-bit for X-rays) or remove it.",
+                    path));
+            }
+
             if (!bytes.StartsWith("BM"u8))
             {
                 return;
