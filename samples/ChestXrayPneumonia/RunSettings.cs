@@ -69,8 +69,13 @@ namespace ChestXrayPneumonia
                     throw new ArgumentException($"--resume: expected a report folder with run.json, but '{Path.GetFullPath(file)}' does not exist.");
                 }
 
-                var saved = JsonSerializer.Deserialize<RunFile>(File.ReadAllText(file))?.Settings
-                    ?? throw new ArgumentException($"--resume: '{file}' holds no settings.");
+                var run = JsonSerializer.Deserialize<RunFile>(File.ReadAllText(file));
+                var saved = run?.Settings ?? throw new ArgumentException($"--resume: '{file}' holds no settings.");
+                if (run.Status == "completed")
+                {
+                    throw new ArgumentException($"--resume: the run in '{Path.GetFullPath(resume)}' completed (finished {run.Finished}), so there is nothing to resume; its results are in that folder. Start a new run (without --resume, or with another --out) to train again.");
+                }
+
                 return saved with { Output = Path.GetFullPath(resume), Resumed = true };
             }
 

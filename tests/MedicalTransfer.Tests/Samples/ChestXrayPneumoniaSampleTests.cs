@@ -92,6 +92,23 @@ namespace MedicalTransfer.Tests.Samples
             Assert.Equal("completed", run.RootElement.GetProperty("Status").GetString());
             Assert.Equal(JsonValueKind.Null, run.RootElement.GetProperty("Error").ValueKind);
             Assert.True(File.Exists(Path.Combine(output, "checkpoint.mtckpt")), "the resumed run keeps --keep-checkpoint from run.json");
+
+        }
+
+        [Fact]
+        public void Main_ResumeACompletedRun_SaysThereIsNothingToResumeAndTouchesNothing()
+        {
+            using var folder = new TestSupport.TempFolder();
+            string runJson = Path.Combine(folder.Path, "run.json");
+            const string Completed = "{\"Settings\":{\"Epochs\":1},\"Started\":\"2026-12-01T10:00:00.0000000Z\",\"Finished\":\"2026-12-01T10:05:00.0000000Z\",\"Status\":\"completed\",\"Error\":null}";
+            File.WriteAllText(runJson, Completed);
+
+            var result = SampleProcess.Run(Sample, TimeSpan.FromMinutes(1), "--resume", folder.Path);
+
+            Assert.Equal(2, result.ExitCode);
+            Assert.Contains("completed (finished 2026-12-01T10:05:00.0000000Z), so there is nothing to resume", result.Error, StringComparison.Ordinal);
+            Assert.Equal(Completed, File.ReadAllText(runJson));
+            Assert.Equal(new[] { runJson }, Directory.GetFiles(folder.Path));
         }
 
         private static void AssertFailed(string output, string error)
