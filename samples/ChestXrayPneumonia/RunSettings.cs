@@ -71,9 +71,11 @@ namespace ChestXrayPneumonia
 
                 var run = JsonSerializer.Deserialize<RunFile>(File.ReadAllText(file));
                 var saved = run?.Settings ?? throw new ArgumentException($"--resume: '{file}' holds no settings.");
-                if (run.Status == "completed")
+                // A completed run keeps its checkpoint only with --keep-checkpoint; without it, resuming would train
+                // again from scratch over the finished results.
+                if (run.Status == "completed" && !File.Exists(Path.Combine(resume, RunFolder.Checkpoint)))
                 {
-                    throw new ArgumentException($"--resume: the run in '{Path.GetFullPath(resume)}' completed (finished {run.Finished}), so there is nothing to resume; its results are in that folder. Start a new run (without --resume, or with another --out) to train again.");
+                    throw new ArgumentException($"--resume: the run in '{Path.GetFullPath(resume)}' completed (finished {run.Finished}) and its checkpoint was deleted, so there is nothing to resume; its results are in that folder. Start a new run (without --resume, or with another --out) to train again, and pass --keep-checkpoint to a run you may want to resume after it completes.");
                 }
 
                 return saved with { Output = Path.GetFullPath(resume), Resumed = true };

@@ -106,7 +106,7 @@ namespace MedicalTransfer.Tests.Samples
             var result = SampleProcess.Run(Sample, TimeSpan.FromMinutes(1), "--resume", folder.Path);
 
             Assert.Equal(2, result.ExitCode);
-            Assert.Contains("completed (finished 2026-12-01T10:05:00.0000000Z), so there is nothing to resume", result.Error, StringComparison.Ordinal);
+            Assert.Contains("completed (finished 2026-12-01T10:05:00.0000000Z) and its checkpoint was deleted, so there is nothing to resume", result.Error, StringComparison.Ordinal);
             Assert.Equal(Completed, File.ReadAllText(runJson));
             Assert.Equal(new[] { runJson }, Directory.GetFiles(folder.Path));
         }
