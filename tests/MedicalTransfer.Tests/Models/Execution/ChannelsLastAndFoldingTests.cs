@@ -18,6 +18,7 @@ namespace MedicalTransfer.Tests.Models.Execution
     public class ChannelsLastAndFoldingTests
     {
         private const double Tolerance = 1e-5;
+        private const double ReferenceFactor = 4;
         private readonly ITestOutputHelper output;
 
         public ChannelsLastAndFoldingTests(ITestOutputHelper output) => this.output = output;
@@ -32,8 +33,8 @@ namespace MedicalTransfer.Tests.Models.Execution
             using var model = TestSupport.SmallModel(depth);
             RandomiseBatchNorm(model);
             model.eval();
-            manual_seed(11);
-            using var input = randn(2, 3, 64, 64);
+            using var inputGenerator = new Generator(11); // not the global generator: test classes run in parallel
+            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
             var (nchwLogits, nchwGradients) = Step(model, input, channelsLast: false, fold: true);
             var (lastLogits, lastGradients) = Step(model, input, channelsLast: true, fold: true);
             double logitError = TestSupport.RelativeError(lastLogits, nchwLogits);
@@ -56,12 +57,12 @@ namespace MedicalTransfer.Tests.Models.Execution
         {
             // Training-mode BatchNorm on 2 images of 64x64 (layer4 normalises over 8 values per channel) amplifies
             // float32 rounding, so two float32 layouts may differ by more than 1e-5 while both are equally right:
-            // each is compared with the float64 result, and channels-last must be within 1e-5 or twice NCHW's error
+            // each is compared with the float64 result, and channels-last must be within 1e-5 or four times NCHW's error
             // (logits, and all gradients together).
             using var model = TestSupport.SmallModel(depth);
             model.train();
-            manual_seed(11);
-            using var input = randn(2, 3, 64, 64);
+            using var inputGenerator = new Generator(11); // not the global generator: test classes run in parallel
+            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
             AssertAsCloseAsReference(model, input, fold: false, candidateChannelsLast: true, candidateFold: false, $"ResNet-{depth} channels-last");
         }
 
@@ -95,8 +96,8 @@ namespace MedicalTransfer.Tests.Models.Execution
             RandomiseBatchNorm(model);
             model.eval();
             using var noGrad = no_grad();
-            manual_seed(5);
-            using var input = randn(2, 3, 64, 64);
+            using var inputGenerator = new Generator(5); // not the global generator: test classes run in parallel
+            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
             model.ChannelsLast = false;
             model.FoldBatchNorm = false;
             using var expected = model.call(input);
@@ -138,8 +139,8 @@ namespace MedicalTransfer.Tests.Models.Execution
             using var model = TestSupport.SmallModel(50, Layers.UpTo(2));
             RandomiseBatchNorm(model);
             model.train();
-            manual_seed(12);
-            using var input = randn(2, 3, 64, 64);
+            using var inputGenerator = new Generator(12); // not the global generator: test classes run in parallel
+            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
             AssertAsCloseAsReference(model, input, fold: false, candidateChannelsLast: true, candidateFold: true, "ResNet-50 UpTo(2) folded");
 
             // The frozen stages' BatchNorms fold (their modules do not run); the trainable ones run and train.
@@ -191,8 +192,8 @@ namespace MedicalTransfer.Tests.Models.Execution
         {
             using var model = TestSupport.SmallModel(50, Layers.All);
             RandomiseBatchNorm(model);
-            manual_seed(8);
-            using var input = randn(2, 3, 64, 64);
+            using var inputGenerator = new Generator(8); // not the global generator: test classes run in parallel
+            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
             model.ChannelsLast = false;
             model.FoldBatchNorm = false;
             var expected = new GradCam("layer3").Explain(model, input);
@@ -238,8 +239,14 @@ namespace MedicalTransfer.Tests.Models.Execution
 
         /// <summary>
         /// Runs a step NCHW (with <paramref name="fold"/>), a step as the candidate, and the NCHW step in float64; the
-        /// candidate's logits and gradients must be within 1e-5 of float64's or no more than twice as far as NCHW's.
+        /// candidate's logits and gradients must be within 1e-5 of float64's or no more than four times as far as NCHW's.
         /// </summary>
+        /// <remarks>
+        /// Four, not two: over 12 inputs to ResNet-50 UpTo(2) in training mode, two equally right float32 runs (NCHW
+        /// unfolded against channels-last folded) were 0.5x to 3.3x each other's logit error from float64 (3.6e-5 to
+        /// 2.5e-4), so a bound of 2x failed on one input in four. A real folding defect (a lost shift, a wrong epsilon)
+        /// moves the logits by 1e-3 relative or more, which the bound still catches.
+        /// </remarks>
         private void AssertAsCloseAsReference(TransferModel model, Tensor input, bool fold, bool candidateChannelsLast, bool candidateFold, string label)
         {
             var (referenceLogits, referenceGradients) = Step(model, input, channelsLast: false, fold: fold);
@@ -274,8 +281,8 @@ namespace MedicalTransfer.Tests.Models.Execution
             double referenceGradientError = Global(referenceGradients);
             double candidateGradientError = Global(candidateGradients);
             output.WriteLine($"{label}: logits {candidateLogitError:E2} from float64 (NCHW float32 {referenceLogitError:E2}); all gradients {candidateGradientError:E2} (NCHW {referenceGradientError:E2}); worst single parameter {keys.Max(k => TestSupport.RelativeError(candidateGradients[k], exactGradients[k])):E2} (NCHW {keys.Max(k => TestSupport.RelativeError(referenceGradients[k], exactGradients[k])):E2})");
-            Assert.True(candidateLogitError <= Math.Max(Tolerance, 2 * referenceLogitError), $"{label}, logits: {candidateLogitError:E2} from float64, NCHW float32 {referenceLogitError:E2}");
-            Assert.True(candidateGradientError <= Math.Max(Tolerance, 2 * referenceGradientError), $"{label}, gradients: {candidateGradientError:E2} from float64, NCHW float32 {referenceGradientError:E2}");
+            Assert.True(candidateLogitError <= Math.Max(Tolerance, ReferenceFactor * referenceLogitError), $"{label}, logits: {candidateLogitError:E2} from float64, NCHW float32 {referenceLogitError:E2}");
+            Assert.True(candidateGradientError <= Math.Max(Tolerance, ReferenceFactor * referenceGradientError), $"{label}, gradients: {candidateGradientError:E2} from float64, NCHW float32 {referenceGradientError:E2}");
         }
 
         private static (Tensor Logits, Dictionary<string, Tensor> Gradients) Step(TransferModel model, Tensor input, bool channelsLast, bool fold)
