@@ -21,6 +21,7 @@ using static TorchSharp.torch;
 //   against the classifier alone on prepared tensors. Rounds interleave the configurations and the median is kept.
 // Usage: nice -n 10 dotnet run -c Release --project tests/MedicalTransfer.Benchmarks.Inference -- [--rounds 3] [--images 96]
 //        [--onnx-only] (no TorchSharp rows in the first table) [--folder-only] (PredictFolder table only) [--skip-eager-folder]
+//        [--pipeline-stages] (CPU ms per image of each stage of the prediction pipeline alone, see PipelineStages.cs)
 int rounds = Arg("--rounds", 3);
 int images = Arg("--images", 96);
 bool folderOnly = args.Contains("--folder-only");
@@ -52,6 +53,10 @@ try
     using var rawOptions = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
     using var raw = new InferenceSession(folded, rawOptions);
     var sdk = model.AsClassifier();
+    if (args.Contains("--pipeline-stages"))
+    {
+        return PipelineStages.Run(rounds, images, Lscpu(), classifier);
+    }
 
     var configs = new List<(string Name, int Batch, Action Run)>();
     foreach (int batch in batchSizes)

@@ -30,7 +30,7 @@ namespace MedicalTransfer.Data
 
         internal override FloatImage Apply(FloatImage image, ref SampleRandom random)
         {
-            (int w, int h) = shorterSide > 0 ? ShorterSideSize(image.Width, image.Height, shorterSide) : (width, height);
+            (int w, int h) = OutputSize(image);
             if (w == image.Width && h == image.Height)
             {
                 return image;
@@ -40,6 +40,30 @@ namespace MedicalTransfer.Data
             image.Dispose();
             return result;
         }
+
+        /// <summary>
+        /// This resize and then <paramref name="crop"/> in one pass that computes only the pixels the crop keeps
+        /// (<see cref="Resampler.ResizeWindow"/>): the same values, bit for bit, as the two steps one after the other,
+        /// for about three quarters of the work when 224 is cropped from 256. <see cref="ComposeTransform"/> fuses
+        /// the pair wherever a pipeline has it (the evaluation pipeline always does).
+        /// </summary>
+        internal FloatImage ApplyThenCrop(FloatImage image, CenterCropTransform crop, ref SampleRandom random)
+        {
+            (int w, int h) = OutputSize(image);
+            if (w == image.Width && h == image.Height)
+            {
+                return crop.Apply(image, ref random);
+            }
+
+            int top = CropBoxes.CenterOffset(h, crop.Height);
+            int left = CropBoxes.CenterOffset(w, crop.Width);
+            FloatImage result = Resampler.ResizeWindow(image, 0, 0, image.Width, image.Height, w, h, left, top, crop.Width, crop.Height);
+            image.Dispose();
+            return result;
+        }
+
+        private (int Width, int Height) OutputSize(FloatImage image) =>
+            shorterSide > 0 ? ShorterSideSize(image.Width, image.Height, shorterSide) : (width, height);
 
         public override string ToString() => shorterSide > 0
             ? string.Format(CultureInfo.InvariantCulture, "Resize({0})", shorterSide)
@@ -57,6 +81,10 @@ namespace MedicalTransfer.Data
             this.height = height;
             this.width = width;
         }
+
+        public int Height => height;
+
+        public int Width => width;
 
         internal override FloatImage Apply(FloatImage image, ref SampleRandom random)
         {

@@ -32,15 +32,31 @@ namespace MedicalTransfer.Data
             PreferContiguousImageBuffers = true,
         };
 
-        private static readonly float[] Scale8 = BuildScale(255);
-        private static readonly float[] Scale16 = BuildScale(65535);
+        /// <summary>The exact floats of 8-bit samples (the nearest float to v / 255).</summary>
+        internal static readonly float[] Scale8 = BuildScale(255);
+
+        /// <summary>The exact floats of 16-bit samples (the nearest float to v / 65535).</summary>
+        internal static readonly float[] Scale16 = BuildScale(65535);
 
         public static FloatImage Decode(string path, ImageLoadOptions options)
         {
+            byte[] buffer = ReadFile(path, out int length);
+            try
+            {
+                return Decode(path, buffer, length, options);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        /// <summary>Reads a whole file into a buffer from <see cref="ArrayPool{T}.Shared"/> (the caller returns it).</summary>
+        /// <exception cref="ImageDataException">The file cannot be read, or is above 2 GB.</exception>
+        internal static byte[] ReadFile(string path, out int length)
+        {
             // A pooled buffer: files of X-rays are often above the large-object-heap threshold, and
             // allocating one per image per epoch would keep the garbage collector busy.
-            byte[] buffer;
-            int length;
             try
             {
                 using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
@@ -50,7 +66,7 @@ namespace MedicalTransfer.Data
                 }
 
                 length = (int)file.Length;
-                buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, length));
+                byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, length));
                 try
                 {
                     file.ReadExactly(buffer, 0, length);
@@ -60,19 +76,12 @@ namespace MedicalTransfer.Data
                     ArrayPool<byte>.Shared.Return(buffer);
                     throw;
                 }
+
+                return buffer;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw new ImageDataException(path, Format("Image file '{0}' cannot be read: {1} Check that it exists and is readable.", path, e.Message), e);
-            }
-
-            try
-            {
-                return Decode(path, buffer, length, options);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
             }
         }
 

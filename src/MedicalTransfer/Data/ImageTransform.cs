@@ -43,9 +43,18 @@ namespace MedicalTransfer.Data
 
         internal override FloatImage Apply(FloatImage image, ref SampleRandom random)
         {
-            foreach (ImageTransform step in steps)
+            for (int i = 0; i < steps.Length; i++)
             {
-                image = step.Apply(image, ref random);
+                if (steps[i] is ResizeTransform resize && i + 1 < steps.Length && steps[i + 1] is CenterCropTransform crop)
+                {
+                    // Resize then CenterCrop (every evaluation pipeline): one pass over only the pixels the crop keeps.
+                    image = resize.ApplyThenCrop(image, crop, ref random);
+                    i++;
+                }
+                else
+                {
+                    image = steps[i].Apply(image, ref random);
+                }
             }
 
             return image;

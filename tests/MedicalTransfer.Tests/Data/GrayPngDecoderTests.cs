@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Linq;
 using MedicalTransfer.Data;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
@@ -46,6 +47,37 @@ namespace MedicalTransfer.Tests.Data
                 for (int x = 0; x < 37; x++)
                 {
                     Assert.Equal(image[x, y].PackedValue, (int)Math.Round(decoded.Buffer[(y * 37) + x] * 65535.0));
+                }
+            }
+        }
+
+        [Theory]
+        [InlineData(PngFilterMethod.Paeth, 133, 29)] // eight-row groups at rows 0, 8 and 16, then five rows one by one
+        [InlineData(PngFilterMethod.Paeth, 9, 16)] // rows just wider than one wavefront
+        [InlineData(PngFilterMethod.Adaptive, 211, 40)] // filters mixed row by row: groups only where eight in a row are Paeth
+        public void Decode_SixteenBitNoise_MatchesImageSharpExactly(PngFilterMethod filter, int width, int height)
+        {
+            // Full-range noise: every Paeth decision (a, b or c, ties included) occurs, in every byte of the sample.
+            var random = new Random(width + height);
+            using var image = new Image<L16>(width, height);
+            for (int y = 0; y < height; y++)
+            {
+                for (int x = 0; x < width; x++)
+                {
+                    image[x, y] = new L16((ushort)(y % 5 == 0 ? (x * 257) % 65536 : random.Next(65536)));
+                }
+            }
+
+            string path = folder.PathOf("noise.png");
+            image.SaveAsPng(path, new PngEncoder { ColorType = PngColorType.Grayscale, BitDepth = PngBitDepth.Bit16, FilterMethod = filter });
+
+            using FloatImage decoded = ImageDecoder.Decode(path, ImageLoadOptions.Default);
+
+            for (int y = 0; y < height; y++)
+            {
+                for (int x = 0; x < width; x++)
+                {
+                    Assert.Equal(image[x, y].PackedValue, (int)Math.Round(decoded.Buffer[(y * width) + x] * 65535.0));
                 }
             }
         }
@@ -130,6 +162,42 @@ namespace MedicalTransfer.Tests.Data
 
             Assert.Contains("cannot be decoded", e.Message, StringComparison.Ordinal);
             Assert.Contains(path, e.Message, StringComparison.Ordinal);
+        }
+
+        [Theory]
+        [InlineData(16, 4099, 17)] // every 16-bit sample, rows not a multiple of the 16-sample vector
+        [InlineData(8, 263, 3)] // every 8-bit sample, rows not a multiple of the 32-sample vector
+        [InlineData(16, 5, 2)] // rows shorter than one vector
+        public void ToFloats_EverySample_IsTheNearestFloatToValueOverMax(int bits, int width, int height)
+        {
+            int bytesPerSample = bits / 8, stride = width * bytesPerSample;
+            var raw = new byte[height * (stride + 1)];
+            var expected = new float[width * height];
+            int max = bits == 16 ? 65535 : 255;
+            for (int y = 0; y < height; y++)
+            {
+                for (int x = 0; x < width; x++)
+                {
+                    int value = ((y * width) + x) % (max + 1);
+                    int at = (y * (stride + 1)) + 1 + (x * bytesPerSample);
+                    if (bits == 16)
+                    {
+                        raw[at] = (byte)(value >> 8);
+                        raw[at + 1] = (byte)value;
+                    }
+                    else
+                    {
+                        raw[at] = (byte)value;
+                    }
+
+                    expected[(y * width) + x] = (float)(value / (double)max); // the tables: value / max in double, then to float
+                }
+            }
+
+            var destination = new float[width * height];
+            GrayPngDecoder.ToFloats(raw, width, height, bits, ImageDecoder.Scale8, ImageDecoder.Scale16, destination);
+
+            Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), destination.Select(BitConverter.SingleToInt32Bits));
         }
     }
 }

@@ -132,6 +132,33 @@ namespace MedicalTransfer.Tests.Data
             Assert.Equal(1.6f, result.Plane(2)[3], 5);
         }
 
+        [Theory]
+        [InlineData(1, 13, 11)] // gray replicated to three planes; 143 values: vector loop and scalar tail
+        [InlineData(3, 13, 11)]
+        [InlineData(3, 224, 224)]
+        public void Normalize_EveryValue_SameBitsAsMultiplyThenAdd(int channels, int width, int height)
+        {
+            using FloatImage image = FloatImage.Rent(channels, width, height, 65535);
+            var random = new Random((width * 10) + channels);
+            for (int i = 0; i < image.Length; i++)
+            {
+                image.Buffer[i] = (float)random.NextDouble();
+            }
+
+            Preprocessing p = Preprocessing.ImageNet;
+            using FloatImage result = Run(Transforms.Normalize(p.Mean, p.Std), image.Clone());
+
+            for (int c = 0; c < 3; c++)
+            {
+                float a = 1f / p.Std[c], b = -p.Mean[c] / p.Std[c];
+                for (int i = 0; i < width * height; i++)
+                {
+                    float expected = (image.Plane(channels == 1 ? 0 : c)[i] * a) + b;
+                    Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(result.Plane(c)[i]));
+                }
+            }
+        }
+
         [Fact]
         public void ForEvaluation_BgrAndPixelScale_ReorderThenScale()
         {
