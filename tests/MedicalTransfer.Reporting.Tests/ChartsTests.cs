@@ -340,15 +340,7 @@ namespace MedicalTransfer.Reporting.Tests
         [Fact]
         public void ExplanationGrid_FiveTiles_TwoRowsOfThree()
         {
-            byte[] png;
-            using (var surface = SKSurface.Create(new SKImageInfo(60, 40)))
-            {
-                surface.Canvas.Clear(SKColors.Orange);
-                using var image = surface.Snapshot();
-                using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-                png = data.ToArray();
-            }
-
+            byte[] png = TestImages.SolidPng(60, 40, SKColors.Orange);
             var tiles = Enumerable.Range(0, 5).Select(i => new GridTile(png, new[] { "true: NORMAL", "pred: PNEUMONIA (0.81)" }, i % 2 == 0)).ToArray();
             string path = Path.Combine(folder, "grid.png");
             ExplanationGrid.Save(tiles, path, columns: 3, tileSize: 128);
@@ -375,15 +367,7 @@ namespace MedicalTransfer.Reporting.Tests
         [Fact]
         public void ExplanationGrid_LongCaption_StaysInsideItsCell()
         {
-            byte[] png;
-            using (var surface = SKSurface.Create(new SKImageInfo(32, 32)))
-            {
-                surface.Canvas.Clear(SKColors.Gray);
-                using var image = surface.Snapshot();
-                using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-                png = data.ToArray();
-            }
-
+            byte[] png = TestImages.SolidPng(32, 32, SKColors.Gray);
             var caption = new[] { new string('W', 80) };
             string path = Path.Combine(folder, "long.png");
             ExplanationGrid.Save(new[] { new GridTile(png, caption), new GridTile(png, caption) }, path, columns: 2, tileSize: 64);
