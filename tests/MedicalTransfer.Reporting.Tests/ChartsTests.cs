@@ -246,6 +246,9 @@ namespace MedicalTransfer.Reporting.Tests
                 Assert.Equal(bins.Select(b => FormattableString.Invariant($"n={b.Count}")), counts.Select(t => t.LabelText));
                 Assert.Equal(bins.Select(b => Math.Max(b.Accuracy, b.MeanConfidence) + 0.01), counts.Select(t => t.Location.Y));
                 Assert.Equal(FormattableString.Invariant($"Reliability diagram (ECE {calibration.ExpectedCalibrationError:0.000})"), plot.Axes.Title.Label.Text);
+                // The legend sits in a panel under the plot, outside the data area: it cannot cover a bar or a count.
+                Assert.False(plot.Legend.IsVisible);
+                Assert.Equal(ScottPlot.Edge.Bottom, Assert.Single(plot.Axes.GetPanels().OfType<ScottPlot.Panels.LegendPanel>()).Edge);
             }
 
             string path = Path.Combine(folder, "rel.png");
