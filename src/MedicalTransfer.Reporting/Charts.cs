@@ -230,7 +230,10 @@ namespace MedicalTransfer.Reporting
                 plot.Legend.ManualItems.Add(new LegendItem { LabelText = "accuracy", FillColor = Colors.SteelBlue });
                 plot.Legend.ManualItems.Add(new LegendItem { LabelText = "gap to confidence", FillColor = Colors.Red.WithAlpha(0.3) });
                 plot.Legend.ManualItems.Add(new LegendItem { LabelText = "perfect calibration", LineColor = Colors.Gray, LinePattern = LinePattern.Dashed, LineWidth = 1 });
-                plot.ShowLegend(Alignment.UpperLeft);
+                // Under the plot, outside the data, so no bar or count can lie beneath it. Inside, even the upper left
+                // is free only left of confidence 1/K (K classes), and the legend's share of the width grows as the figure
+                // shrinks: a bin of low confidence and high accuracy can rise under it.
+                plot.ShowLegend(Edge.Bottom);
                 plot.Axes.SetLimits(0, 1, 0, 1.08);
                 plot.XLabel("Confidence (probability of the predicted class)");
                 plot.YLabel("Accuracy");
@@ -298,6 +301,12 @@ namespace MedicalTransfer.Reporting
         /// <summary>Renders a chart the caller owns (and disposes) to a PNG.</summary>
         internal static void Save(Plot plot, string path, ChartOptions options)
         {
+            // A legend outside the data (ShowLegend(Edge)) measures itself by rendering the legend to an image it never
+            // disposes, unless the legend has been rendered before: render it once here, disposed (as TrainingCharts does).
+            using (plot.Legend.GetImage())
+            {
+            }
+
             byte[] png = plot.GetImageBytes(options.Width, options.Height, ImageFormat.Png);
             AtomicFile.Write(path, png.Length, stream => stream.Write(png));
         }

@@ -57,41 +57,30 @@ namespace MedicalTransfer.FaultHost
                 .WithSeed(seed)
                 .Build();
 
-        private static void SaveModels(string file)
+        private static void SaveModels(string file) => WriteInTurn(file, (model, path) => model.Save(path), "saved");
+
+        private static void ExportModels(string file) => WriteInTurn(file, (model, path) => model.ExportOnnx(path), "exported");
+
+        /// <summary>
+        /// Writes two tiny models' reference files FILE.a and FILE.b (and FILE itself if missing), prints <c>ready</c>,
+        /// then writes B and A over FILE in turn until killed, printing <c>VERB b</c> or <c>VERB a</c> after each write.
+        /// </summary>
+        private static void WriteInTurn(string file, Action<TransferModel, string> write, string verb)
         {
             using TransferModel a = Tiny(1);
             using TransferModel b = Tiny(2);
-            a.Save(file + ".a");
-            b.Save(file + ".b");
+            write(a, file + ".a");
+            write(b, file + ".b");
             if (!File.Exists(file))
             {
-                a.Save(file);
+                write(a, file);
             }
 
             Console.WriteLine("ready");
             for (long i = 0; ; i++)
             {
-                (i % 2 == 0 ? b : a).Save(file);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"saved {(i % 2 == 0 ? 'b' : 'a')}"));
-            }
-        }
-
-        private static void ExportModels(string file)
-        {
-            using TransferModel a = Tiny(1);
-            using TransferModel b = Tiny(2);
-            a.ExportOnnx(file + ".a");
-            b.ExportOnnx(file + ".b");
-            if (!File.Exists(file))
-            {
-                a.ExportOnnx(file);
-            }
-
-            Console.WriteLine("ready");
-            for (long i = 0; ; i++)
-            {
-                (i % 2 == 0 ? b : a).ExportOnnx(file);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"exported {(i % 2 == 0 ? 'b' : 'a')}"));
+                write(i % 2 == 0 ? b : a, file);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{verb} {(i % 2 == 0 ? 'b' : 'a')}"));
             }
         }
 

@@ -37,15 +37,7 @@ namespace MedicalTransfer.Reporting.Tests
         [Fact]
         public void ExplanationGridSave_OverAnOpenFile_ReplacesItAtomically()
         {
-            byte[] png;
-            using (var surface = SKSurface.Create(new SKImageInfo(30, 20)))
-            {
-                surface.Canvas.Clear(SKColors.Teal);
-                using var image = surface.Snapshot();
-                using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-                png = data.ToArray();
-            }
-
+            byte[] png = TestImages.SolidPng(30, 20, SKColors.Teal);
             AssertReplacedAtomically("grid.png", path => ExplanationGrid.Save(new[] { new GridTile(png, new[] { "NORMAL" }) }, path, columns: 1, tileSize: 64));
         }
 

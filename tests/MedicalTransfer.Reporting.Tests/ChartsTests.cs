@@ -246,6 +246,9 @@ namespace MedicalTransfer.Reporting.Tests
                 Assert.Equal(bins.Select(b => FormattableString.Invariant($"n={b.Count}")), counts.Select(t => t.LabelText));
                 Assert.Equal(bins.Select(b => Math.Max(b.Accuracy, b.MeanConfidence) + 0.01), counts.Select(t => t.Location.Y));
                 Assert.Equal(FormattableString.Invariant($"Reliability diagram (ECE {calibration.ExpectedCalibrationError:0.000})"), plot.Axes.Title.Label.Text);
+                // The legend sits in a panel under the plot, outside the data area: it cannot cover a bar or a count.
+                Assert.False(plot.Legend.IsVisible);
+                Assert.Equal(ScottPlot.Edge.Bottom, Assert.Single(plot.Axes.GetPanels().OfType<ScottPlot.Panels.LegendPanel>()).Edge);
             }
 
             string path = Path.Combine(folder, "rel.png");
@@ -340,15 +343,7 @@ namespace MedicalTransfer.Reporting.Tests
         [Fact]
         public void ExplanationGrid_FiveTiles_TwoRowsOfThree()
         {
-            byte[] png;
-            using (var surface = SKSurface.Create(new SKImageInfo(60, 40)))
-            {
-                surface.Canvas.Clear(SKColors.Orange);
-                using var image = surface.Snapshot();
-                using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-                png = data.ToArray();
-            }
-
+            byte[] png = TestImages.SolidPng(60, 40, SKColors.Orange);
             var tiles = Enumerable.Range(0, 5).Select(i => new GridTile(png, new[] { "true: NORMAL", "pred: PNEUMONIA (0.81)" }, i % 2 == 0)).ToArray();
             string path = Path.Combine(folder, "grid.png");
             ExplanationGrid.Save(tiles, path, columns: 3, tileSize: 128);
@@ -375,15 +370,7 @@ namespace MedicalTransfer.Reporting.Tests
         [Fact]
         public void ExplanationGrid_LongCaption_StaysInsideItsCell()
         {
-            byte[] png;
-            using (var surface = SKSurface.Create(new SKImageInfo(32, 32)))
-            {
-                surface.Canvas.Clear(SKColors.Gray);
-                using var image = surface.Snapshot();
-                using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-                png = data.ToArray();
-            }
-
+            byte[] png = TestImages.SolidPng(32, 32, SKColors.Gray);
             var caption = new[] { new string('W', 80) };
             string path = Path.Combine(folder, "long.png");
             ExplanationGrid.Save(new[] { new GridTile(png, caption), new GridTile(png, caption) }, path, columns: 2, tileSize: 64);

@@ -20,11 +20,7 @@ namespace MedicalTransfer.Reporting.Tests
         internal static string GrayImage(string folder)
         {
             string path = Path.Combine(folder, "gray.png");
-            using var surface = SKSurface.Create(new SKImageInfo(100, 80));
-            surface.Canvas.Clear(new SKColor(128, 128, 128));
-            using var image = surface.Snapshot();
-            using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-            File.WriteAllBytes(path, data.ToArray());
+            File.WriteAllBytes(path, TestImages.SolidPng(100, 80, new SKColor(128, 128, 128)));
             return path;
         }
 

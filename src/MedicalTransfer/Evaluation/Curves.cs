@@ -81,6 +81,47 @@ namespace MedicalTransfer.Evaluation
             return new RocCurve(fpr, tpr, thr);
         }
 
+        /// <summary>
+        /// Youden's J: the threshold that maximises sensitivity + specificity - 1, searched on every point of the curve
+        /// (none dropped); ties (within rounding) go to the higher threshold, the first one reached: fewer false positives.
+        /// The one search behind <see cref="OperatingPoint.YoudenJ"/> and <see cref="FindingThresholdRule.YoudenJ"/>.
+        /// </summary>
+        internal static double YoudenThreshold(IReadOnlyList<bool> isPositive, IReadOnlyList<double> scores)
+        {
+            var curve = Compute(isPositive, scores, dropIntermediate: false);
+            var (tpr, fpr) = (curve.TruePositiveRates, curve.FalsePositiveRates);
+            int best = 1;
+            for (int i = 1; i < curve.Thresholds.Count; i++)
+            {
+                if (tpr[i] - fpr[i] > tpr[best] - fpr[best] + 1e-12)
+                {
+                    best = i;
+                }
+            }
+
+            return curve.Thresholds[best];
+        }
+
+        /// <summary>
+        /// The highest threshold whose sensitivity reaches <paramref name="target"/>, searched on every point of the curve
+        /// (none dropped: a dropped point can be that threshold); the lowest threshold when none does.
+        /// The one search behind <see cref="OperatingPoint.TargetSensitivity"/> and <see cref="FindingThresholdRule.TargetSensitivity"/>.
+        /// </summary>
+        internal static double SensitivityThreshold(IReadOnlyList<bool> isPositive, IReadOnlyList<double> scores, double target)
+        {
+            var curve = Compute(isPositive, scores, dropIntermediate: false);
+            for (int i = 1; i < curve.Thresholds.Count; i++)
+            {
+                // Small tolerance: 0.95 * 20 / 20 must count as reaching 0.95.
+                if (curve.TruePositiveRates[i] >= target - 1e-12)
+                {
+                    return curve.Thresholds[i];
+                }
+            }
+
+            return curve.Thresholds[^1];
+        }
+
         internal static double Trapezoid(IReadOnlyList<double> x, IReadOnlyList<double> y)
         {
             double area = 0;

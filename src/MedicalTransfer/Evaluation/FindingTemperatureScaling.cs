@@ -153,39 +153,34 @@ namespace MedicalTransfer.Evaluation
                 throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Expected N x {0} logits, targets and masks; found {1}, {2} and {3}.", f, logits.Length, positive.Length, observed.Length), nameof(logits));
             }
 
-            int n = logits.Length / f;
             var temperatures = new double[f];
             var fitted = new int[f];
             var before = new double[f];
             var after = new double[f];
             for (int j = 0; j < f; j++)
             {
-                var z = new List<double>(n);
-                var y = new List<bool>(n);
-                for (int i = 0; i < n; i++)
+                int labelled = 0, positives = 0;
+                for (int index = j; index < logits.Length; index += f)
                 {
-                    if (observed[(i * f) + j])
+                    if (observed[index])
                     {
-                        z.Add(logits[(i * f) + j]);
-                        y.Add(positive[(i * f) + j]);
+                        labelled++;
+                        positives += positive[index] ? 1 : 0;
                     }
                 }
 
-                int positives = y.Count(p => p);
-                if (positives == 0 || positives == y.Count)
+                if (positives == 0 || positives == labelled)
                 {
                     throw new ArgumentException(
-                        string.Format(CultureInfo.InvariantCulture, "Finding '{0}' has {1} positive and {2} negative observed validation labels: its temperature needs both. Use a larger or stratified validation split.", findings[j], positives, y.Count - positives),
+                        string.Format(CultureInfo.InvariantCulture, "Finding '{0}' has {1} positive and {2} negative observed validation labels: its temperature needs both. Use a larger or stratified validation split.", findings[j], positives, labelled - positives),
                         nameof(positive));
                 }
 
-                var zs = z.ToArray();
-                var ys = y.ToArray();
-                double b = FitInverseTemperature(zs, ys);
+                double b = TemperatureFit.InverseTemperature(inverse => TemperatureFit.MaskedSigmoid(logits, positive, observed, f, j, inverse));
                 temperatures[j] = 1 / b;
-                fitted[j] = zs.Length;
-                before[j] = Objective(zs, ys, 1).Value;
-                after[j] = Objective(zs, ys, b).Value;
+                fitted[j] = labelled;
+                before[j] = TemperatureFit.MaskedSigmoid(logits, positive, observed, f, j, 1).Value;
+                after[j] = TemperatureFit.MaskedSigmoid(logits, positive, observed, f, j, b).Value;
             }
 
             return new FindingTemperatureScaling(findings, temperatures, fitted, before, after);
@@ -253,62 +248,6 @@ namespace MedicalTransfer.Evaluation
             return Math.Log(q) - Math.Log(1 - q);
         }
 
-        private static double Sigmoid(double z) => z >= 0 ? 1 / (1 + Math.Exp(-z)) : Math.Exp(z) / (1 + Math.Exp(z));
-
-        /// <summary>Minimises the mean BCE f(b) of sigmoid(b z): convex, f'' = mean sigma(1 - sigma) z^2; Newton inside a shrinking bracket.</summary>
-        private static double FitInverseTemperature(double[] z, bool[] y)
-        {
-            double lo = 1 / TemperatureScaling.MaximumTemperature, hi = 1 / TemperatureScaling.MinimumTemperature;
-            double b = 1;
-            for (int iteration = 0; iteration < 200; iteration++)
-            {
-                var (_, gradient, curvature) = Objective(z, y, b);
-                if (gradient > 0)
-                {
-                    hi = b;
-                }
-                else
-                {
-                    lo = b;
-                }
-
-                double next = curvature > 0 ? b - (gradient / curvature) : double.NaN;
-                if (!(next > lo && next < hi))
-                {
-                    next = (lo + hi) / 2; // Newton left the bracket: bisect instead.
-                }
-
-                if (Math.Abs(next - b) <= 1e-15 * Math.Max(1, b) || hi - lo <= 1e-15 * hi)
-                {
-                    b = next;
-                    break;
-                }
-
-                b = next;
-            }
-
-            return Math.Clamp(b, 1 / TemperatureScaling.MaximumTemperature, 1 / TemperatureScaling.MinimumTemperature);
-        }
-
-        /// <summary>Mean BCE of sigmoid(b z) against y, and its first two derivatives in b.</summary>
-        private static (double Value, double Gradient, double Curvature) Objective(double[] z, bool[] y, double b)
-        {
-            double value = 0, gradient = 0, curvature = 0;
-            for (int i = 0; i < z.Length; i++)
-            {
-                double u = b * z[i];
-                double t = y[i] ? 1 : 0;
-
-                // softplus(u) - t u, stable for large |u|.
-                value += Math.Max(u, 0) + Math.Log(1 + Math.Exp(-Math.Abs(u))) - (t * u);
-                double s = Sigmoid(u);
-                gradient += (s - t) * z[i];
-                curvature += s * (1 - s) * z[i] * z[i];
-            }
-
-            return (value / z.Length, gradient / z.Length, curvature / z.Length);
-        }
-
         private MultiLabelPredictions Rescale(MultiLabelPredictions predictions, bool inverse)
         {
             Guard.NotNull(predictions);
@@ -326,7 +265,7 @@ namespace MedicalTransfer.Evaluation
                 for (int j = 0; j < f; j++)
                 {
                     double factor = inverse ? temperatures[j] : 1 / temperatures[j];
-                    probabilities[(i * f) + j] = Sigmoid(Logit(predictions.Probability(i, j)) * factor);
+                    probabilities[(i * f) + j] = TemperatureFit.Sigmoid(Logit(predictions.Probability(i, j)) * factor);
                     positive[(i * f) + j] = predictions.IsPositive(i, j);
                     observed[(i * f) + j] = predictions.IsObserved(i, j);
                 }

@@ -80,30 +80,7 @@ namespace MedicalTransfer.Evaluation
                 return pr.Thresholds[best];
             }
 
-            var curve = RocCurve.Compute(isPositive, scores, dropIntermediate: false);
-            if (Name == "youden")
-            {
-                int best = 1;
-                for (int i = 1; i < curve.Thresholds.Count; i++)
-                {
-                    if (curve.TruePositiveRates[i] - curve.FalsePositiveRates[i] > curve.TruePositiveRates[best] - curve.FalsePositiveRates[best] + 1e-12)
-                    {
-                        best = i;
-                    }
-                }
-
-                return curve.Thresholds[best];
-            }
-
-            for (int i = 1; i < curve.Thresholds.Count; i++)
-            {
-                if (curve.TruePositiveRates[i] >= Target - 1e-12)
-                {
-                    return curve.Thresholds[i];
-                }
-            }
-
-            return curve.Thresholds[^1];
+            return Name == "youden" ? RocCurve.YoudenThreshold(isPositive, scores) : RocCurve.SensitivityThreshold(isPositive, scores, Target);
         }
     }
 

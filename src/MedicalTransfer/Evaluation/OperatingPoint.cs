@@ -78,32 +78,8 @@ namespace MedicalTransfer.Evaluation
 
             int positive = validation.ClassIndex(positiveClass);
             var isPositive = validation.Labels.Select(l => l == positive).ToArray();
-            var curve = RocCurve.Compute(isPositive, validation.Scores(positive), dropIntermediate: false);
-            if (kind == Kind.Youden)
-            {
-                // Ties (within rounding) go to the higher threshold, the first one reached: fewer false positives.
-                int best = 1;
-                for (int i = 1; i < curve.Thresholds.Count; i++)
-                {
-                    if (curve.TruePositiveRates[i] - curve.FalsePositiveRates[i] > curve.TruePositiveRates[best] - curve.FalsePositiveRates[best] + 1e-12)
-                    {
-                        best = i;
-                    }
-                }
-
-                return curve.Thresholds[best];
-            }
-
-            for (int i = 1; i < curve.Thresholds.Count; i++)
-            {
-                // Small tolerance: 0.95 * 20 / 20 must count as reaching 0.95.
-                if (curve.TruePositiveRates[i] >= value - 1e-12)
-                {
-                    return curve.Thresholds[i];
-                }
-            }
-
-            return curve.Thresholds[^1];
+            var scores = validation.Scores(positive);
+            return kind == Kind.Youden ? RocCurve.YoudenThreshold(isPositive, scores) : RocCurve.SensitivityThreshold(isPositive, scores, value);
         }
 
         /// <inheritdoc />

@@ -130,77 +130,13 @@ namespace MedicalTransfer.Evaluation
                     nameof(labels));
             }
 
-            // Minimise f(b) = mean(logsumexp(b z) - b z_y) over b = 1/T, a convex function: f'' = mean variance of z under softmax(b z).
-            double lo = 1 / MaximumTemperature, hi = 1 / MinimumTemperature;
-            double b = 1;
-            for (int iteration = 0; iteration < 200; iteration++)
-            {
-                var (_, gradient, curvature) = Objective(logits, labels, classes, b);
-                if (gradient > 0)
-                {
-                    hi = b;
-                }
-                else
-                {
-                    lo = b;
-                }
-
-                double next = curvature > 0 ? b - (gradient / curvature) : double.NaN;
-                if (!(next > lo && next < hi))
-                {
-                    next = (lo + hi) / 2; // Newton left the bracket: bisect instead.
-                }
-
-                if (Math.Abs(next - b) <= 1e-15 * Math.Max(1, b) || hi - lo <= 1e-15 * hi)
-                {
-                    b = next;
-                    break;
-                }
-
-                b = next;
-            }
-
-            b = Math.Clamp(b, 1 / MaximumTemperature, 1 / MinimumTemperature);
+            double b = TemperatureFit.InverseTemperature(inverse => TemperatureFit.Softmax(logits, labels, classes, inverse));
             return new TemperatureScaling(1 / b)
             {
                 FittedOn = n,
-                NllBefore = Objective(logits, labels, classes, 1).Value,
-                NllAfter = Objective(logits, labels, classes, b).Value,
+                NllBefore = TemperatureFit.Softmax(logits, labels, classes, 1).Value,
+                NllAfter = TemperatureFit.Softmax(logits, labels, classes, b).Value,
             };
-        }
-
-        /// <summary>The mean NLL at inverse temperature <paramref name="b"/>, and its first two derivatives in b.</summary>
-        private static (double Value, double Gradient, double Curvature) Objective(double[] logits, int[] labels, int classes, double b)
-        {
-            double value = 0, gradient = 0, curvature = 0;
-            for (int i = 0; i < labels.Length; i++)
-            {
-                int offset = i * classes;
-                double max = double.NegativeInfinity;
-                for (int c = 0; c < classes; c++)
-                {
-                    max = Math.Max(max, b * logits[offset + c]);
-                }
-
-                double sum = 0, mean = 0, square = 0;
-                for (int c = 0; c < classes; c++)
-                {
-                    double z = logits[offset + c];
-                    double w = Math.Exp((b * z) - max);
-                    sum += w;
-                    mean += w * z;
-                    square += w * z * z;
-                }
-
-                mean /= sum;
-                square /= sum;
-                double zy = logits[offset + labels[i]];
-                value += max + Math.Log(sum) - (b * zy);
-                gradient += mean - zy;
-                curvature += Math.Max(0, square - (mean * mean));
-            }
-
-            return (value / labels.Length, gradient / labels.Length, curvature / labels.Length);
         }
 
         /// <summary>log p, with zeros (a softmax that underflowed) at the smallest normal double's log.</summary>

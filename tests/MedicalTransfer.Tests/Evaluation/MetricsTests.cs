@@ -68,6 +68,59 @@ namespace MedicalTransfer.Tests.Evaluation
             Assert.Equal(1, report.FalsePositives);
         }
 
+        /// <summary>
+        /// Validation sets for the threshold searches: a Youden tie (0.9 and 0.6 both give J 0.5; the higher wins), 20
+        /// positives where 19 of 20 must count as reaching 0.95, and seeded random scores rounded to 0.01 (tied scores).
+        /// </summary>
+        public static TheoryData<string> ThresholdCases => new() { "youden tie", "19 of 20", "random 1", "random 2", "random 3" };
+
+        private static (int[] Labels, double[] Scores) ThresholdCase(string name)
+        {
+            switch (name)
+            {
+                case "youden tie":
+                    return (new[] { 1, 1, 0, 0 }, new[] { 0.9, 0.6, 0.7, 0.2 });
+                case "19 of 20":
+                    var positives = Enumerable.Range(0, 20).Select(i => 0.5 + (i * 0.025)).ToArray();
+                    return (Enumerable.Repeat(1, 20).Concat(Enumerable.Repeat(0, 10)).ToArray(), positives.Concat(Enumerable.Range(0, 10).Select(i => 0.05 + (i * 0.06))).ToArray());
+                default:
+                    var random = new Random(int.Parse(name.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture));
+                    var labels = Enumerable.Range(0, 60).Select(i => i < 3 ? i % 2 : random.Next(2)).ToArray();
+                    return (labels, labels.Select(l => Math.Round(Math.Clamp((0.3 * l) + (0.7 * random.NextDouble()), 0, 1), 2)).ToArray());
+            }
+        }
+
+        [Theory]
+        [MemberData(nameof(ThresholdCases))]
+        public void YoudenJ_SameScores_OperatingPointAndFindingThresholdsChooseTheSameThreshold(string name)
+        {
+            var (labels, scores) = ThresholdCase(name);
+            double single = OperatingPoint.YoudenJ.Resolve(Binary(labels, scores), "PNEUMONIA");
+            var findings = FindingThresholds.Choose(new MultiLabelPredictions(new[] { "PNEUMONIA" }, scores, labels.Select(l => l == 1).ToArray()), FindingThresholdRule.YoudenJ);
+            Assert.Equal(single, findings.Values[0]);
+            if (name == "youden tie")
+            {
+                Assert.Equal(0.9, single);
+            }
+        }
+
+        [Theory]
+        [MemberData(nameof(ThresholdCases))]
+        public void TargetSensitivity_SameScores_OperatingPointAndFindingThresholdsChooseTheSameThreshold(string name)
+        {
+            var (labels, scores) = ThresholdCase(name);
+            var multiLabel = new MultiLabelPredictions(new[] { "PNEUMONIA" }, scores, labels.Select(l => l == 1).ToArray());
+            foreach (double target in new[] { 0.5, 0.9, 0.95, 1.0 })
+            {
+                double single = OperatingPoint.TargetSensitivity(target).Resolve(Binary(labels, scores), "PNEUMONIA");
+                Assert.Equal(single, FindingThresholds.Choose(multiLabel, FindingThresholdRule.TargetSensitivity(target)).Values[0]);
+                if (name == "19 of 20" && target == 0.95)
+                {
+                    Assert.Equal(0.525, single, 12); // the 19th highest positive score: 19/20 reaches 0.95
+                }
+            }
+        }
+
         [Fact]
         public void OperatingPoint_DataDrivenWithoutValidation_ThrowsSayingWhatToPass()
         {

@@ -26,9 +26,6 @@ namespace MedicalTransfer.Tests.Models.Execution
     {
         private const double Tolerance = 1e-5;
 
-        /// <summary>The documented bfloat16 tolerance (docs/training.md), as for the ResNets.</summary>
-        private const double BFloat16Tolerance = 5e-2;
-
         // DenseNet's pre-activation BatchNorms: they follow a concatenation and precede a ReLU, so they cannot fold.
         private static readonly Regex PreActivation = new(@"(\.denselayer\d+\.norm1|\.transition\d\.norm|\.norm5)$", RegexOptions.CultureInvariant);
 
@@ -41,14 +38,13 @@ namespace MedicalTransfer.Tests.Models.Execution
         [InlineData("efficientnet_b0", 49, 0)]
         public void FoldBatchNorm_Eval_LogitsMatchUnfoldedAndOnlyUnfoldableBatchNormsRun(string name, int batchNorms, int unfoldable)
         {
-            using var model = ChannelsLastAndFoldingTests.Build(name);
-            ChannelsLastAndFoldingTests.RandomiseBatchNorm(model);
+            using var model = ExecutionFixtures.Build(name);
+            ExecutionFixtures.RandomiseBatchNorm(model);
             model.eval();
             var before = TestSupport.CloneState(model);
             using var noGrad = no_grad();
-            using var inputGenerator = new Generator(5); // not the global generator: test classes run in parallel
-            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
-            var names = BatchNormNames(model);
+            using var input = ExecutionFixtures.Input(2, 5);
+            var names = ExecutionFixtures.BatchNormNames(model);
             Assert.Equal(batchNorms, names.Count);
 
             Tensor expected = null!, actual = null!;
@@ -81,8 +77,8 @@ namespace MedicalTransfer.Tests.Models.Execution
             // are equally right. So each is compared with the unfolded step in float64, as the ResNet test does: the
             // folded step must be within 1e-5 of it or no more than twice as far as the unfolded float32 step (logits,
             // and all trainable gradients together). Dropout and stochastic depth are switched off so the runs draw nothing.
-            using var model = ChannelsLastAndFoldingTests.Build(name);
-            ChannelsLastAndFoldingTests.RandomiseBatchNorm(model);
+            using var model = ExecutionFixtures.Build(name);
+            ExecutionFixtures.RandomiseBatchNorm(model);
             model.Freeze(Layers.UpTo(upTo));
             model.train();
             foreach (var random in model.modules().Where(m => m is Dropout or StochasticDepth))
@@ -90,9 +86,8 @@ namespace MedicalTransfer.Tests.Models.Execution
                 random.eval();
             }
 
-            using var inputGenerator = new Generator(12); // not the global generator: test classes run in parallel
-            using var input = randn(new long[] { 4, 3, 64, 64 }, generator: inputGenerator);
-            var names = BatchNormNames(model);
+            using var input = ExecutionFixtures.Input(4, 12);
+            var names = ExecutionFixtures.BatchNormNames(model);
             var frozen = names.Where(kv => !kv.Key.weight!.requires_grad).Select(kv => kv.Value).ToHashSet();
             var trainable = names.Values.Except(frozen).ToHashSet();
 
@@ -117,9 +112,9 @@ namespace MedicalTransfer.Tests.Models.Execution
             Assert.All(unfolded.Gradients.Keys, k => Assert.True(model.named_parameters().First(p => p.name == k).parameter.requires_grad, k));
             double unfoldedLogits = TestSupport.RelativeError(unfolded.Logits, exact.Logits);
             double foldedLogits = TestSupport.RelativeError(folded.Logits, exact.Logits);
-            double unfoldedGradients = GlobalError(unfolded.Gradients, exact.Gradients);
-            double foldedGradients = GlobalError(folded.Gradients, exact.Gradients);
-            output.WriteLine($"{name} UpTo({upTo}): from float64, folded logits {foldedLogits:E2} (unfolded float32 {unfoldedLogits:E2}), trainable gradients {foldedGradients:E2} (unfolded {unfoldedGradients:E2}); folded against unfolded float32: logits {TestSupport.RelativeError(folded.Logits, unfolded.Logits):E2}, gradients {GlobalError(folded.Gradients, unfolded.Gradients):E2}; {frozen.Count} frozen BatchNorms, {frozen.Count(foldedRan.Contains)} of them still run (unfoldable)");
+            double unfoldedGradients = ExecutionFixtures.GlobalError(unfolded.Gradients, exact.Gradients);
+            double foldedGradients = ExecutionFixtures.GlobalError(folded.Gradients, exact.Gradients);
+            output.WriteLine($"{name} UpTo({upTo}): from float64, folded logits {foldedLogits:E2} (unfolded float32 {unfoldedLogits:E2}), trainable gradients {foldedGradients:E2} (unfolded {unfoldedGradients:E2}); folded against unfolded float32: logits {TestSupport.RelativeError(folded.Logits, unfolded.Logits):E2}, gradients {ExecutionFixtures.GlobalError(folded.Gradients, unfolded.Gradients):E2}; {frozen.Count} frozen BatchNorms, {frozen.Count(foldedRan.Contains)} of them still run (unfoldable)");
             Assert.True(foldedLogits <= Math.Max(Tolerance, 2 * unfoldedLogits), $"logits: folded {foldedLogits:E2} from float64, unfolded float32 {unfoldedLogits:E2}");
             Assert.True(foldedGradients <= Math.Max(Tolerance, 2 * unfoldedGradients), $"gradients: folded {foldedGradients:E2} from float64, unfolded float32 {unfoldedGradients:E2}");
             Assert.False(folded.Logits.Equals(unfolded.Logits), "folding computed the unfolded logits bit for bit: it did not fold");
@@ -136,12 +131,11 @@ namespace MedicalTransfer.Tests.Models.Execution
         [InlineData("efficientnet_b0")]
         public void InferencePrecision_BFloat16_LogitsCloseToFloat32ButNotEqual(string name)
         {
-            using var model = ChannelsLastAndFoldingTests.Build(name);
-            ChannelsLastAndFoldingTests.RandomiseBatchNorm(model);
+            using var model = ExecutionFixtures.Build(name);
+            ExecutionFixtures.RandomiseBatchNorm(model);
             model.eval();
             using var noGrad = no_grad();
-            using var inputGenerator = new Generator(4); // not the global generator: test classes run in parallel
-            using var input = randn(new long[] { 4, 3, 64, 64 }, generator: inputGenerator);
+            using var input = ExecutionFixtures.Input(4, 4);
             using var expected = model.call(input);
             Tensor actual, features;
             using (PrecisionChoice.ForInference(model, ComputePrecision.BFloat16, "test", logger: null))
@@ -157,7 +151,7 @@ namespace MedicalTransfer.Tests.Models.Execution
                 Assert.Equal(ScalarType.Float32, features.dtype);
                 double error = TestSupport.RelativeError(actual, expected);
                 output.WriteLine($"{name}: bfloat16 logits differ from float32 by {error:E2} of the largest logit");
-                Assert.True(error <= BFloat16Tolerance, $"bfloat16 logits differ by {error:E2} relative");
+                Assert.True(error <= ExecutionFixtures.BFloat16Tolerance, $"bfloat16 logits differ by {error:E2} relative");
                 Assert.True(error > 1e-4, $"bfloat16 logits differ by only {error:E2}: it did not run in bfloat16");
             }
 
@@ -184,7 +178,7 @@ namespace MedicalTransfer.Tests.Models.Execution
 
             // AdamW's first steps move every parameter by about the learning rate whatever its gradient's size, so a
             // parameter near zero can move the other way: compare all trained parameters together and the loss.
-            double parameters = GlobalError(bf16, fp32);
+            double parameters = ExecutionFixtures.GlobalError(bf16, fp32);
             double fp32Loss = fp32Result.History.Epochs[^1].TrainLoss, bf16Loss = result.History.Epochs[^1].TrainLoss;
             output.WriteLine($"{name} {spec}, cache {cacheFeatures}: trained parameters differ from float32 training by {parameters:E2} relative (L2, all together); train loss {bf16Loss:F6} against {fp32Loss:F6}");
             Assert.True(parameters > 0, "bfloat16 trained exactly as float32: the frozen prefix did not run in bfloat16");
@@ -199,11 +193,10 @@ namespace MedicalTransfer.Tests.Models.Execution
         [InlineData("efficientnet_b0")]
         public void ChannelsLast_BackwardWithRunningStatistics_LogitsGradientsAndEveryStageOutputMatchNchw(string name)
         {
-            using var model = ChannelsLastAndFoldingTests.Build(name);
-            ChannelsLastAndFoldingTests.RandomiseBatchNorm(model);
+            using var model = ExecutionFixtures.Build(name);
+            ExecutionFixtures.RandomiseBatchNorm(model);
             model.eval();
-            using var inputGenerator = new Generator(11); // not the global generator: test classes run in parallel
-            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
+            using var input = ExecutionFixtures.Input(2, 11);
             var (nchwLogits, nchwGradients) = Step(model, input, fold: false, channelsLast: false);
             var (lastLogits, lastGradients) = Step(model, input, fold: false, channelsLast: true);
             double logitError = TestSupport.RelativeError(lastLogits, nchwLogits);
@@ -211,7 +204,7 @@ namespace MedicalTransfer.Tests.Models.Execution
             output.WriteLine($"{name}: channels-last logits {logitError:E2}, worst parameter gradient {worst:E2} relative to NCHW");
             Assert.True(logitError <= Tolerance, $"logits differ by {logitError:E2} relative");
             Assert.Equal(model.parameters().Count(), lastGradients.Count);
-            double all = GlobalError(lastGradients, nchwGradients);
+            double all = ExecutionFixtures.GlobalError(lastGradients, nchwGradients);
             output.WriteLine($"{name}: all gradients together {all:E2} relative (L2)");
             Assert.True(all <= Tolerance, $"all gradients together differ by {all:E2} relative");
 
@@ -247,11 +240,10 @@ namespace MedicalTransfer.Tests.Models.Execution
         [InlineData("efficientnet_b0", "stage6.1")]
         public void GradCam_ChannelsLastFoldedAndFrozen_SameMapsAsNchwUnfolded(string name, string layer)
         {
-            using var model = ChannelsLastAndFoldingTests.Build(name);
-            ChannelsLastAndFoldingTests.RandomiseBatchNorm(model);
+            using var model = ExecutionFixtures.Build(name);
+            ExecutionFixtures.RandomiseBatchNorm(model);
             model.Freeze(Layers.All);
-            using var inputGenerator = new Generator(8); // not the global generator: test classes run in parallel
-            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
+            using var input = ExecutionFixtures.Input(2, 8);
             var expected = new GradCam(layer).Explain(model, input);
             model.ChannelsLast = true;
             model.FoldBatchNorm = true;
@@ -310,7 +302,7 @@ namespace MedicalTransfer.Tests.Models.Execution
         {
             var builder = name == "densenet" ? TransferBuilder.FromDenseNet(DenseNetArchitecture.Custom(8, 16, 2, 2, 2, 2)) : TransferBuilder.FromEfficientNet(0);
             using var model = builder.ForClasses("A", "B").OnDevice(CPU).WithSeed(2).Build();
-            ChannelsLastAndFoldingTests.RandomiseBatchNorm(model);
+            ExecutionFixtures.RandomiseBatchNorm(model);
             model.Freeze(spec);
             var result = TrainingFixtures.Fit(model, TrainingFixtures.Source(8, batchSize: 4), TrainingFixtures.Source(4, batchSize: 4, shuffle: false), options);
             Assert.All(model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
@@ -337,38 +329,13 @@ namespace MedicalTransfer.Tests.Models.Execution
             return (logits.detach(), gradients);
         }
 
-        /// <summary>|actual - expected| / |expected| over all tensors together (L2), in float64.</summary>
-        private static double GlobalError(Dictionary<string, Tensor> actual, Dictionary<string, Tensor> expected)
-        {
-            using var scope = NewDisposeScope();
-            var keys = expected.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray();
-            var difference = cat(keys.Select(k => (actual[k].to(ScalarType.Float64) - expected[k].to(ScalarType.Float64)).flatten()).ToArray());
-            var reference = cat(keys.Select(k => expected[k].to(ScalarType.Float64).flatten()).ToArray());
-            return difference.norm().item<double>() / reference.norm().item<double>();
-        }
-
-        private static Dictionary<BatchNorm2d, string> BatchNormNames(nn.Module model) =>
-            model.named_modules().Where(m => m.module is BatchNorm2d).ToDictionary(m => (BatchNorm2d)m.module, m => m.name);
-
         /// <summary>The names of the BatchNorm modules whose forward ran during <paramref name="run"/>.</summary>
         private static List<string> Ran(nn.Module model, Dictionary<BatchNorm2d, string> names, Action run)
         {
             var ran = new List<string>();
-            var removers = names.Keys.Select(bn => (Action)bn.register_forward_hook((m, i, o) =>
-            {
-                ran.Add(names[bn]);
-                return o;
-            }).remove).ToArray();
-            try
+            using (ExecutionFixtures.OnBatchNormForward(model, bn => ran.Add(names[bn])))
             {
                 run();
-            }
-            finally
-            {
-                foreach (var remove in removers)
-                {
-                    remove();
-                }
             }
 
             return ran;

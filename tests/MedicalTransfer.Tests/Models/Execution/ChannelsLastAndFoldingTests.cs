@@ -31,10 +31,9 @@ namespace MedicalTransfer.Tests.Models.Execution
             // BatchNorm in evaluation mode with autograd on (Grad-CAM on a trainable model): a well-conditioned function,
             // so channels-last must give NCHW's logits and every parameter's gradient within 1e-5.
             using var model = TestSupport.SmallModel(depth);
-            RandomiseBatchNorm(model);
+            ExecutionFixtures.RandomiseBatchNorm(model);
             model.eval();
-            using var inputGenerator = new Generator(11); // not the global generator: test classes run in parallel
-            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
+            using var input = ExecutionFixtures.Input(2, 11);
             var (nchwLogits, nchwGradients) = Step(model, input, channelsLast: false, fold: true);
             var (lastLogits, lastGradients) = Step(model, input, channelsLast: true, fold: true);
             double logitError = TestSupport.RelativeError(lastLogits, nchwLogits);
@@ -61,8 +60,7 @@ namespace MedicalTransfer.Tests.Models.Execution
             // (logits, and all gradients together).
             using var model = TestSupport.SmallModel(depth);
             model.train();
-            using var inputGenerator = new Generator(11); // not the global generator: test classes run in parallel
-            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
+            using var input = ExecutionFixtures.Input(2, 11);
             AssertAsCloseAsReference(model, input, fold: false, candidateChannelsLast: true, candidateFold: false, $"ResNet-{depth} channels-last");
         }
 
@@ -92,12 +90,11 @@ namespace MedicalTransfer.Tests.Models.Execution
         [InlineData("resnet50")]
         public void ChannelsLastAndFolding_Eval_LogitsAndPooledFeaturesMatchNchw(string name)
         {
-            using var model = Build(name);
-            RandomiseBatchNorm(model);
+            using var model = ExecutionFixtures.Build(name);
+            ExecutionFixtures.RandomiseBatchNorm(model);
             model.eval();
             using var noGrad = no_grad();
-            using var inputGenerator = new Generator(5); // not the global generator: test classes run in parallel
-            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
+            using var input = ExecutionFixtures.Input(2, 5);
             model.ChannelsLast = false;
             model.FoldBatchNorm = false;
             using var expected = model.call(input);
@@ -117,7 +114,7 @@ namespace MedicalTransfer.Tests.Models.Execution
         public void FoldBatchNorm_EvalResNet_BatchNormModulesDoNotRunAndStateDictIsUnchanged()
         {
             using var model = TestSupport.SmallModel(18);
-            RandomiseBatchNorm(model);
+            ExecutionFixtures.RandomiseBatchNorm(model);
             model.eval();
             var before = TestSupport.CloneState(model);
             var keys = model.state_dict().Keys.ToArray();
@@ -137,18 +134,17 @@ namespace MedicalTransfer.Tests.Models.Execution
         public void FoldBatchNorm_FrozenPrefixWhileTraining_FoldsOnlyTheFrozenStagesAndGradientsMatch()
         {
             using var model = TestSupport.SmallModel(50, Layers.UpTo(2));
-            RandomiseBatchNorm(model);
+            ExecutionFixtures.RandomiseBatchNorm(model);
             model.train();
-            using var inputGenerator = new Generator(12); // not the global generator: test classes run in parallel
-            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
+            using var input = ExecutionFixtures.Input(2, 12);
             AssertAsCloseAsReference(model, input, fold: false, candidateChannelsLast: true, candidateFold: true, "ResNet-50 UpTo(2) folded");
 
             // The frozen stages' BatchNorms fold (their modules do not run); the trainable ones run and train.
-            var names = model.named_modules().Where(m => m.module is BatchNorm2d).ToDictionary(m => (BatchNorm2d)m.module, m => m.name);
+            var names = ExecutionFixtures.BatchNormNames(model);
             var frozen = names.Where(kv => !kv.Key.weight!.requires_grad).Select(kv => kv.Value).ToHashSet();
             var ran = new HashSet<string>();
             model.FoldBatchNorm = true;
-            using (Hooks(model, bn => ran.Add(names[bn])))
+            using (ExecutionFixtures.OnBatchNormForward(model, bn => ran.Add(names[bn])))
             {
                 model.call(input).Dispose();
             }
@@ -162,7 +158,7 @@ namespace MedicalTransfer.Tests.Models.Execution
         public void FoldBatchNorm_WeightsChangeLoadOrUnfreeze_FoldedOutputFollowsAtOnce()
         {
             using var model = TestSupport.SmallModel(18, Layers.All);
-            RandomiseBatchNorm(model);
+            ExecutionFixtures.RandomiseBatchNorm(model);
             model.eval();
             model.FoldBatchNorm = true;
             using var noGrad = no_grad();
@@ -191,9 +187,8 @@ namespace MedicalTransfer.Tests.Models.Execution
         public void GradCam_ChannelsLastAndFolded_SameMapsAsNchwUnfolded()
         {
             using var model = TestSupport.SmallModel(50, Layers.All);
-            RandomiseBatchNorm(model);
-            using var inputGenerator = new Generator(8); // not the global generator: test classes run in parallel
-            using var input = randn(new long[] { 2, 3, 64, 64 }, generator: inputGenerator);
+            ExecutionFixtures.RandomiseBatchNorm(model);
+            using var input = ExecutionFixtures.Input(2, 8);
             model.ChannelsLast = false;
             model.FoldBatchNorm = false;
             var expected = new GradCam("layer3").Explain(model, input);
@@ -208,32 +203,6 @@ namespace MedicalTransfer.Tests.Models.Execution
                 Assert.Equal(e.Length, a.Length);
                 double worst = e.Zip(a, (x, y) => Math.Abs(x - y)).Max();
                 Assert.True(worst <= 1e-4, $"image {i}: maps differ by {worst:E2}");
-            }
-        }
-
-        internal static TransferModel Build(string name)
-        {
-            var builder = name switch
-            {
-                "densenet121" => TransferBuilder.FromDenseNet(121),
-                "efficientnet_b0" => TransferBuilder.FromEfficientNet(0),
-                _ => TransferBuilder.FromResNet(int.Parse(name["resnet".Length..], System.Globalization.CultureInfo.InvariantCulture)),
-            };
-            return builder.ForClasses("NORMAL", "PNEUMONIA").OnDevice(CPU).WithSeed(3).Build();
-        }
-
-        /// <summary>Running statistics and affine parameters away from 0/1, so folding has something to fold.</summary>
-        internal static void RandomiseBatchNorm(nn.Module model)
-        {
-            using var noGrad = no_grad();
-            var generator = new Generator(21);
-            foreach (var bn in model.modules().OfType<BatchNorm2d>())
-            {
-                long c = bn.num_features;
-                bn.running_mean!.copy_(randn(new long[] { c }, generator: generator) * 0.1);
-                bn.running_var!.copy_(rand(new long[] { c }, generator: generator) + 0.5);
-                bn.weight!.copy_(rand(new long[] { c }, generator: generator) + 0.5);
-                bn.bias!.copy_(randn(new long[] { c }, generator: generator) * 0.1);
             }
         }
 
@@ -268,18 +237,11 @@ namespace MedicalTransfer.Tests.Models.Execution
             // can be mostly cancellation in training-mode BatchNorm, for either layout (printed for the record).
             var keys = referenceGradients.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray();
             Assert.Equal(keys, candidateGradients.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray());
-            double Global(Dictionary<string, Tensor> gradients)
-            {
-                using var scope = NewDisposeScope();
-                var difference = cat(keys.Select(k => (gradients[k].to(ScalarType.Float64) - exactGradients[k]).flatten()).ToArray());
-                var exact = cat(keys.Select(k => exactGradients[k].flatten()).ToArray());
-                return difference.norm().item<double>() / exact.norm().item<double>();
-            }
-
+            Assert.Equal(keys, exactGradients.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray());
             double referenceLogitError = TestSupport.RelativeError(referenceLogits, exactLogits);
             double candidateLogitError = TestSupport.RelativeError(candidateLogits, exactLogits);
-            double referenceGradientError = Global(referenceGradients);
-            double candidateGradientError = Global(candidateGradients);
+            double referenceGradientError = ExecutionFixtures.GlobalError(referenceGradients, exactGradients);
+            double candidateGradientError = ExecutionFixtures.GlobalError(candidateGradients, exactGradients);
             output.WriteLine($"{label}: logits {candidateLogitError:E2} from float64 (NCHW float32 {referenceLogitError:E2}); all gradients {candidateGradientError:E2} (NCHW {referenceGradientError:E2}); worst single parameter {keys.Max(k => TestSupport.RelativeError(candidateGradients[k], exactGradients[k])):E2} (NCHW {keys.Max(k => TestSupport.RelativeError(referenceGradients[k], exactGradients[k])):E2})");
             Assert.True(candidateLogitError <= Math.Max(Tolerance, ReferenceFactor * referenceLogitError), $"{label}, logits: {candidateLogitError:E2} from float64, NCHW float32 {referenceLogitError:E2}");
             Assert.True(candidateGradientError <= Math.Max(Tolerance, ReferenceFactor * referenceGradientError), $"{label}, gradients: {candidateGradientError:E2} from float64, NCHW float32 {referenceGradientError:E2}");
@@ -303,43 +265,12 @@ namespace MedicalTransfer.Tests.Models.Execution
         private static int CountBatchNormCalls(nn.Module model, Action run)
         {
             int calls = 0;
-            using (Hooks(model, _ => calls++))
+            using (ExecutionFixtures.OnBatchNormForward(model, _ => calls++))
             {
                 run();
             }
 
             return calls;
-        }
-
-        private static IDisposable Hooks(nn.Module model, Action<BatchNorm2d> onCall)
-        {
-            var handles = model.modules().OfType<BatchNorm2d>()
-                .Select(bn =>
-                {
-                    var remover = bn.register_forward_hook((m, i, o) =>
-                    {
-                        onCall(bn);
-                        return o;
-                    });
-                    return (Action)remover.remove;
-                })
-                .ToArray();
-            return new Handles(handles);
-        }
-
-        private sealed class Handles : IDisposable
-        {
-            private readonly Action[] _handles;
-
-            public Handles(Action[] handles) => _handles = handles;
-
-            public void Dispose()
-            {
-                foreach (var h in _handles)
-                {
-                    h();
-                }
-            }
         }
     }
 }

@@ -19,12 +19,6 @@ namespace MedicalTransfer.Tests.Models.Execution
     /// </summary>
     public class PrecisionTests
     {
-        /// <summary>
-        /// Documented in docs/training.md: bfloat16 keeps 8 significant bits, so logits of a randomly initialised
-        /// ResNet stay within 5% of their largest magnitude (measured about 1e-2; see the test output).
-        /// </summary>
-        private const double BFloat16Tolerance = 5e-2;
-
         private readonly ITestOutputHelper output;
 
         public PrecisionTests(ITestOutputHelper output) => this.output = output;
@@ -62,11 +56,10 @@ namespace MedicalTransfer.Tests.Models.Execution
         public void InferencePrecision_BFloat16_LogitsCloseToFloat32ButNotEqual(int depth)
         {
             using var model = TestSupport.SmallModel(depth);
-            ChannelsLastAndFoldingTests.RandomiseBatchNorm(model);
+            ExecutionFixtures.RandomiseBatchNorm(model);
             model.eval();
             using var noGrad = no_grad();
-            using var inputGenerator = new Generator(4); // not the global generator: test classes run in parallel
-            using var input = randn(new long[] { 4, 3, 64, 64 }, generator: inputGenerator);
+            using var input = ExecutionFixtures.Input(4, 4);
             using var expected = model.call(input);
             Tensor actual;
             using (PrecisionChoice.ForInference(model, ComputePrecision.BFloat16, "test", logger: null))
@@ -79,7 +72,7 @@ namespace MedicalTransfer.Tests.Models.Execution
                 Assert.Equal(ScalarType.Float32, actual.dtype);
                 double error = TestSupport.RelativeError(actual, expected);
                 output.WriteLine($"ResNet-{depth}: bfloat16 logits differ from float32 by {error:E2} of the largest logit");
-                Assert.True(error <= BFloat16Tolerance, $"bfloat16 logits differ by {error:E2} relative");
+                Assert.True(error <= ExecutionFixtures.BFloat16Tolerance, $"bfloat16 logits differ by {error:E2} relative");
                 Assert.True(error > 0, "bfloat16 gave float32's logits exactly: it did not run");
             }
 
