@@ -8,24 +8,27 @@ using MedicalTransfer.Evaluation;
 using MedicalTransfer.Explainability;
 using MedicalTransfer.Models;
 using MedicalTransfer.Reporting;
+using MedicalTransfer.Studies;
 using MedicalTransfer.Training;
+using Microsoft.Extensions.Logging;
 using TorchSharp;
 
 namespace ChestXrayFindings
 {
     /// <summary>
     /// Trains a multi-label model on a CheXpert-style table (or synthetic phantoms), chooses per-finding thresholds on
-    /// validation, and writes the per-finding report of the test split. Usage:
-    /// <c>ChestXrayFindings [--data TABLE.csv] [--epochs N] [--image-size N] [--uncertainty ignore|zeros|ones] [--out FOLDER]</c>.
+    /// validation, and writes the per-finding report of the test split; with <c>--folds N</c> it cross-validates the train and
+    /// validation images instead (patient-level, stratified per finding, resumable) and writes the study report. Usage:
+    /// <c>ChestXrayFindings [--data TABLE.csv] [--folds N] [--epochs N] [--image-size N] [--synthetic-images N] [--uncertainty ignore|zeros|ones] [--out FOLDER]</c>.
     /// </summary>
     internal static class Program
     {
-        private const string Usage = "Usage: ChestXrayFindings [--data TABLE.csv (CheXpert layout; default: synthetic phantoms)] [--epochs N (default 6)] [--image-size N (default 64)] [--uncertainty ignore|zeros|ones (default ignore)] [--out FOLDER (default findings-report)]";
+        private const string Usage = "Usage: ChestXrayFindings [--data TABLE.csv (CheXpert layout; default: synthetic phantoms)] [--folds N (2 to 20: patient-level cross-validation and the study report; default 0, one train/validation/test run)] [--epochs N (default 6)] [--image-size N (default 64)] [--synthetic-images N (default 320)] [--uncertainty ignore|zeros|ones (default ignore)] [--out FOLDER (default findings-report)]";
 
         public static int Main(string[] args)
         {
             string? data = null, output = "findings-report";
-            int epochs = 6, size = 64;
+            int epochs = 6, size = 64, folds = 0, synthetic = 320;
             var policy = UncertaintyPolicy.Ignore;
             try
             {
@@ -38,6 +41,10 @@ namespace ChestXrayFindings
                         case "--out": output = Value(); break;
                         case "--epochs": epochs = Positive("--epochs", Value()); break;
                         case "--image-size": size = Positive("--image-size", Value()); break;
+                        case "--synthetic-images": synthetic = Positive("--synthetic-images", Value()); break;
+                        case "--folds":
+                            folds = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k >= 2 && k <= 20 ? k : throw new ArgumentException("--folds must be from 2 to 20; found '" + args[i] + "'.");
+                            break;
                         case "--uncertainty":
                             policy = Value() switch
                             {
@@ -75,25 +82,31 @@ namespace ChestXrayFindings
                     Directory.Delete(phantoms, recursive: true);
                 }
 
-                var written = SyntheticChestXRay.WriteFindingsTable(phantoms, new SyntheticChestXRayOptions { Count = 320, Size = Math.Max(32, size), Seed = 13 });
+                // Two images per patient when cross-validating, so that the folds are grouped by patient for a reason.
+                var written = SyntheticChestXRay.WriteFindingsTable(phantoms, new SyntheticChestXRayOptions { Count = synthetic, Size = Math.Max(32, size), Seed = 13, ImagesPerPatient = folds > 0 ? 2 : 1 });
                 data = written.TrainTable;
                 layout = SyntheticChestXRay.FindingsLayout;
                 tableOptions = new ImageTableOptions { Root = written.Root };
-                Console.WriteLine("Wrote 320 synthetic multi-label phantoms (" + string.Join(", ", SyntheticChestXRay.PhantomFindings) + ") to " + phantoms);
+                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "Wrote {0} synthetic multi-label phantoms ({1}) to {2}", synthetic, string.Join(", ", SyntheticChestXRay.PhantomFindings), phantoms));
             }
 
             var splits = ImageTable.Load(data, layout, tableOptions).Split(new SplitOptions { ValidationFraction = 0.2, TestFraction = 0.25, Seed = 42 });
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "train {0}, validation {1}, test {2} images; findings {3}", splits.Train.Count, splits.Validation.Count, splits.Test.Count, string.Join(", ", splits.Train.Findings)));
 
             var preprocessing = new Preprocessing { ResizeSize = size, CropSize = size };
-            using var model = TransferBuilder.FromResNet(ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1))
+            var builder = TransferBuilder.FromResNet(ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1))
                 .WithPreprocessing(preprocessing)
                 .WithHead(Head.Mlp(64))
                 .ForFindings(splits.Train.Findings)
                 .OnDevice(torch.CPU)
-                .WithSeed(7)
-                .Build();
+                .WithSeed(7);
             var loaderOptions = new LoaderOptions { BatchSize = 16, Seed = 3, Uncertainty = policy, CacheShorterSide = size };
+            if (folds > 0)
+            {
+                return CrossValidate(builder, splits, loaderOptions, folds, epochs, output);
+            }
+
+            using var model = builder.Build();
             // No flips or crops: left and right opacities are different findings.
             using var train = new DataLoader(splits.Train, Transforms.ForEvaluation(model.Preprocessing), loaderOptions);
             using var validation = model.CreateLoader(splits.Validation, training: false, loaderOptions);
@@ -142,6 +155,40 @@ namespace ChestXrayFindings
             return 0;
         }
 
+        /// <summary>
+        /// Cross-validates the train and validation images (the test split stays apart, predicted once by the fold models'
+        /// ensemble), prints and writes the tables, and writes the study report. Started again with the same arguments, it
+        /// continues at the fold and epoch it reached.
+        /// </summary>
+        private static int CrossValidate(TransferBuilder builder, DatasetSplits splits, LoaderOptions loaderOptions, int folds, int epochs, string output)
+        {
+            var options = new CrossValidationOptions
+            {
+                Folds = new FoldOptions { Folds = folds, Seed = 42 },
+                WorkFolder = Path.Combine(output, "cross-validation"),
+                Training = new TrainingOptions { Epochs = epochs, LearningRate = 3e-3, Seed = 5, Schedule = LearningRateSchedule.CosineWithWarmup() },
+                CheckpointMetric = TrainingMetric.ValidationAuc,
+                Loader = loaderOptions,
+
+                // No flips or crops: left and right opacities are different findings.
+                TrainingTransform = Transforms.ForEvaluation,
+                Evaluation = new EvaluationOptions { Bootstrap = new BootstrapOptions { Resamples = 1000, Seed = 1 } },
+                Logger = new ConsoleLog(),
+            };
+            var result = CrossValidation.RunFindings(builder, splits, options);
+            string table = result.ToTable();
+            MedicalTransfer.Samples.SampleFiles.WriteAllText(Path.Combine(output, "cross_validation.txt"), table);
+            Console.Write(table);
+            using var first = TransferModel.Load(result.Folds[0].ModelPath, torch.CPU);
+            var files = new StudyReport(string.Format(CultureInfo.InvariantCulture, "Multi-label chest X-ray findings: {0}-fold patient-level cross-validation", folds))
+                .WithCrossValidation(result)
+                .WithModel(first, "random initialisation (seed 7)")
+                .Save(output, "study-report");
+            Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "pooled out-of-fold mean AUROC {0:0.0000}", result.Pooled.MacroAuroc));
+            Console.WriteLine("Study report: " + files.Html);
+            return 0;
+        }
+
         private static string Peak(Heatmap map)
         {
             int best = 0;
@@ -158,6 +205,23 @@ namespace ChestXrayFindings
 
         private static int Positive(string name, string value) =>
             int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : throw new ArgumentException(name + " must be a positive integer; found '" + value + "'.");
+
+        /// <summary>The cross-validation's messages on the console (each fold's training messages carry the fold's name).</summary>
+        private sealed class ConsoleLog : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (IsEnabled(logLevel))
+                {
+                    Console.WriteLine(formatter(state, exception));
+                }
+            }
+        }
 
         private sealed class Progress : IProgress<TrainingProgress>
         {

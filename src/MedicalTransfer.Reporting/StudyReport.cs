@@ -268,6 +268,11 @@ namespace MedicalTransfer.Reporting
                 throw new InvalidOperationException("A study report needs results: call WithCrossValidation(result), WithEvaluation(report) or WithFindings(predictions) before Save.");
             }
 
+            if (findings is not null && (crossValidation is not null || evaluation is not null))
+            {
+                throw new InvalidOperationException("A study report is of a single-label or of a multi-label study: WithFindings or WithCrossValidation(MultiLabelCrossValidationResult) was combined with WithCrossValidation(CrossValidationResult) or WithEvaluation. Write one report per study.");
+            }
+
             folder = Path.GetFullPath(folder);
             string figures = Path.Combine(folder, name + "-figures");
             Directory.CreateDirectory(figures);
@@ -357,7 +362,7 @@ namespace MedicalTransfer.Reporting
                 facts.Explainability = "figures in 'Further figures' (validation of the explanations: for the author)";
             }
 
-            ReproducibilitySection(doc, facts, cv, time);
+            ReproducibilitySection(doc, facts, cv?.WorkFolder, time);
             ChecklistSection(doc, facts);
             return doc;
         }
@@ -774,7 +779,7 @@ namespace MedicalTransfer.Reporting
             }
         }
 
-        private void ReproducibilitySection(StudyDocument doc, StudyFacts facts, CrossValidationResult? cv, DateTimeOffset time)
+        private void ReproducibilitySection(StudyDocument doc, StudyFacts facts, string? workFolder, DateTimeOffset time)
         {
             var c = CultureInfo.InvariantCulture;
             var section = doc.Add("reproducibility", "Software, seeds and files");
@@ -796,9 +801,9 @@ namespace MedicalTransfer.Reporting
                 }
             }
 
-            if (cv is not null)
+            if (workFolder is not null)
             {
-                section.Paragraph("Work folder (fold models, checkpoints and results; running the same cross-validation again continues or reuses it): " + cv.WorkFolder);
+                section.Paragraph("Work folder (fold models, checkpoints and results; running the same cross-validation again continues or reuses it): " + workFolder);
             }
 
             section.Paragraph("Report generated " + time.ToString("O", c) + ".");

@@ -54,6 +54,12 @@ namespace MedicalTransfer
 
         private TransferBuilder(BackboneArchitecture architecture) => _architecture = architecture;
 
+        /// <summary>The task the builder describes so far (single-label unless <see cref="ForFindings(string[])"/> was called), read by runners that check it against their data before training.</summary>
+        internal TaskKind Kind => _task;
+
+        /// <summary>The class names or findings given so far, or <see langword="null"/> before ForClasses/ForFindings.</summary>
+        internal IReadOnlyList<string>? Outputs => _classes;
+
         /// <summary>Starts from a torchvision ResNet of a standard depth.</summary>
         /// <param name="depth">18, 34, 50, 101 or 152 (the article suggests deeper networks only for more data).</param>
         /// <returns>A builder.</returns>

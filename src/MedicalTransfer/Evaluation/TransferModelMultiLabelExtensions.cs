@@ -32,6 +32,21 @@ namespace MedicalTransfer.Evaluation
         /// <exception cref="ArgumentException">The model or the dataset is not multi-label, or their findings differ.</exception>
         public static MultiLabelPredictions PredictFindings(this TransferModel model, ImageDataset dataset, PredictionOptions? options = null, CancellationToken cancellationToken = default)
         {
+            var (predictions, indices, _) = PredictFindingsIndexed(model, dataset, options, cancellationToken);
+
+            // Patient ids (a table's patient column, the DICOM Patient ID) make bootstrap intervals resample patients.
+            return indices.Any(i => !string.IsNullOrEmpty(dataset.Samples[i].PatientId))
+                ? predictions.WithPatients(indices.Select(i => dataset.Samples[i].PatientId is { Length: > 0 } id ? "patient:" + id : dataset.Samples[i].Path).ToArray())
+                : predictions;
+        }
+
+        /// <summary>
+        /// The predictions (without patients) and, for each row, the index of its image in <paramref name="dataset"/> (bad files
+        /// skipped by the loader have none, and are in the quality report): the one multi-label prediction loop, shared by
+        /// <see cref="PredictFindings(TransferModel, ImageDataset, PredictionOptions?, CancellationToken)"/> and cross-validation.
+        /// </summary>
+        internal static (MultiLabelPredictions Predictions, int[] Indices, DataQualityReport Quality) PredictFindingsIndexed(TransferModel model, ImageDataset dataset, PredictionOptions? options, CancellationToken cancellationToken)
+        {
             Guard.NotNull(model);
             Guard.NotNull(dataset);
             RequireFindings(model, dataset.Findings);
@@ -42,12 +57,14 @@ namespace MedicalTransfer.Evaluation
             var positive = new List<bool>();
             var observed = new List<bool>();
             var indices = new List<int>();
+            DataQualityReport quality;
             bool wasTraining = model.training;
             model.eval();
             try
             {
                 using var noGrad = no_grad();
                 using var reader = new DataLoader(dataset, Evaluator.TransformFor(model.Preprocessing, options.Augmentation), loaderOptions);
+                quality = reader.Report;
                 foreach (var batch in reader.GetBatches(0, cancellationToken))
                 {
                     using (batch)
@@ -66,12 +83,7 @@ namespace MedicalTransfer.Evaluation
                 model.train(wasTraining);
             }
 
-            var predictions = new MultiLabelPredictions(model.Findings, probabilities, positive, observed);
-
-            // Patient ids (a table's patient column, the DICOM Patient ID) make bootstrap intervals resample patients.
-            return indices.Any(i => !string.IsNullOrEmpty(dataset.Samples[i].PatientId))
-                ? predictions.WithPatients(indices.Select(i => dataset.Samples[i].PatientId is { Length: > 0 } id ? "patient:" + id : dataset.Samples[i].Path).ToArray())
-                : predictions;
+            return (new MultiLabelPredictions(model.Findings, probabilities, positive, observed), indices.ToArray(), quality);
         }
 
         /// <summary>Predicts the held-out test split; see <see cref="PredictFindings(TransferModel, ImageDataset, PredictionOptions?, CancellationToken)"/>.</summary>

@@ -23,6 +23,9 @@ namespace MedicalTransfer.Internal
         [LoggerMessage(EventId = 7405, Level = LogLevel.Warning, Message = "{Fold}: the balance target was missed: {Details}")]
         public static partial void BalanceMissed(ILogger logger, string fold, string details);
 
+        [LoggerMessage(EventId = 7407, Level = LogLevel.Information, Message = "{Fold}: done; held-out mean AUROC {Auroc:F4}; thresholds {Thresholds}; {Calibration}")]
+        public static partial void FindingsFoldCompleted(ILogger logger, string fold, double auroc, string thresholds, string calibration);
+
         [LoggerMessage(EventId = 7406, Level = LogLevel.Information, Message = "Cross-validation done: pooled out-of-fold {Summary}")]
         public static partial void Completed(ILogger logger, string summary);
     }

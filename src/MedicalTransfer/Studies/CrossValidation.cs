@@ -38,13 +38,15 @@ namespace MedicalTransfer.Studies
     /// Console.WriteLine(result);   // per fold, mean +/- SD, pooled out-of-fold metrics with intervals
     /// </code>
     /// </summary>
-    public static class CrossValidation
+    public static partial class CrossValidation
     {
         internal const string ResultFile = "result.json";
         internal const string ModelFile = "model.safetensors";
         internal const string BestFile = "best.safetensors";
         internal const string CheckpointFile = "checkpoint.mtckpt";
         internal const string PlanFile = "folds.json";
+        private const string SingleLabelFormat = "medicaltransfer.cross-validation";
+        private const string MultiLabelFormat = "medicaltransfer.cross-validation.findings";
 
         /// <summary>
         /// Runs (or continues) the cross-validation.
@@ -96,61 +98,27 @@ namespace MedicalTransfer.Studies
             Guard.NotNull(assignment);
             if (assignment.Data.IsMultiLabel)
             {
-                throw new ArgumentException(
-                    "'" + assignment.Data.Root + "' is a multi-label dataset (findings " + string.Join(", ", assignment.Data.Findings) + "); CrossValidation.Run trains and evaluates single-label models only. Make the patient-grouped folds, stratified per finding, with FoldAssignment.Create(data, options), and train and evaluate each fold's Split(k) with Fit, CalibrateFindings and PredictFindings (docs/study.md, multi-label studies).",
-                    nameof(assignment));
+                throw new ArgumentException(MultiLabelRefusal(assignment.Data, "Run"), nameof(assignment));
             }
 
-            options = Guard.NotNull(options).Validate() with { Folds = assignment.Options };
+            var (checkedOptions, work) = Begin(assignment, options, SingleLabelFormat, assignment.Data.Classes, s => s.Label.ToString(CultureInfo.InvariantCulture), string.Empty);
+            options = checkedOptions;
             var log = options.Logger;
-            string work = Path.GetFullPath(options.WorkFolder);
-            Directory.CreateDirectory(work);
-            CheckPlan(work, assignment, options);
-            Log.Started(log, assignment.Data.Count, assignment.GroupCount, assignment.Folds, assignment.Repeats, assignment.Options.Seed, work);
-            foreach (var miss in assignment.Balance.Where(b => !b.WithinTarget))
-            {
-                Log.BalanceMissed(log, FoldName(miss.Repeat, assignment.Repeats, miss.Fold, assignment.Folds), string.Format(CultureInfo.InvariantCulture, "{0}: {1} images, ideal {2:0.#} +/- {3:0.#}", miss.ClassName, miss.Count, miss.Ideal, miss.Tolerance));
-            }
-
             var notes = new List<string>();
             if (test is not null)
             {
                 Evaluator.CheckClasses(assignment.Data.Classes, test.Classes);
-                var patients = new HashSet<string>(Enumerable.Range(0, assignment.Data.Count).Select(assignment.GroupOf), StringComparer.Ordinal);
-                var leaked = test.Samples.Select(s => options.Folds.GroupKey(s)).Where(patients.Contains).Distinct(StringComparer.Ordinal).ToArray();
-                if (leaked.Length > 0)
-                {
-                    notes.Add(string.Format(CultureInfo.InvariantCulture, "Group leak: {0} patients have images in both the test set and the cross-validated data (for example {1}); test results may be optimistic.", leaked.Length, leaked[0]));
-                }
+                notes.AddRange(LeakNotes(assignment, options, test));
             }
 
-            var results = new List<FoldResult>();
-            for (int r = 0; r < assignment.Repeats; r++)
+            var results = RunFolds(assignment, options, work, folder => FoldResult.Read(folder, options.Evaluation), (split, folder, name) =>
             {
-                for (int f = 0; f < assignment.Folds; f++)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    string folder = FoldFolder(work, r, assignment.Repeats, f);
-                    string name = FoldName(r, assignment.Repeats, f, assignment.Folds);
-                    if (File.Exists(Path.Combine(folder, ResultFile)))
-                    {
-                        Log.FoldAlreadyComplete(log, name, Path.Combine(folder, ResultFile));
-                        results.Add(FoldResult.Read(folder, options.Evaluation));
-                        options.Progress?.Report(new CrossValidationProgress(CrossValidationStage.FoldSkipped, r + 1, assignment.Repeats, f + 1, assignment.Folds, null));
-                        continue;
-                    }
-
-                    Directory.CreateDirectory(folder);
-                    var split = assignment.Split(f, r);
-                    var record = TrainFold(builder, assignment, split, folder, name, options, cancellationToken);
-                    FoldResult.Write(folder, record);
-                    TryDelete(Path.Combine(folder, CheckpointFile)); // the fold is complete: its resumable training state is no longer needed
-                    var result = FoldResult.Read(folder, options.Evaluation);
-                    results.Add(result);
-                    Log.FoldCompleted(log, name, result.Report.Classification.Accuracy, result.Report.MacroRocAuc, result.Calibration?.ToString() ?? "not calibrated");
-                    options.Progress?.Report(new CrossValidationProgress(CrossValidationStage.FoldCompleted, r + 1, assignment.Repeats, f + 1, assignment.Folds, null));
-                }
-            }
+                var record = TrainFold(builder, assignment, split, folder, name, options, cancellationToken);
+                FoldResult.Write(folder, record);
+                var result = FoldResult.Read(folder, options.Evaluation);
+                Log.FoldCompleted(log, name, result.Report.Classification.Accuracy, result.Report.MacroRocAuc, result.Calibration?.ToString() ?? "not calibrated");
+                return result;
+            }, cancellationToken);
 
             EvaluationReport? testReport = null;
             if (test is not null)
@@ -193,9 +161,7 @@ namespace MedicalTransfer.Studies
             Guard.NotNull(assignment);
             if (assignment.Data.IsMultiLabel)
             {
-                throw new ArgumentException(
-                    "'" + assignment.Data.Root + "' is a multi-label dataset (findings " + string.Join(", ", assignment.Data.Findings) + "); CrossValidation.Run trains and evaluates single-label models only. Make the patient-grouped folds, stratified per finding, with FoldAssignment.Create(data, options), and train and evaluate each fold's Split(k) with Fit, CalibrateFindings and PredictFindings (docs/study.md, multi-label studies).",
-                    nameof(assignment));
+                throw new ArgumentException(MultiLabelRefusal(assignment.Data, "Refit"), nameof(assignment));
             }
 
             options = Guard.NotNull(options).Validate() with { Folds = assignment.Options };
@@ -224,6 +190,56 @@ namespace MedicalTransfer.Studies
         private static FoldRecord TrainFold(TransferBuilder builder, FoldAssignment assignment, FoldSplit split, string folder, string name, CrossValidationOptions options, CancellationToken cancellationToken)
         {
             var clock = Stopwatch.StartNew();
+            var (fit, chosen, bestEpoch) = FitFold(builder, assignment, split, folder, name, options, model => Evaluator.CheckClasses(model.ClassNames, assignment.Data.Classes), null, cancellationToken);
+            using (chosen)
+            {
+                var prediction = Prediction(options);
+                var validationRaw = Evaluator.Predict(chosen, split.Validation, prediction, cancellationToken);
+                var scaling = options.Calibrate ? TemperatureScaling.Fit(validationRaw) : null;
+                chosen.SetCalibration(scaling);
+                chosen.Save(Path.Combine(folder, ModelFile));
+                var validationCalibrated = scaling?.Apply(validationRaw) ?? validationRaw;
+                var (heldOut, indices, quality) = Evaluator.PredictIndexed(chosen, split.HeldOut.Images, prediction, cancellationToken);
+                var heldOutRaw = scaling?.Remove(heldOut) ?? heldOut;
+                double? threshold = options.Evaluation.PositiveClass is string positive ? options.Evaluation.OperatingPoint.Resolve(validationCalibrated, positive) : null;
+                return new FoldRecord
+                {
+                    Repeat = split.Repeat,
+                    Repeats = assignment.Repeats,
+                    Fold = split.Fold,
+                    Folds = assignment.Folds,
+                    Classes = assignment.Data.Classes.ToArray(),
+                    TrainImages = split.Train.Count,
+                    ValidationImages = split.Validation.Count,
+                    TrainPatients = CountPatients(assignment, split.Train.Samples),
+                    ValidationPatients = CountPatients(assignment, split.Validation.Samples),
+                    HeldOutPatients = CountPatients(assignment, split.HeldOut.Samples),
+                    Calibration = TemperatureScaling.ToMetadata(scaling),
+                    Threshold = threshold,
+                    BestEpoch = bestEpoch,
+                    History = fit.History.ToJson(),
+                    HeldOutIndices = indices.Select(i => split.HeldOutIndices[i]).ToArray(),
+                    HeldOutLabels = heldOut.RawLabels,
+                    HeldOutProbabilities = heldOut.RawProbabilities,
+                    HeldOutRawProbabilities = heldOutRaw.RawProbabilities,
+                    ValidationLabels = validationCalibrated.RawLabels,
+                    ValidationProbabilities = validationCalibrated.RawProbabilities,
+                    Skipped = Skipped(fit, quality),
+                    Seconds = clock.Elapsed.TotalSeconds,
+                };
+            }
+        }
+
+        /// <summary>
+        /// The training every fold shares, whatever its task: a fresh model from the builder (seeded so that every fold starts
+        /// from the same weights), trained (or resumed from the fold's checkpoint) on the fold's training part with its
+        /// validation carve choosing the best epoch. Returns the best epoch's model, loaded from its file; the caller calibrates,
+        /// saves and disposes it. <c>checkModel</c> refuses a built model whose outputs do not fit the data; <c>positiveWeights</c>
+        /// (multi-label folds) gives the positive weights from the fold's training loader, or is <see langword="null"/> to train
+        /// with <see cref="CrossValidationOptions.Training"/>'s as given.
+        /// </summary>
+        private static (TrainingResult Fit, TransferModel Best, int BestEpoch) FitFold(TransferBuilder builder, FoldAssignment assignment, FoldSplit split, string folder, string name, CrossValidationOptions options, Action<TransferModel> checkModel, Func<DataLoader, IReadOnlyList<float>>? positiveWeights, CancellationToken cancellationToken)
+        {
             var log = new PrefixLogger(options.Logger, "[" + name + "] ");
             string checkpoint = Path.Combine(folder, CheckpointFile);
             string best = Path.Combine(folder, BestFile);
@@ -240,7 +256,7 @@ namespace MedicalTransfer.Studies
             // Every fold starts from the same initial weights, whatever used the global generator before.
             torch.random.manual_seed(seed);
             using var model = builder.Build(cancellationToken);
-            Evaluator.CheckClasses(model.ClassNames, assignment.Data.Classes);
+            checkModel(model);
             var loader = options.Loader;
             var trainTransform = (options.TrainingTransform ?? Transforms.ForTraining)(model.Preprocessing);
             using var train = new DataLoader(split.Train, trainTransform, loader with { Sampling = SamplingMode.Shuffle });
@@ -260,67 +276,108 @@ namespace MedicalTransfer.Studies
                 Seed = seed,
                 Logger = log,
                 Progress = progress ?? options.Training.Progress,
+                PositiveWeights = positiveWeights?.Invoke(train) ?? options.Training.PositiveWeights,
             };
             var fit = options.Phases is null
                 ? model.Fit(train, validation, training, cancellationToken)
                 : model.FitProgressive(train, validation, options.Phases, training, cancellationToken);
 
             options.Progress?.Report(new CrossValidationProgress(CrossValidationStage.Evaluating, split.Repeat + 1, assignment.Repeats, split.Fold + 1, assignment.Folds, null));
-            using var chosen = TransferModel.Load(best, model.Device);
-            var prediction = Prediction(options);
-            var validationRaw = Evaluator.Predict(chosen, split.Validation, prediction, cancellationToken);
-            var scaling = options.Calibrate ? TemperatureScaling.Fit(validationRaw) : null;
-            chosen.SetCalibration(scaling);
-            chosen.Save(Path.Combine(folder, ModelFile));
-            var validationCalibrated = scaling?.Apply(validationRaw) ?? validationRaw;
-            var (heldOut, indices, quality) = Evaluator.PredictIndexed(chosen, split.HeldOut.Images, prediction, cancellationToken);
-            var heldOutRaw = scaling?.Remove(heldOut) ?? heldOut;
-            double? threshold = options.Evaluation.PositiveClass is string positive ? options.Evaluation.OperatingPoint.Resolve(validationCalibrated, positive) : null;
             var bestEpoch = callbacks[0] is BestCheckpoint b ? b.BestEpoch : 0;
-            var skipped = fit.TrainingDataQuality.Skipped.Concat(fit.ValidationDataQuality.Skipped).Concat(quality.Skipped).Select(s => new[] { s.Path, s.Reason }).ToArray();
-            int Patients(IEnumerable<ImageSample> samples) => samples.Select(s => assignment.Options.GroupKey(s)).Distinct(StringComparer.Ordinal).Count();
-            return new FoldRecord
-            {
-                Repeat = split.Repeat,
-                Repeats = assignment.Repeats,
-                Fold = split.Fold,
-                Folds = assignment.Folds,
-                Classes = assignment.Data.Classes.ToArray(),
-                TrainImages = split.Train.Count,
-                ValidationImages = split.Validation.Count,
-                TrainPatients = Patients(split.Train.Samples),
-                ValidationPatients = Patients(split.Validation.Samples),
-                HeldOutPatients = Patients(split.HeldOut.Samples),
-                Calibration = TemperatureScaling.ToMetadata(scaling),
-                Threshold = threshold,
-                BestEpoch = bestEpoch,
-                History = fit.History.ToJson(),
-                HeldOutIndices = indices.Select(i => split.HeldOutIndices[i]).ToArray(),
-                HeldOutLabels = heldOut.RawLabels,
-                HeldOutProbabilities = heldOut.RawProbabilities,
-                HeldOutRawProbabilities = heldOutRaw.RawProbabilities,
-                ValidationLabels = validationCalibrated.RawLabels,
-                ValidationProbabilities = validationCalibrated.RawProbabilities,
-                Skipped = skipped,
-                Seconds = clock.Elapsed.TotalSeconds,
-            };
+            return (fit, TransferModel.Load(best, model.Device), bestEpoch);
         }
+
+        private static int CountPatients(FoldAssignment assignment, IEnumerable<ImageSample> samples) => samples.Select(s => assignment.Options.GroupKey(s)).Distinct(StringComparer.Ordinal).Count();
+
+        private static string[][] Skipped(TrainingResult fit, DataQualityReport heldOut) =>
+            fit.TrainingDataQuality.Skipped.Concat(fit.ValidationDataQuality.Skipped).Concat(heldOut.Skipped).Select(s => new[] { s.Path, s.Reason }).ToArray();
 
         private static PredictionOptions Prediction(CrossValidationOptions options) => new() { Loader = options.Loader with { Sampling = SamplingMode.Sequential, DropLast = false } };
 
         private static torch.Device? Device(CrossValidationOptions options) => options.Loader.Device;
 
+        /// <summary>
+        /// What every run does before its first fold, whatever its task: validates the options (the assignment's fold options
+        /// replacing <see cref="CrossValidationOptions.Folds"/>), makes the work folder, checks or writes its plan, and logs the
+        /// start and any missed balance target. <c>format</c> is the plan's format, one per task, so that a work folder of the
+        /// other task is refused; <c>outputs</c> the classes or findings; <c>labelOf</c> an image's label as text (its class
+        /// index, or its finding states); <c>taskSignature</c> the task-specific settings that change what is trained.
+        /// </summary>
+        private static (CrossValidationOptions Options, string Work) Begin(FoldAssignment assignment, CrossValidationOptions options, string format, IReadOnlyList<string> outputs, Func<ImageSample, string> labelOf, string taskSignature)
+        {
+            options = Guard.NotNull(options).Validate() with { Folds = assignment.Options };
+            string work = Path.GetFullPath(options.WorkFolder);
+            Directory.CreateDirectory(work);
+            CheckPlan(work, assignment, options, format, outputs, labelOf, taskSignature);
+            Log.Started(options.Logger, assignment.Data.Count, assignment.GroupCount, assignment.Folds, assignment.Repeats, assignment.Options.Seed, work);
+            foreach (var miss in assignment.Balance.Where(b => !b.WithinTarget))
+            {
+                Log.BalanceMissed(options.Logger, FoldName(miss.Repeat, assignment.Repeats, miss.Fold, assignment.Folds), string.Format(CultureInfo.InvariantCulture, "{0}: {1} images, ideal {2:0.#} +/- {3:0.#}", miss.ClassName, miss.Count, miss.Ideal, miss.Tolerance));
+            }
+
+            return (options, work);
+        }
+
+        /// <summary>A note when patients of the kept-apart test set also have images in the cross-validated data.</summary>
+        private static IEnumerable<string> LeakNotes(FoldAssignment assignment, CrossValidationOptions options, TestSet test)
+        {
+            var patients = new HashSet<string>(Enumerable.Range(0, assignment.Data.Count).Select(assignment.GroupOf), StringComparer.Ordinal);
+            var leaked = test.Samples.Select(s => options.Folds.GroupKey(s)).Where(patients.Contains).Distinct(StringComparer.Ordinal).ToArray();
+            if (leaked.Length > 0)
+            {
+                yield return string.Format(CultureInfo.InvariantCulture, "Group leak: {0} patients have images in both the test set and the cross-validated data (for example {1}); test results may be optimistic.", leaked.Length, leaked[0]);
+            }
+        }
+
+        /// <summary>
+        /// The fold loop every run shares: folds one after another, a fold whose result file exists read back (not trained
+        /// again), the others trained by <paramref name="train"/> (which writes the result file and returns it read back),
+        /// each complete fold's resumable checkpoint removed, and progress reported per fold.
+        /// </summary>
+        private static List<TFold> RunFolds<TFold>(FoldAssignment assignment, CrossValidationOptions options, string work, Func<string, TFold> read, Func<FoldSplit, string, string, TFold> train, CancellationToken cancellationToken)
+        {
+            var results = new List<TFold>();
+            for (int r = 0; r < assignment.Repeats; r++)
+            {
+                for (int f = 0; f < assignment.Folds; f++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    string folder = FoldFolder(work, r, assignment.Repeats, f);
+                    string name = FoldName(r, assignment.Repeats, f, assignment.Folds);
+                    if (File.Exists(Path.Combine(folder, ResultFile)))
+                    {
+                        Log.FoldAlreadyComplete(options.Logger, name, Path.Combine(folder, ResultFile));
+                        results.Add(read(folder));
+                        options.Progress?.Report(new CrossValidationProgress(CrossValidationStage.FoldSkipped, r + 1, assignment.Repeats, f + 1, assignment.Folds, null));
+                        continue;
+                    }
+
+                    Directory.CreateDirectory(folder);
+                    var result = train(assignment.Split(f, r), folder, name);
+                    TryDelete(Path.Combine(folder, CheckpointFile)); // the fold is complete: its resumable training state is no longer needed
+                    results.Add(result);
+                    options.Progress?.Report(new CrossValidationProgress(CrossValidationStage.FoldCompleted, r + 1, assignment.Repeats, f + 1, assignment.Folds, null));
+                }
+            }
+
+            return results;
+        }
+
+        private static string MultiLabelRefusal(ImageDataset data, string verb) => verb == "Run"
+            ? "'" + data.Root + "' is a multi-label dataset (findings " + string.Join(", ", data.Findings) + "); CrossValidation.Run trains and evaluates single-label models. Use CrossValidation.RunFindings(builder, data, options) with a builder made with ForFindings(data.Findings): the same patient-grouped folds, stratified per finding, with per-finding temperatures and thresholds chosen on each fold's validation carve (docs/study.md, multi-label studies)."
+            : "'" + data.Root + "' is a multi-label dataset (findings " + string.Join(", ", data.Findings) + "); CrossValidation.Refit trains single-label models only. Use the fold models of CrossValidation.RunFindings as an ensemble (MultiLabelCrossValidationResult.LoadEnsemble), or train one model on all images with Fit, CalibrateFindings and FindingThresholds.Choose (docs/study.md, multi-label studies).";
+
         /// <summary>Writes the fold plan on the first run; on later runs refuses a work folder made for other data, folds or training.</summary>
-        private static void CheckPlan(string work, FoldAssignment assignment, CrossValidationOptions options)
+        private static void CheckPlan(string work, FoldAssignment assignment, CrossValidationOptions options, string format, IReadOnlyList<string> outputs, Func<ImageSample, string> labelOf, string taskSignature)
         {
             var plan = new Dictionary<string, string>
             {
-                ["format"] = "medicaltransfer.cross-validation",
-                ["data"] = Fingerprint(assignment.Data.Samples.Select(s => Path.GetRelativePath(assignment.Data.Root, s.Path).Replace('\\', '/') + "|" + s.Label.ToString(CultureInfo.InvariantCulture))),
-                ["classes"] = string.Join(",", assignment.Data.Classes),
+                ["format"] = format,
+                ["data"] = Fingerprint(assignment.Data.Samples.Select(s => Path.GetRelativePath(assignment.Data.Root, s.Path).Replace('\\', '/') + "|" + labelOf(s))),
+                ["classes"] = string.Join(",", outputs),
                 ["folds"] = Fingerprint(Enumerable.Range(0, assignment.Repeats).Select(r => string.Join(",", Enumerable.Range(0, assignment.Data.Count).Select(i => assignment.FoldOf(i, r).ToString(CultureInfo.InvariantCulture))))),
                 ["validation"] = assignment.Options.ValidationFraction.ToString("R", CultureInfo.InvariantCulture),
-                ["training"] = TrainingSignature(options),
+                ["training"] = TrainingSignature(options) + taskSignature,
             };
             string path = Path.Combine(work, PlanFile);
             if (!File.Exists(path))
@@ -345,7 +402,7 @@ namespace MedicalTransfer.Studies
                 throw new ArgumentException(string.Format(
                     CultureInfo.InvariantCulture,
                     "The work folder '{0}' holds a cross-validation of other {1} than this run's; its folds cannot be reused. Give a new CrossValidationOptions.WorkFolder, or delete '{0}' to start again.",
-                    work, string.Join(", ", differ.Select(d => d switch { "data" => "images or labels", "folds" => "fold assignments", "training" => "training settings", _ => d }))), nameof(options));
+                    work, string.Join(", ", differ.Select(d => d switch { "format" => "task (single-label or multi-label)", "data" => "images or labels", "folds" => "fold assignments", "training" => "training settings", _ => d }))), nameof(options));
             }
         }
 

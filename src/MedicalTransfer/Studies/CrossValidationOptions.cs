@@ -111,6 +111,24 @@ namespace MedicalTransfer.Studies
         /// <value>The default is <see cref="EvaluationOptions"/>' defaults (no positive class: no binary metrics).</value>
         public EvaluationOptions Evaluation { get; init; } = new();
 
+        /// <summary>
+        /// Multi-label runs (<see cref="CrossValidation.RunFindings(TransferBuilder, ImageDataset, CrossValidationOptions, TestSet?, System.Threading.CancellationToken)"/>):
+        /// how each finding's threshold is chosen, on each fold's (calibrated) validation carve for the fold, on all folds'
+        /// validation predictions for the pooled out-of-fold report, and on the pooled out-of-fold predictions for the test set.
+        /// Ignored by single-label runs (their <see cref="EvaluationOptions.OperatingPoint"/> decides).
+        /// </summary>
+        /// <value>The default is <see cref="FindingThresholdRule.YoudenJ"/>, as for a single multi-label model.</value>
+        public FindingThresholdRule FindingThresholdRule { get; init; } = FindingThresholdRule.YoudenJ;
+
+        /// <summary>
+        /// Multi-label runs: train each fold with <see cref="TrainingOptions.PositiveWeights"/> set to its own training part's
+        /// negatives / positives per finding (<c>trainLoader.PositiveWeights()</c>, masked labels not counted), so that each
+        /// finding's positives weigh as much as its negatives. A <see cref="TrainingOptions.PositiveWeights"/> given in
+        /// <see cref="Training"/> is used as it is instead. Ignored by single-label runs.
+        /// </summary>
+        /// <value>The default is <see langword="true"/>.</value>
+        public bool WeightFindingPositives { get; init; } = true;
+
         /// <summary>Receives which fold runs and its training progress.</summary>
         /// <value>The default is <see langword="null"/>.</value>
         public IProgress<CrossValidationProgress>? Progress { get; init; }
@@ -173,6 +191,11 @@ namespace MedicalTransfer.Studies
             if (Logger is null)
             {
                 problems.Add("Logger must not be null; use NullLogger.Instance.");
+            }
+
+            if (FindingThresholdRule is null)
+            {
+                problems.Add("FindingThresholdRule must not be null; use FindingThresholdRule.YoudenJ.");
             }
 
             if (Phases is not null && (Phases.Count == 0 || Phases.Any(p => p is null)))

@@ -750,6 +750,26 @@ namespace MedicalTransfer.Tests.Docs.MultiLabel
             FindingCharts.SaveCalibrationGrid(test, "calibration-findings.png", scaling.Remove(test));
         }
 
+        public static void RunFindings(TransferBuilder builder)
+        {
+            var splits = ImageTable.Load("chexpert/train.csv", ImageTableLayouts.CheXpert, new ImageTableOptions { Root = "/data" })
+                .Split(new SplitOptions { ValidationFraction = 0.1, TestFraction = 0.2, Seed = 1 });    // train+validation cross-validated, test kept apart
+            var result = CrossValidation.RunFindings(
+                builder,                                                             // ...ForFindings(splits.Train.Findings)
+                splits,
+                new CrossValidationOptions
+                {
+                    Folds = new FoldOptions { Folds = 5, Seed = 1 },                 // grouped by the table's patient, stratified per finding
+                    WorkFolder = "runs/cv5-findings",                                // checkpoints, fold models, results: resumable
+                    Training = new TrainingOptions { Epochs = 10, LearningRate = 3e-4, Seed = 1 },
+                    Loader = new LoaderOptions { BatchSize = 16, Seed = 1 },         // Uncertainty: U-Ignore unless you set it
+                    TrainingTransform = Transforms.ForEvaluation,                    // no flips: left and right findings differ
+                    FindingThresholdRule = FindingThresholdRule.YoudenJ,             // the default
+                });
+            Console.WriteLine(result.ToTable());   // AUROC per fold and finding, mean and SD, pooled out-of-fold with patient-level intervals, test
+            new StudyReport("Four findings on chest X-rays: 5-fold cross-validation").WithCrossValidation(result).Save("report");
+        }
+
         public static void Folds(TransferBuilder builder)
         {
             var dataset = ImageTable.Load("chexpert/train.csv", ImageTableLayouts.CheXpert, new ImageTableOptions { Root = "/data" });

@@ -166,7 +166,7 @@ namespace MedicalTransfer.Tests.Studies
         }
 
         [Fact]
-        public void Run_MultiLabelData_IsRefusedPointingToFoldAssignment()
+        public void Run_MultiLabelData_IsRefusedPointingToRunFindings()
         {
             using var work = new TestSupport.TempFolder();
             var builder = TransferBuilder.FromResNet(MedicalTransfer.Models.ResNetArchitecture.Custom(MedicalTransfer.Models.BlockKind.Basic, 1, 1, 1, 1)).ForFindings(Findings);
@@ -174,7 +174,7 @@ namespace MedicalTransfer.Tests.Studies
             var ex = Assert.Throws<ArgumentException>(() => CrossValidation.Run(builder, CheXpertLike(0, patients: 20), CrossValidationTests.Options(work.Path)));
 
             Assert.Contains("multi-label dataset", ex.Message, StringComparison.Ordinal);
-            Assert.Contains("FoldAssignment.Create", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("Use CrossValidation.RunFindings(builder, data, options)", ex.Message, StringComparison.Ordinal);
             Assert.Empty(Directory.GetFileSystemEntries(work.Path));
         }
     }
