@@ -57,6 +57,14 @@ namespace MedicalTransfer.Fuzzing
             Save(Path.Combine(gray, "seed-gray8-noise-adaptive.png"), Gray8(13, 9, true), adaptive);
             Save(Path.Combine(gray, "seed-gray16-paeth.png"), Gray16(9, 7), new PngEncoder { ColorType = PngColorType.Grayscale, BitDepth = PngBitDepth.Bit16, FilterMethod = PngFilterMethod.Paeth });
             Save(Path.Combine(gray, "seed-gray16-adaptive.png"), Gray16(17, 5), new PngEncoder { ColorType = PngColorType.Grayscale, BitDepth = PngBitDepth.Bit16, FilterMethod = PngFilterMethod.Adaptive });
+
+            // At least eight Paeth rows of a 16-bit image: the AVX2 wavefront that unfilters eight rows together, and the
+            // rows after the last full group of eight (19 rows = two groups and three; 11 columns, odd). Its own
+            // generator, so the seeds above keep their bytes.
+            var wavefront = new Random(19);
+            Image<L16> Noise16(int w, int h) => Fill(new Image<L16>(w, h), (x, y) => new L16((ushort)wavefront.Next(65536)));
+            Save(Path.Combine(gray, "seed-gray16-paeth-wavefront.png"), Noise16(11, 19), new PngEncoder { ColorType = PngColorType.Grayscale, BitDepth = PngBitDepth.Bit16, FilterMethod = PngFilterMethod.Paeth });
+            Save(Path.Combine(gray, "seed-gray16-adaptive-tall.png"), Noise16(5, 33), new PngEncoder { ColorType = PngColorType.Grayscale, BitDepth = PngBitDepth.Bit16, FilterMethod = PngFilterMethod.Adaptive });
             using (Image<L8> rotated = Gray8(6, 4, true))
             {
                 rotated.Metadata.ExifProfile = new ExifProfile();

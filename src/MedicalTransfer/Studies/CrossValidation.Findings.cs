@@ -143,6 +143,44 @@ namespace MedicalTransfer.Studies
             return final;
         }
 
+        /// <summary>
+        /// Trains one final multi-label model on all the cross-validated images, after <see cref="RunFindings(TransferBuilder, FoldAssignment, CrossValidationOptions, TestSet?, CancellationToken)"/>
+        /// has estimated how such a model performs: a validation carve made as in every fold (grouped by patient,
+        /// stratified per finding) chooses the best epoch, the per-finding temperatures and the per-finding thresholds;
+        /// the rest trains. Resumable from <c>refit/</c> in the work folder; a completed refit is read back, not retrained.
+        /// </summary>
+        /// <param name="builder">The multi-label model description (<see cref="TransferBuilder.ForFindings(string[])"/> with the data's findings).</param>
+        /// <param name="assignment">The folds of the cross-validation (their grouping and seed make the carve).</param>
+        /// <param name="options">The same options as the cross-validation.</param>
+        /// <param name="cancellationToken">Stops before the next batch; the refit's checkpoint stays resumable.</param>
+        /// <returns>The calibrated model with its thresholds (also saved as <c>refit/model.safetensors</c>); the caller disposes it.</returns>
+        /// <exception cref="ArgumentException">The data are single-label, the builder's findings differ from the data's, or the carve lacks an observed positive or negative label of a finding.</exception>
+        public static TransferModel RefitFindings(TransferBuilder builder, FoldAssignment assignment, CrossValidationOptions options, CancellationToken cancellationToken = default)
+        {
+            Guard.NotNull(builder);
+            Guard.NotNull(assignment);
+            RequireFindings(builder, assignment.Data, nameof(builder));
+            options = Guard.NotNull(options).Validate() with { Folds = assignment.Options };
+            var carve = assignment.CarveAll();
+            CheckCarve("refit", carve.Validation, assignment.Data.Findings, options.Calibrate);
+            string folder = Path.Combine(Path.GetFullPath(options.WorkFolder), "refit");
+            Directory.CreateDirectory(folder);
+            var data = assignment.Data;
+            var empty = new TestSet(new ImageDataset(data.Root, data.Classes, Array.Empty<ImageSample>(), 0, data.Findings, Array.Empty<SkippedImage>()));
+            if (!File.Exists(Path.Combine(folder, ResultFile)))
+            {
+                var record = TrainFindingsFold(builder, assignment, new FoldSplit(0, -1, carve.Train, carve.Validation, empty, Array.Empty<int>()), folder, "refit", options, cancellationToken);
+                MultiLabelFoldResult.Write(folder, record);
+                TryDelete(Path.Combine(folder, CheckpointFile));
+            }
+            else
+            {
+                Log.FoldAlreadyComplete(options.Logger, "refit", Path.Combine(folder, ResultFile));
+            }
+
+            return TransferModel.Load(Path.Combine(folder, ModelFile), Device(options));
+        }
+
         /// <summary>Trains, calibrates and evaluates one multi-label fold; the record is what its result file holds.</summary>
         internal static FindingFoldRecord TrainFindingsFold(TransferBuilder builder, FoldAssignment assignment, FoldSplit split, string folder, string name, CrossValidationOptions options, CancellationToken cancellationToken)
         {
@@ -215,7 +253,7 @@ namespace MedicalTransfer.Studies
             if (!data.IsMultiLabel)
             {
                 throw new ArgumentException(
-                    "'" + data.Root + "' is a single-label dataset (classes " + string.Join(", ", data.Classes) + "); CrossValidation.RunFindings cross-validates multi-label models (a table with one column per finding). Use CrossValidation.Run for single-label data.",
+                    "'" + data.Root + "' is a single-label dataset (classes " + string.Join(", ", data.Classes) + "); CrossValidation.RunFindings and RefitFindings train multi-label models (a table with one column per finding). Use CrossValidation.Run and Refit for single-label data.",
                     parameter);
             }
 
@@ -255,26 +293,39 @@ namespace MedicalTransfer.Studies
             {
                 for (int f = 0; f < assignment.Folds; f++)
                 {
-                    var carve = assignment.Split(f, r).Validation;
-                    for (int j = 0; j < findings.Count; j++)
-                    {
-                        int positives = carve.Samples.Count(s => s.Findings![j] == FindingState.Positive);
-                        int negatives = carve.Samples.Count(s => s.Findings![j] == FindingState.Negative);
-                        if (positives == 0 || negatives == 0)
-                        {
-                            problems.Add(string.Format(CultureInfo.InvariantCulture, "{0}: '{1}' has {2} positive and {3} negative observed labels in the validation carve ({4} images)", FoldName(r, assignment.Repeats, f, assignment.Folds), findings[j], positives, negatives, carve.Count));
-                        }
-                    }
+                    problems.AddRange(CarveProblems(FoldName(r, assignment.Repeats, f, assignment.Folds), assignment.Split(f, r).Validation, findings));
                 }
             }
 
+            ThrowIfAny(problems, calibrate);
+        }
+
+        /// <summary>The refit's carve needs what every fold's does (see <see cref="CheckCarves"/>).</summary>
+        private static void CheckCarve(string name, ImageDataset carve, IReadOnlyList<string> findings, bool calibrate) =>
+            ThrowIfAny(CarveProblems(name, carve, findings).ToList(), calibrate);
+
+        private static IEnumerable<string> CarveProblems(string name, ImageDataset carve, IReadOnlyList<string> findings)
+        {
+            for (int j = 0; j < findings.Count; j++)
+            {
+                int positives = carve.Samples.Count(s => s.Findings![j] == FindingState.Positive);
+                int negatives = carve.Samples.Count(s => s.Findings![j] == FindingState.Negative);
+                if (positives == 0 || negatives == 0)
+                {
+                    yield return string.Format(CultureInfo.InvariantCulture, "{0}: '{1}' has {2} positive and {3} negative observed labels in the validation carve ({4} images)", name, findings[j], positives, negatives, carve.Count);
+                }
+            }
+        }
+
+        private static void ThrowIfAny(List<string> problems, bool calibrate)
+        {
             if (problems.Count > 0)
             {
                 throw new ArgumentException(
                     "Each fold chooses every finding's threshold" + (calibrate ? " and temperature" : string.Empty) + " on its validation carve, which needs observed positive and negative labels of each finding (uncertain and missing labels do not count):" + Environment.NewLine
                     + string.Join(Environment.NewLine, problems.Take(10).Select(p => "  - " + p)) + (problems.Count > 10 ? Environment.NewLine + string.Format(CultureInfo.InvariantCulture, "  - and {0} more", problems.Count - 10) : string.Empty) + Environment.NewLine
                     + "Use fewer folds, a larger FoldOptions.ValidationFraction, more data, or leave the rare findings out of the model (and the table's layout).",
-                    nameof(assignment));
+                    "assignment");
             }
         }
     }

@@ -166,6 +166,60 @@ namespace MedicalTransfer.Tests.Studies
         }
 
         [Fact]
+        public void RefitFindings_AllImages_TrainsOneCalibratedModelWhoseCarveChoosesItsThresholdsAndReadsItBackWhenComplete()
+        {
+            using var work = new TestSupport.TempFolder();
+            var logger = new ListLogger();
+            var options = FindingsStudyFixture.Options(work.Path, logger);
+            var assignment = phantoms.Straight.Result.Assignment;
+            var carve = assignment.CarveAll();
+
+            // The carve is patient-grouped and the rest trains: together they are all the cross-validated images.
+            Assert.Empty(carve.Train.Samples.Select(s => s.PatientId).Intersect(carve.Validation.Samples.Select(s => s.PatientId)));
+            Assert.Equal(phantoms.Data.Count, carve.Train.Count + carve.Validation.Count);
+
+            string modelPath = Path.Combine(work.Path, "refit", "model.safetensors");
+            double[] temperatures;
+            double[] thresholds;
+            using (var model = CrossValidation.RefitFindings(FindingsStudyFixture.Builder(), assignment, options))
+            {
+                Assert.True(model.IsMultiLabel);
+                Assert.Equal(phantoms.Data.Findings, model.Findings);
+                Assert.True(File.Exists(modelPath));
+                Assert.False(File.Exists(Path.Combine(work.Path, "refit", "checkpoint.mtckpt")), "the checkpoint of a complete refit is deleted");
+
+                // Temperatures and thresholds are the carve's: refitted from the saved model's own predictions of the carve.
+                var loader = new PredictionOptions { Loader = options.Loader with { Sampling = SamplingMode.Sequential, DropLast = false } }; // the runner's batches
+                var scaling = model.FindingCalibration!;
+                model.SetFindingCalibration(null);
+                var raw = model.PredictFindings(carve.Validation, loader);
+                Assert.Equal(FindingTemperatureScaling.Fit(raw).Temperatures, scaling.Temperatures);
+                model.SetFindingCalibration(scaling);
+                Assert.Equal(FindingThresholds.Choose(model.PredictFindings(carve.Validation, loader), FindingThresholdRule.YoudenJ).Values, model.FindingThresholds!.Values);
+                temperatures = scaling.Temperatures.ToArray();
+                thresholds = model.FindingThresholds.Values.ToArray();
+            }
+
+            // Complete: a second call reads the saved model back without training.
+            var written = File.GetLastWriteTimeUtc(modelPath);
+            int messages = logger.Entries.Count;
+            using (var again = CrossValidation.RefitFindings(FindingsStudyFixture.Builder(), assignment, options))
+            {
+                Assert.Equal(written, File.GetLastWriteTimeUtc(modelPath));
+                Assert.Equal(temperatures, again.FindingCalibration!.Temperatures);
+                Assert.Equal(thresholds, again.FindingThresholds!.Values);
+            }
+
+            Assert.Contains(logger.Entries.Skip(messages), e => e.Message.Contains("refit", StringComparison.Ordinal) && e.Message.Contains("complete", StringComparison.OrdinalIgnoreCase));
+
+            // The single-label refit points here; this one refuses single-label data.
+            var ex = Assert.Throws<ArgumentException>(() => CrossValidation.Refit(CrossValidationTests.Builder(), assignment, CrossValidationTests.Options(work.File("single"))));
+            Assert.Contains("Use CrossValidation.RefitFindings", ex.Message, StringComparison.Ordinal);
+            ex = Assert.Throws<ArgumentException>(() => CrossValidation.RefitFindings(FindingsStudyFixture.Builder(), FoldAssignment.Create(StudyFixture.Instance.Data, new FoldOptions { Folds = 3 }), options));
+            Assert.Contains("is a single-label dataset", ex.Message, StringComparison.Ordinal);
+        }
+
+        [Fact]
         public void RunFindings_CancelledInFoldTwo_ContinuesAtThatFoldAndEpochAndEqualsAnUninterruptedRun()
         {
             var straight = phantoms.Straight.Result;
@@ -276,8 +330,8 @@ namespace MedicalTransfer.Tests.Studies
             var tiny = TransferBuilder.FromResNet(ResNetArchitecture.Custom(BlockKind.Basic, 1, 1, 1, 1)).OnDevice(CPU);
 
             var ex = Assert.Throws<ArgumentException>(() => CrossValidation.RunFindings(FindingsStudyFixture.Builder(), StudyFixture.Instance.Data, options));
-            Assert.Contains("is a single-label dataset (classes NORMAL, PNEUMONIA); CrossValidation.RunFindings cross-validates multi-label models", ex.Message, StringComparison.Ordinal);
-            Assert.Contains("Use CrossValidation.Run", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("is a single-label dataset (classes NORMAL, PNEUMONIA); CrossValidation.RunFindings and RefitFindings train multi-label models", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("Use CrossValidation.Run and Refit", ex.Message, StringComparison.Ordinal);
 
             var reversed = SyntheticChestXRay.PhantomFindings.Reverse().ToArray();
             ex = Assert.Throws<ArgumentException>(() => CrossValidation.RunFindings(tiny.ForFindings(reversed), phantoms.Data, options));
