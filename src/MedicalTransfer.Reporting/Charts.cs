@@ -202,6 +202,12 @@ namespace MedicalTransfer.Reporting
             Save(plot, path, options);
         }
 
+        /// <summary>The reliability diagram's gap where the model is over-confident (light red).</summary>
+        internal static readonly Color OverConfidentGap = Color.FromHex("#FFB3B3");
+
+        /// <summary>The reliability diagram's gap where the model is under-confident (light blue, over the accuracy bar).</summary>
+        internal static readonly Color UnderConfidentGap = Color.FromHex("#A9C8E6");
+
         internal static Plot ReliabilityPlot(CalibrationReport calibration, ChartOptions options)
         {
             var plot = new Plot();
@@ -212,7 +218,9 @@ namespace MedicalTransfer.Reporting
                 {
                     double center = (bin.Lower + bin.Upper) / 2, width = bin.Upper - bin.Lower;
                     bars.Add(new Bar { Position = center, Value = bin.Accuracy, Size = width * 0.95, FillColor = Colors.SteelBlue, LineWidth = 0 });
-                    bars.Add(new Bar { Position = center, ValueBase = bin.Accuracy, Value = bin.MeanConfidence, Size = width * 0.95, FillColor = Colors.Red.WithAlpha(0.3), LineWidth = 0 });
+                    // Opaque gap colours: a translucent gap over the accuracy bar (accuracy above confidence) blended into a
+                    // third colour the legend did not name.
+                    bars.Add(new Bar { Position = center, ValueBase = bin.Accuracy, Value = bin.MeanConfidence, Size = width * 0.95, FillColor = bin.Accuracy > bin.MeanConfidence ? UnderConfidentGap : OverConfidentGap, LineWidth = 0 });
                 }
 
                 plot.Add.Bars(bars);
@@ -228,7 +236,12 @@ namespace MedicalTransfer.Reporting
                 ideal.LinePattern = LinePattern.Dashed;
                 ideal.Color = Colors.Gray;
                 plot.Legend.ManualItems.Add(new LegendItem { LabelText = "accuracy", FillColor = Colors.SteelBlue });
-                plot.Legend.ManualItems.Add(new LegendItem { LabelText = "gap to confidence", FillColor = Colors.Red.WithAlpha(0.3) });
+                plot.Legend.ManualItems.Add(new LegendItem { LabelText = "gap: confidence above accuracy", FillColor = OverConfidentGap });
+                if (calibration.Bins.Any(b => b.Count > 0 && b.Accuracy > b.MeanConfidence))
+                {
+                    plot.Legend.ManualItems.Add(new LegendItem { LabelText = "gap: accuracy above confidence", FillColor = UnderConfidentGap });
+                }
+
                 plot.Legend.ManualItems.Add(new LegendItem { LabelText = "perfect calibration", LineColor = Colors.Gray, LinePattern = LinePattern.Dashed, LineWidth = 1 });
                 // Under the plot, outside the data, so no bar or count can lie beneath it. Inside, even the upper left
                 // is free only left of confidence 1/K (K classes), and the legend's share of the width grows as the figure

@@ -240,7 +240,12 @@ namespace MedicalTransfer.Reporting.Tests
                 Assert.Equal(bins.Select(b => b.Accuracy), bars.Where((_, i) => i % 2 == 0).Select(b => b.Value));
                 Assert.Equal(bins.Select(b => b.MeanConfidence), bars.Where((_, i) => i % 2 == 1).Select(b => b.Value));
                 Assert.Equal(bins.Select(b => (b.Lower + b.Upper) / 2), bars.Where((_, i) => i % 2 == 0).Select(b => b.Position));
-                Assert.Equal(new[] { "accuracy", "gap to confidence", "perfect calibration" }, plot.Legend.ManualItems.Select(i => i.LabelText));
+                // One gap colour each way (opaque, so no unnamed blend over the accuracy bar); the second only where a bin needs it.
+                bool under = bins.Any(b => b.Accuracy > b.MeanConfidence);
+                var gaps = bars.Where((_, i) => i % 2 == 1).Select(b => b.FillColor).ToArray();
+                Assert.All(gaps, c => Assert.Equal(255, c.Alpha));
+                Assert.Equal(bins.Select(b => b.Accuracy > b.MeanConfidence ? Charts.UnderConfidentGap : Charts.OverConfidentGap), gaps);
+                Assert.Equal(new[] { "accuracy", "gap: confidence above accuracy" }.Concat(under ? new[] { "gap: accuracy above confidence" } : Array.Empty<string>()).Append("perfect calibration"), plot.Legend.ManualItems.Select(i => i.LabelText));
                 // Each bar carries its bin's image count, just above the taller of its two segments.
                 var counts = plot.GetPlottables<ScottPlot.Plottables.Text>().ToArray();
                 Assert.Equal(bins.Select(b => FormattableString.Invariant($"n={b.Count}")), counts.Select(t => t.LabelText));
