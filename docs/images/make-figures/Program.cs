@@ -13,7 +13,7 @@ using MedicalTransfer.Training;
 using MedicalTransfer.Models;
 using static TorchSharp.torch;
 
-// Makes the figures of docs/evaluation.md and docs/explainability.md (about 15 minutes on 2 CPU cores):
+// Makes the figures of docs/evaluation.md and docs/explainability.md (75 s on an idle 2-core AMD EPYC; much longer when the cores are shared):
 //   dotnet run --project docs/images/make-figures -c Release -- docs/images
 // Data: synthetic chest X-rays; weights: the ImageNet ResNet-18 of NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18.
 string outDir = args.Length > 0 ? args[0] : Path.Combine(Path.GetTempPath(), "medicaltransfer-figures");
