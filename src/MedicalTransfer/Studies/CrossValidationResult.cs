@@ -154,14 +154,17 @@ namespace MedicalTransfer.Studies
         /// </summary>
         /// <param name="device">Where to place the models; the default is CUDA when available, else CPU.</param>
         /// <returns>The ensemble.</returns>
-        public Ensemble LoadEnsemble(Device? device = null)
+        public Ensemble LoadEnsemble(Device? device = null) => LoadEnsemble(Folds.Select(f => f.ModelPath), device);
+
+        /// <summary>The saved fold models as one ensemble; if one fails to load, those loaded already are disposed.</summary>
+        internal static Ensemble LoadEnsemble(IEnumerable<string> modelPaths, Device? device)
         {
             var members = new List<TransferModel>();
             try
             {
-                foreach (var fold in Folds)
+                foreach (var path in modelPaths)
                 {
-                    members.Add(TransferModel.Load(fold.ModelPath, device));
+                    members.Add(TransferModel.Load(path, device));
                 }
 
                 return Ensemble.Of(members.ToArray());

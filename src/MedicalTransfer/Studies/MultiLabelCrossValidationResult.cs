@@ -170,28 +170,7 @@ namespace MedicalTransfer.Studies
         /// </summary>
         /// <param name="device">Where to place the models; the default is CUDA when available, else CPU.</param>
         /// <returns>The ensemble.</returns>
-        public Ensemble LoadEnsemble(Device? device = null)
-        {
-            var members = new List<TransferModel>();
-            try
-            {
-                foreach (var fold in Folds)
-                {
-                    members.Add(TransferModel.Load(fold.ModelPath, device));
-                }
-
-                return Ensemble.Of(members.ToArray());
-            }
-            catch
-            {
-                foreach (var m in members)
-                {
-                    m.Dispose();
-                }
-
-                throw;
-            }
-        }
+        public Ensemble LoadEnsemble(Device? device = null) => CrossValidationResult.LoadEnsemble(Folds.Select(f => f.ModelPath), device);
 
         /// <summary>
         /// The tables a researcher pastes: the folds, each fold's held-out AUROC per finding with the mean and standard
