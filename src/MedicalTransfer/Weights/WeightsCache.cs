@@ -68,6 +68,9 @@ namespace MedicalTransfer.Weights
                 if (CheckpointDownloader.HashMatches(actual, entry.Sha256))
                 {
                     Log.CacheHit(logger, path, actual);
+                    // A download killed after another one completed left its temporary file beside the good
+                    // copy; no later download of this checkpoint would run to remove it.
+                    DeleteStalePartials(directory, entry.FileName);
                     return path;
                 }
 

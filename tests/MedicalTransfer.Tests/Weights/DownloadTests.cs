@@ -360,6 +360,28 @@ namespace MedicalTransfer.Tests.Weights
         }
 
         [Fact]
+        public void Resolve_CacheHit_RemovesAbandonedTemporaryFilesButNotOnesInUse()
+        {
+            using var fixture = new DownloadTestFixture();
+            Directory.CreateDirectory(fixture.CacheDirectory);
+            File.WriteAllBytes(fixture.CachedPath, fixture.Bytes);
+            // A download killed after another one had completed the cached copy, and one running right now.
+            string killed = Path.Combine(fixture.CacheDirectory, "." + fixture.FileName + ".0123456789ab.partial");
+            string inUse = Path.Combine(fixture.CacheDirectory, "." + fixture.FileName + ".ba9876543210.partial");
+            File.WriteAllText(killed, "killed a minute ago");
+            File.SetLastWriteTimeUtc(killed, DateTime.UtcNow.AddMinutes(-1));
+            using (var other = new FileStream(inUse, FileMode.CreateNew, FileAccess.Write, FileShare.Delete))
+            {
+                other.Write(new byte[] { 1, 2, 3 });
+                File.SetLastWriteTimeUtc(inUse, DateTime.UtcNow.AddMinutes(-1));
+
+                fixture.Weights.Resolve(ResNet18, fixture.Options(null, offline: true), fixture.Logger, CancellationToken.None).Dispose();
+            }
+
+            Assert.Equal(new[] { Path.GetFileName(inUse), fixture.FileName }, fixture.CacheFiles());
+        }
+
+        [Fact]
         public void Resolve_Cancelled_ThrowsOperationCanceled()
         {
             using var fixture = new DownloadTestFixture();
