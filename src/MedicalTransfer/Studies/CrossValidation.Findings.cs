@@ -230,7 +230,7 @@ namespace MedicalTransfer.Studies
                     Validation = FindingRows.Of(validation),
                     ValidationRawProbabilities = FindingRows.Of(validationRaw).Probabilities,
                     Skipped = Skipped(fit, quality),
-                    Seconds = clock.Elapsed.TotalSeconds,
+                    Seconds = clock.Elapsed.TotalSeconds + EarlierSessionsSeconds(fit.History),
                 };
             }
         }

@@ -225,9 +225,20 @@ namespace MedicalTransfer.Studies
                     ValidationLabels = validationCalibrated.RawLabels,
                     ValidationProbabilities = validationCalibrated.RawProbabilities,
                     Skipped = Skipped(fit, quality),
-                    Seconds = clock.Elapsed.TotalSeconds,
+                    Seconds = clock.Elapsed.TotalSeconds + EarlierSessionsSeconds(fit.History),
                 };
             }
+        }
+
+        /// <summary>
+        /// The seconds of the epochs that sessions before this one trained (a killed or cancelled fold resumed from its
+        /// checkpoint): the epochs up to the last resume, whose records the checkpoint carried over. Zero for a fold trained
+        /// in one session. This session's own time is the caller's clock.
+        /// </summary>
+        internal static double EarlierSessionsSeconds(TrainingHistory history)
+        {
+            TrainingEvent? resume = history.Events.LastOrDefault(e => e.Kind == "resume");
+            return resume is null ? 0 : history.Epochs.Where(e => e.Epoch <= resume.Epoch).Sum(e => e.Seconds);
         }
 
         /// <summary>

@@ -145,6 +145,10 @@ namespace MedicalTransfer.Tests.Studies
             Assert.Contains(logger.Messages, m => m.StartsWith("[fold 2/3] Epoch 2:", StringComparison.Ordinal));
             Assert.Equal(straight.OutOfFold.Scores(1), resumed.OutOfFold.Scores(1));
             Assert.Equal(straight.Folds.Select(f => f.Calibration!.Temperature), resumed.Folds.Select(f => f.Calibration!.Temperature));
+            // The fold's time counts both sessions: at least every epoch it trained, epoch 1 in the cancelled run included.
+            FoldResult second = resumed.Folds[1];
+            Assert.True(second.History.Epochs[0].Seconds > 0);
+            Assert.True(second.Seconds >= second.History.Epochs.Sum(e => e.Seconds), $"fold 2 took {second.Seconds} s, less than its epochs' {second.History.Epochs.Sum(e => e.Seconds)} s");
         }
 
         [Fact]

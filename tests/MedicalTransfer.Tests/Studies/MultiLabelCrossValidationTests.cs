@@ -258,6 +258,10 @@ namespace MedicalTransfer.Tests.Studies
             Assert.Equal(FindingRows.Of(straight.OutOfFold).Probabilities, FindingRows.Of(resumed.OutOfFold).Probabilities);
             Assert.Equal(straight.Folds.Select(f => f.Record.Calibration), resumed.Folds.Select(f => f.Record.Calibration));
             Assert.Equal(straight.Folds.Select(f => f.Record.Thresholds), resumed.Folds.Select(f => f.Record.Thresholds));
+
+            // The fold's time counts both sessions: at least every epoch it trained, epoch 1 in the cancelled run included.
+            MultiLabelFoldResult second = resumed.Folds[1];
+            Assert.True(second.Seconds >= second.History.Epochs.Sum(e => e.Seconds), $"fold 2 took {second.Seconds} s, less than its epochs' {second.History.Epochs.Sum(e => e.Seconds)} s");
             Assert.Equal(straight.Folds.Select(f => f.BestEpoch), resumed.Folds.Select(f => f.BestEpoch));
             Assert.Equal(straight.Pooled.PerFinding, resumed.Pooled.PerFinding);
             Assert.Null(resumed.Test);
