@@ -89,7 +89,7 @@ namespace MedicalTransfer.Studies
         /// <summary>The fold's calibrated model file (<see cref="TransferModel.Load"/> reads it).</summary>
         public string ModelPath { get; }
 
-        /// <summary>Wall-clock seconds of the fold (across resumes).</summary>
+        /// <summary>Wall-clock seconds of the fold (across resumes: the epochs earlier sessions trained count too).</summary>
         public double Seconds => Record.Seconds;
 
         internal FoldRecord Record { get; }

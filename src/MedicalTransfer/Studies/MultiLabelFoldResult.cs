@@ -98,7 +98,7 @@ namespace MedicalTransfer.Studies
         /// <summary>The fold's model file, with its temperatures and thresholds (<see cref="TransferModel.Load"/> reads it).</summary>
         public string ModelPath { get; }
 
-        /// <summary>Wall-clock seconds of the fold (of its last, completing, session when it was resumed).</summary>
+        /// <summary>Wall-clock seconds of the fold (across resumes: the epochs earlier sessions trained count too).</summary>
         public double Seconds => Record.Seconds;
 
         internal FindingFoldRecord Record { get; }
