@@ -52,6 +52,7 @@ namespace MedicalTransfer.Evaluation
             RequireFindings(model, dataset.Findings);
             options = (options ?? new PredictionOptions()).Validate();
             using var use = model.Use.Acquire("PredictFindings");
+            using var precision = Models.PrecisionChoice.ForInference(model, options.Precision, "PredictionOptions.Precision", logger: null);
             var loaderOptions = (options.Loader ?? new LoaderOptions()) with { Sampling = SamplingMode.Sequential, DropLast = false, Uncertainty = UncertaintyPolicy.Ignore };
             var probabilities = new List<double>();
             var positive = new List<bool>();
