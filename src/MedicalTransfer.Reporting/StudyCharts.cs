@@ -101,6 +101,13 @@ namespace MedicalTransfer.Reporting
 
             Charts.CheckPath(path);
             options = (options ?? new ChartOptions { Width = 720, Height = 520 }).Validate();
+            using var plot = DecisionCurvesPlot(curves, options);
+            Charts.Save(plot, path, options);
+        }
+
+        /// <summary>The decision curve of <see cref="SaveDecisionCurves"/>, as a plot the caller disposes (also a panel of a per-finding grid).</summary>
+        internal static Plot DecisionCurvesPlot(IReadOnlyList<KeyValuePair<string, DecisionCurve>> curves, ChartOptions options)
+        {
             var plot = new Plot();
             var reference = curves[0].Value;
             var x = reference.Points.Select(p => p.Threshold).ToArray();
@@ -127,7 +134,7 @@ namespace MedicalTransfer.Reporting
             plot.YLabel("Net benefit");
             plot.Title(options.Title ?? string.Format(CultureInfo.InvariantCulture, "Decision curve ({0}, n = {1})", reference.PositiveClass, reference.Count));
             plot.ShowLegend(Alignment.UpperRight);
-            Charts.Save(plot, path, options);
+            return plot;
         }
 
         /// <summary>Validation loss per epoch of several training runs (for example every cross-validation fold), one line each.</summary>
