@@ -103,6 +103,7 @@ namespace MedicalTransfer.Reporting
         /// <param name="predictions">Test (or pooled out-of-fold) predictions, calibrated: net benefit reads probabilities as risks.</param>
         /// <param name="path">The PNG to write; its folder must exist.</param>
         /// <param name="options">The size of ONE panel; <see langword="null"/> for 460 x 420.</param>
+        /// <remarks>A legend shows the first useful ranges that fit the panel, then "..."; the report's table gives them all (<see cref="DecisionCurve.UsefulRange"/>).</remarks>
         public static void SaveDecisionCurveGrid(MultiLabelPredictions predictions, string path, ChartOptions? options = null)
         {
             ArgumentNullException.ThrowIfNull(predictions);
@@ -118,7 +119,7 @@ namespace MedicalTransfer.Reporting
                     return Empty(title, "no observed labels");
                 }
 
-                return StudyCharts.DecisionCurvesPlot(new[] { new KeyValuePair<string, DecisionCurve>("model", DecisionCurve.Compute(predictions, finding)) }, options with { Title = title });
+                return StudyCharts.DecisionCurvesPlot(new[] { new KeyValuePair<string, DecisionCurve>("model", DecisionCurve.Compute(predictions, finding)) }, options with { Title = title }, rangeCharacters: 30);
             });
         }
 
