@@ -180,10 +180,19 @@ namespace ChestXrayFindings
             MedicalTransfer.Samples.SampleFiles.WriteAllText(Path.Combine(output, "cross_validation.txt"), table);
             Console.Write(table);
             using var first = TransferModel.Load(result.Folds[0].ModelPath, torch.CPU);
-            var files = new StudyReport(string.Format(CultureInfo.InvariantCulture, "Multi-label chest X-ray findings: {0}-fold patient-level cross-validation", folds))
+            var report = new StudyReport(string.Format(CultureInfo.InvariantCulture, "Multi-label chest X-ray findings: {0}-fold patient-level cross-validation", folds))
                 .WithCrossValidation(result)
-                .WithModel(first, "random initialisation (seed 7)")
-                .Save(output, "study-report");
+                .WithModel(first, "random initialisation (seed 7)");
+
+            // Every finding by sex (the phantoms' table and CheXpert's have a Sex column), at the pooled out-of-fold thresholds.
+            var samples = result.Assignment.Data.Samples;
+            var sex = result.OutOfFoldIndices().Select(i => samples[i].Metadata is { } m && m.TryGetValue("Sex", out var v) ? v : null).ToArray();
+            if (sex.Any(v => v is not null))
+            {
+                report.WithSubgroups(MultiLabelSubgroupReport.Compute(result.OutOfFold, sex, "sex", result.PooledThresholds, options.Evaluation.Bootstrap));
+            }
+
+            var files = report.Save(output, "study-report");
             Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "pooled out-of-fold mean AUROC {0:0.0000}", result.Pooled.MacroAuroc));
             Console.WriteLine("Study report: " + files.Html);
             return 0;

@@ -11,11 +11,12 @@ namespace MedicalTransfer.Reporting
     /// <summary>
     /// Figures of a multi-label model, one panel per finding in a grid (the CheXNet paper's figure shape): ROC curves with
     /// each finding's AUROC (and bootstrap interval), and reliability diagrams before and after per-finding temperature
-    /// scaling. Every panel uses the finding's observed labels only (uncertain and missing left out, as the metrics do).
+    /// scaling, and decision curves. Every panel uses the finding's observed labels only (uncertain and missing left out, as the metrics do).
     /// <code>
     /// var test = model.PredictFindings(splits.Test);
     /// FindingCharts.SaveRocGrid(test, "roc-findings.png", MultiLabelIntervals.Compute(test));
     /// FindingCharts.SaveCalibrationGrid(test, "calibration-findings.png", uncalibratedTest);
+    /// FindingCharts.SaveDecisionCurveGrid(test, "decision-findings.png");
     /// </code>
     /// </summary>
     public static class FindingCharts
@@ -92,6 +93,33 @@ namespace MedicalTransfer.Reporting
 
                 series.Add(new CalibrationSeries(uncalibrated is null ? "predictions" : "after scaling", CalibrationMetrics.Curve(isPositive, scores)));
                 return StudyCharts.CalibrationPlot(series, options with { Title = title });
+            });
+        }
+
+        /// <summary>
+        /// A grid of decision curves, one panel per finding: net benefit over threshold probabilities 0.01 to 0.99 for the
+        /// model, treat-all and treat-none, on the finding's observed labels (<see cref="DecisionCurve.Compute(MultiLabelPredictions, string, double, double, double)"/>).
+        /// </summary>
+        /// <param name="predictions">Test (or pooled out-of-fold) predictions, calibrated: net benefit reads probabilities as risks.</param>
+        /// <param name="path">The PNG to write; its folder must exist.</param>
+        /// <param name="options">The size of ONE panel; <see langword="null"/> for 460 x 420.</param>
+        /// <remarks>A legend shows the first useful ranges that fit the panel, then "..."; the report's table gives them all (<see cref="DecisionCurve.UsefulRange"/>).</remarks>
+        public static void SaveDecisionCurveGrid(MultiLabelPredictions predictions, string path, ChartOptions? options = null)
+        {
+            ArgumentNullException.ThrowIfNull(predictions);
+            Charts.CheckPath(path);
+            options = (options ?? new ChartOptions { Width = 460, Height = 420 }).Validate();
+            SaveGrid(predictions.Findings.Count, path, options, j =>
+            {
+                string finding = predictions.Findings[j];
+                var (isPositive, _) = predictions.Column(j);
+                string title = string.Format(CultureInfo.InvariantCulture, "{0} ({1} pos / {2})", finding, isPositive.Count(p => p), isPositive.Length);
+                if (isPositive.Length == 0)
+                {
+                    return Empty(title, "no observed labels");
+                }
+
+                return StudyCharts.DecisionCurvesPlot(new[] { new KeyValuePair<string, DecisionCurve>("model", DecisionCurve.Compute(predictions, finding)) }, options with { Title = title }, rangeCharacters: 30);
             });
         }
 

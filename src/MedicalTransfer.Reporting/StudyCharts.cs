@@ -101,6 +101,16 @@ namespace MedicalTransfer.Reporting
 
             Charts.CheckPath(path);
             options = (options ?? new ChartOptions { Width = 720, Height = 520 }).Validate();
+            using var plot = DecisionCurvesPlot(curves, options);
+            Charts.Save(plot, path, options);
+        }
+
+        /// <summary>The decision curve of <see cref="SaveDecisionCurves"/>, as a plot the caller disposes (also a panel of a per-finding grid).</summary>
+        /// <param name="curves">Labelled curves over the same images.</param>
+        /// <param name="options">Size and title.</param>
+        /// <param name="rangeCharacters">The longest useful-range text a legend entry shows; longer ones keep their first ranges and end in ", ..." (a small panel's legend box would cut them off).</param>
+        internal static Plot DecisionCurvesPlot(IReadOnlyList<KeyValuePair<string, DecisionCurve>> curves, ChartOptions options, int rangeCharacters = int.MaxValue)
+        {
             var plot = new Plot();
             var reference = curves[0].Value;
             var x = reference.Points.Select(p => p.Threshold).ToArray();
@@ -118,7 +128,7 @@ namespace MedicalTransfer.Reporting
                 var line = plot.Add.ScatterLine(curves[c].Value.Points.Select(p => p.Threshold).ToArray(), curves[c].Value.Points.Select(p => p.Model).ToArray());
                 line.Color = Palette[c % Palette.Length];
                 line.LineWidth = 2.5f;
-                line.LegendText = curves[c].Key + " (useful " + curves[c].Value.UsefulRange() + ")";
+                line.LegendText = curves[c].Key + " (useful " + Shortened(curves[c].Value.UsefulRange(), rangeCharacters) + ")";
             }
 
             double top = Math.Max(reference.Prevalence, curves.Max(c => c.Value.Points.Max(p => p.Model)));
@@ -127,7 +137,25 @@ namespace MedicalTransfer.Reporting
             plot.YLabel("Net benefit");
             plot.Title(options.Title ?? string.Format(CultureInfo.InvariantCulture, "Decision curve ({0}, n = {1})", reference.PositiveClass, reference.Count));
             plot.ShowLegend(Alignment.UpperRight);
-            Charts.Save(plot, path, options);
+            return plot;
+        }
+
+        /// <summary>The first comma-separated ranges that fit in <paramref name="limit"/> characters, then ", ...".</summary>
+        internal static string Shortened(string ranges, int limit)
+        {
+            if (ranges.Length <= limit)
+            {
+                return ranges;
+            }
+
+            var parts = ranges.Split(", ");
+            string kept = parts[0];
+            for (int k = 1; k < parts.Length && kept.Length + 2 + parts[k].Length <= limit - 5; k++)
+            {
+                kept += ", " + parts[k];
+            }
+
+            return kept + ", ...";
         }
 
         /// <summary>Validation loss per epoch of several training runs (for example every cross-validation fold), one line each.</summary>

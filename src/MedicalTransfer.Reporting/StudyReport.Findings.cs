@@ -11,8 +11,29 @@ namespace MedicalTransfer.Reporting
     /// <summary>The multi-label form of the study report: per-finding metrics with bootstrap intervals, a ROC grid and per-finding calibration.</summary>
     public sealed partial class StudyReport
     {
+        private static readonly double[] FindingDecisionThresholds = { 0.1, 0.2, 0.3, 0.5 };
+        private readonly List<MultiLabelSubgroupReport> findingSubgroups = new();
+        private readonly List<MultiLabelExternalValidationReport> findingExternals = new();
         private FindingsStudy? findings;
         private MultiLabelCrossValidationResult? findingsCrossValidation;
+
+        /// <summary>Adds a multi-label subgroup analysis (a table of every finding's metrics per group) to a multi-label report.</summary>
+        /// <param name="report">The report of <see cref="MultiLabelSubgroupReport"/>.</param>
+        /// <returns>This report.</returns>
+        public StudyReport WithSubgroups(MultiLabelSubgroupReport report)
+        {
+            findingSubgroups.Add(report ?? throw new ArgumentNullException(nameof(report)));
+            return this;
+        }
+
+        /// <summary>Adds a multi-label external validation (every finding at the new site, internal thresholds applied as is) to a multi-label report.</summary>
+        /// <param name="report">The report of <see cref="MultiLabelExternalValidationReport.Create"/>.</param>
+        /// <returns>This report.</returns>
+        public StudyReport WithExternalValidation(MultiLabelExternalValidationReport report)
+        {
+            findingExternals.Add(report ?? throw new ArgumentNullException(nameof(report)));
+            return this;
+        }
 
         /// <summary>
         /// Reports a multi-label cross-validation: the data flow per fold (positives of each finding, images and patients per
@@ -110,6 +131,11 @@ namespace MedicalTransfer.Reporting
                 {
                     summary.Paragraph(string.Format(c, "Kept-apart test set ({0} images), ensemble of the {1} fold models: mean AUROC {2}.", cv.TestImages, cv.Folds.Count, F(bare.MacroAuroc)));
                 }
+            }
+
+            foreach (var external in findingExternals)
+            {
+                summary.Paragraph(string.Format(c, "External validation on {0} ({1} images), each finding at its internal threshold: AUROC {2}.", external.Site, external.External.Count, string.Join("; ", external.PerFinding.Select(r => r.External.Binary!.PositiveClass + " " + Ci(r.External.Binary.RocAuc, r.External.Binary.RocAucInterval)))));
             }
 
             foreach (var note in notes.Concat(cv?.Notes ?? Array.Empty<string>()))
@@ -256,6 +282,9 @@ namespace MedicalTransfer.Reporting
             calibration.Figure(figures.Write("calibration-findings.png", "Reliability diagram of every finding (10 equal-width bins): observed fraction positive against mean predicted probability" + (both ? ", before and after temperature scaling" : string.Empty) + ", with the number of images per bin.", p => FindingCharts.SaveCalibrationGrid(study.Test, p, study.Uncalibrated)));
             facts.Calibration = string.Join("; ", briefs) + (!calibrated ? string.Empty : cv is null ? " after per-finding temperature scaling" : " (pooled out-of-fold) after per-finding temperature scaling in each fold");
 
+            FindingsUsefulnessSection(doc, facts, figures, study.Test, cv is null ? "test" : "out-of-fold");
+            FindingsSubgroupSection(doc, facts, study.Test.Findings);
+            FindingsExternalSection(doc, facts, figures, study.Test.Findings);
             if (extraFigures.Count > 0)
             {
                 var more = doc.Add("figures", "Further figures");
@@ -271,6 +300,119 @@ namespace MedicalTransfer.Reporting
 
             ChecklistSection(doc, facts);
             return doc;
+        }
+
+        /// <summary>Each finding's decision curve (net benefit against treat-all and treat-none) on its observed labels: a table at a few thresholds and a grid.</summary>
+        private static void FindingsUsefulnessSection(StudyDocument doc, StudyFacts facts, FigureWriter figures, MultiLabelPredictions predictions, string which)
+        {
+            var c = CultureInfo.InvariantCulture;
+            var section = doc.Add("usefulness", "Clinical usefulness: decision curve per finding");
+            section.Paragraph("Net benefit (Vickers and Elkin 2006) of acting on each finding's probability at a threshold p_t: TP/n - FP/n * p_t / (1 - p_t), on the finding's observed " + which + " labels, against treating every patient (prevalence - (1 - prevalence) * p_t / (1 - p_t)) and treating none (0). A finding's model is useful where its curve lies above both.");
+            var table = section.Table(new[] { "finding", "labels", "prevalence", "useful at thresholds" }.Concat(FindingDecisionThresholds.Select(t => "net benefit at " + t.ToString("0.0#", c) + ": model / treat all")).ToArray());
+            var briefs = new List<string>();
+            for (int j = 0; j < predictions.Findings.Count; j++)
+            {
+                string finding = predictions.Findings[j];
+                if (!predictions.Column(j).IsPositive.Any())
+                {
+                    table.Row(new[] { finding, "0", "-", "no observed labels" }.Concat(FindingDecisionThresholds.Select(_ => "-")).ToArray());
+                    continue;
+                }
+
+                var curve = DecisionCurve.Compute(predictions, finding);
+                var cells = new List<string> { finding, curve.Count.ToString(c), F(curve.Prevalence), curve.UsefulRange() };
+                foreach (double t in FindingDecisionThresholds)
+                {
+                    var p = curve.Points.OrderBy(x => Math.Abs(x.Threshold - t)).First();
+                    cells.Add(F(p.Model, 4) + " / " + F(p.TreatAll, 4));
+                }
+
+                table.Row(cells.ToArray());
+                briefs.Add(finding + " " + curve.UsefulRange());
+            }
+
+            section.Figure(figures.Write("decision-findings.png", "Decision curve of every finding on its observed " + which + " labels: net benefit of the model (blue), treat all (grey) and treat none (dashed) over threshold probabilities.", p => FindingCharts.SaveDecisionCurveGrid(predictions, p)));
+            facts.Usefulness = "decision curve per finding, useful at thresholds: " + string.Join("; ", briefs);
+        }
+
+        /// <summary>Every finding's metrics per group of each subgroup analysis, in one table per attribute.</summary>
+        private void FindingsSubgroupSection(StudyDocument doc, StudyFacts facts, IReadOnlyList<string> names)
+        {
+            if (findingSubgroups.Count == 0)
+            {
+                return;
+            }
+
+            var c = CultureInfo.InvariantCulture;
+            var section = doc.Add("subgroups", "Subgroups per finding");
+            section.Paragraph("Each finding on its observed labels, decided in every group at the finding's one threshold (the one of the per-finding table); percentile bootstrap intervals resample the group's images.");
+            foreach (var s in findingSubgroups)
+            {
+                CheckFindings(s.Findings, names, "subgroup analysis by " + s.Attribute);
+                section.Heading3("By " + s.Attribute);
+                string level = Level(s.PerFinding.SelectMany(r => r.Groups).Select(g => g.AucInterval));
+                var table = section.Table("finding (threshold)", "group", "images", "positives", "prevalence", "AUROC (" + level + ")", "sensitivity (" + level + ")", "specificity (" + level + ")", "flag");
+                foreach (var r in s.PerFinding)
+                {
+                    foreach (var g in r.Groups)
+                    {
+                        table.Row(g.TooSmall, string.Format(c, "{0} ({1:0.000})", r.PositiveClass, r.Threshold), g.Group, g.Images.ToString(c), g.Positives.ToString(c), F(g.Images == 0 ? double.NaN : g.Positives / (double)g.Images), Short(g.Auc, g.AucInterval), Short(g.Sensitivity, g.SensitivityInterval), Short(g.Specificity, g.SpecificityInterval), g.TooSmall ? "too small" : string.Empty);
+                    }
+                }
+
+                section.Paragraph(string.Format(c, "Flagged rows (too small) have fewer than {0} positives or negatives of the finding: their estimates are unstable.", s.MinimumPerClass));
+            }
+
+            facts.Fairness = "per-finding subgroup metrics with intervals by " + string.Join(", ", findingSubgroups.Select(s => s.Attribute));
+            facts.Robustness = facts.Fairness;
+        }
+
+        /// <summary>Every finding at each external site: prevalence shift, AUROC internal and external, the internal threshold's sensitivity and specificity there, calibration.</summary>
+        private void FindingsExternalSection(StudyDocument doc, StudyFacts facts, FigureWriter figures, IReadOnlyList<string> names)
+        {
+            if (findingExternals.Count == 0)
+            {
+                return;
+            }
+
+            var c = CultureInfo.InvariantCulture;
+            var section = doc.Add("external", "External validation per finding");
+            section.Paragraph("The trained model was evaluated unchanged on each finding's observed labels at the new site; each finding's threshold, chosen on internal validation data, was applied as it is. Internal numbers are of the internal predictions the report was given; intervals resample images.");
+            foreach (var e in findingExternals)
+            {
+                CheckFindings(e.External.Findings, names, "external validation on " + e.Site);
+                section.Heading3(string.Format(c, "{0} ({1} images)", e.Site, e.External.Count));
+                string level = Level(e.PerFinding.Select(r => r.External.Binary!.RocAucInterval));
+                var table = section.Table("finding", "labels internal / external", "prevalence internal / external (shift)", "internal threshold", "AUROC internal (" + level + ")", "AUROC external (" + level + ")");
+                var decisions = section.Table("finding", "sensitivity external (" + level + ")", "specificity external (" + level + ")", "sensitivity / specificity internal", "calibration-in-the-large external", "Brier external");
+                foreach (var r in e.PerFinding)
+                {
+                    var b = r.External.Binary!;
+                    var i = r.Internal?.Binary;
+                    table.Row(b.PositiveClass, string.Format(c, "{0} / {1}", r.Internal?.Predictions.Count, r.External.Predictions.Count), string.Format(c, "{0:0.000} / {1:0.000} ({2:+0.000;-0.000;0.000})", r.InternalPrevalence, r.ExternalPrevalence, r.ExternalPrevalence - r.InternalPrevalence), F(r.Threshold), i is null ? "-" : Short(i.RocAuc, i.RocAucInterval), Short(b.RocAuc, b.RocAucInterval));
+                    decisions.Row(b.PositiveClass, Short(b.Sensitivity, b.SensitivityInterval), Short(b.Specificity, b.SpecificityInterval), i is null ? "-" : F(i.Sensitivity) + " / " + F(i.Specificity), F(r.ExternalCalibration.InterceptInTheLarge), F(r.ExternalCalibration.Brier, 4));
+                }
+
+                section.Figure(figures.Write("external-calibration-findings-" + figures.Count.ToString(c) + ".png", "Reliability diagram of every finding at " + e.Site + " (10 equal-width bins), the model unchanged.", p => FindingCharts.SaveCalibrationGrid(e.External, p)));
+            }
+
+            facts.External = string.Join("; ", findingExternals.Select(e => string.Format(c, "{0}: {1} images, AUROC per finding {2}", e.Site, e.External.Count, string.Join(", ", e.PerFinding.Select(r => r.External.Binary!.PositiveClass + " " + F(r.External.Binary.RocAuc))))));
+        }
+
+        /// <summary>A value and its interval in a narrow cell: <c>0.905 (0.739-0.996)</c>.</summary>
+        private static string Short(double value, ConfidenceInterval? interval) =>
+            double.IsNaN(value) ? "n/a" : interval is null || double.IsNaN(interval.Lower) ? F(value) : string.Format(CultureInfo.InvariantCulture, "{0:0.000} ({1:0.000}-{2:0.000})", value, interval.Lower, interval.Upper);
+
+        /// <summary>The intervals' level for a column header, for example <c>95% CI</c>.</summary>
+        private static string Level(IEnumerable<ConfidenceInterval?> intervals) =>
+            intervals.FirstOrDefault(i => i is not null) is { } first ? (first.Level * 100).ToString("0.#", CultureInfo.InvariantCulture) + "% CI" : "CI";
+
+        private static void CheckFindings(IReadOnlyList<string> given, IReadOnlyList<string> study, string what)
+        {
+            if (!given.SequenceEqual(study, StringComparer.Ordinal))
+            {
+                throw new InvalidOperationException("The " + what + " is of findings " + string.Join(", ", given) + ", the study's are " + string.Join(", ", study) + ": compute it from the same model's predictions.");
+            }
         }
 
         /// <summary>The data flow of a multi-label cross-validation: positives of each finding, images and patients per fold part.</summary>

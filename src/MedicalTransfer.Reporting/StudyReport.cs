@@ -273,6 +273,16 @@ namespace MedicalTransfer.Reporting
                 throw new InvalidOperationException("A study report is of a single-label or of a multi-label study: WithFindings or WithCrossValidation(MultiLabelCrossValidationResult) was combined with WithCrossValidation(CrossValidationResult) or WithEvaluation. Write one report per study.");
             }
 
+            if (findings is null && (findingSubgroups.Count > 0 || findingExternals.Count > 0))
+            {
+                throw new InvalidOperationException("A multi-label subgroup or external-validation report was added to a single-label study report: add it to the report of WithFindings or WithCrossValidation(MultiLabelCrossValidationResult), and SubgroupReport/ExternalValidationReport to single-label reports.");
+            }
+
+            if (findings is not null && (subgroups.Count > 0 || externals.Count > 0))
+            {
+                throw new InvalidOperationException("A single-label SubgroupReport or ExternalValidationReport was added to a multi-label study report: use MultiLabelSubgroupReport.Compute and MultiLabelExternalValidationReport.Create for multi-label predictions.");
+            }
+
             folder = Path.GetFullPath(folder);
             string figures = Path.Combine(folder, name + "-figures");
             Directory.CreateDirectory(figures);

@@ -54,6 +54,14 @@ namespace MedicalTransfer.Reporting.Tests
         }
 
         [Fact]
+        public void Shortened_RangesLongerThanAPanelLegend_KeepsTheFirstRangesThatFitAndEndsInDots()
+        {
+            Assert.Equal("0.03-0.08, 0.18-0.19, ...", StudyCharts.Shortened("0.03-0.08, 0.18-0.19, 0.23-0.38, 0.51-0.55", 30));
+            Assert.Equal("0.05-0.62", StudyCharts.Shortened("0.05-0.62", 30));
+            Assert.Equal("0.01-0.02, ...", StudyCharts.Shortened("0.01-0.02, 0.05-0.07, 0.09-0.11", 15));
+        }
+
+        [Fact]
         public void SaveCalibrationCurves_BeforeAndAfterScaling_PngWithCurvesAndTheCountHistogram()
         {
             var raw = Overconfident();

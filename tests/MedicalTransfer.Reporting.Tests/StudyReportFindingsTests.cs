@@ -109,6 +109,97 @@ namespace MedicalTransfer.Reporting.Tests
         }
 
         [Fact]
+        public void SaveDecisionCurveGrid_FourFindings_ThreeByTwoPanelsEachDrawnAndTheLastEmpty()
+        {
+            var test = Make(200, 3);
+            string path = Path.Combine(folder, "decision.png");
+
+            FindingCharts.SaveDecisionCurveGrid(test, path);
+
+            var (width, height, drawn) = Panels(path, 3, 2);
+            Assert.Equal(3 * 460, width);
+            Assert.Equal(2 * 420, height);
+            Assert.Equal(new[] { true, true, true, true, false, false }, drawn);
+            Assert.Empty(Directory.GetFiles(folder, "*.tmp*"));
+        }
+
+        [Fact]
+        public void Save_MultiLabelWithSubgroupsAndExternal_DecisionCurvesSubgroupsAndExternalPerFindingWithChecklistsFilled()
+        {
+            var c = System.Globalization.CultureInfo.InvariantCulture;
+            var validation = Make(300, 1);
+            var test = Make(240, 2);
+            var external = Make(200, 9);
+            var thresholds = FindingThresholds.Choose(validation, FindingThresholdRule.YoudenJ);
+            var bootstrap = new BootstrapOptions { Resamples = 100, Seed = 3 };
+            var sex = Enumerable.Range(0, test.Count).Select(i => i % 9 == 8 ? null : i % 2 == 0 ? "F" : "M").ToArray();
+            var bySex = MultiLabelSubgroupReport.Compute(test, sex, "sex", thresholds, bootstrap, minimumPerClass: 12);
+            var siteB = MultiLabelExternalValidationReport.Create("site B", external, test, thresholds, bootstrap);
+
+            var files = new StudyReport("Four findings, with subgroups and site B")
+                .WithFindings(test, null, thresholds, null, bootstrap)
+                .WithSubgroups(bySex)
+                .WithExternalValidation(siteB)
+                .Save(folder, "findings-full");
+
+            string html = File.ReadAllText(files.Html);
+            string markdown = File.ReadAllText(files.Markdown);
+            Assert.Contains("<h2>Clinical usefulness: decision curve per finding</h2>", html, StringComparison.Ordinal);
+            Assert.Contains("<h2>Subgroups per finding</h2>", html, StringComparison.Ordinal);
+            Assert.Contains("<h2>External validation per finding</h2>", html, StringComparison.Ordinal);
+            foreach (string finding in Findings)
+            {
+                // The decision-curve row: observed labels, prevalence, useful range, and the net benefit at 0.2 of the finding's curve.
+                var curve = DecisionCurve.Compute(test, finding);
+                var at = curve.Points.Single(p => Math.Abs(p.Threshold - 0.2) < 1e-9);
+                Assert.Matches(new Regex("<td>" + finding + "</td><td class=\"num\">" + curve.Count + "</td><td class=\"num\">" + curve.Prevalence.ToString("0.000", c) + "</td><td[^>]*>" + Regex.Escape(curve.UsefulRange()) + "</td><td[^>]*>[^<]*</td><td[^>]*>" + Regex.Escape(at.Model.ToString("0.0000", c) + " / " + at.TreatAll.ToString("0.0000", c)) + "</td>"), html);
+
+                // Every group of the finding, flagged exactly where the counts are below the minimum.
+                foreach (var g in bySex.PerFinding[Array.IndexOf(Findings, finding)].Groups)
+                {
+                    string auc = string.Format(c, "{0:0.000} ({1:0.000}-{2:0.000})", g.Auc, g.AucInterval!.Lower, g.AucInterval.Upper);
+                    string row = "<td>" + finding + " (" + thresholds.For(finding).ToString("0.000", c) + ")</td><td>" + g.Group + "</td><td class=\"num\">" + g.Images.ToString(c) + "</td><td class=\"num\">" + g.Positives.ToString(c) + "</td><td class=\"num\">" + (g.Positives / (double)g.Images).ToString("0.000", c) + "</td><td class=\"num\">" + auc + "</td>";
+                    Assert.Contains((g.TooSmall ? "<tr class=\"flag\">" : "<tr>") + row, html, StringComparison.Ordinal);
+                }
+
+                var e = siteB.PerFinding[Array.IndexOf(Findings, finding)];
+                var b = e.External.Binary!;
+                Assert.Contains(string.Format(c, "<td>{0}</td><td class=\"num\">{1} / {2}</td><td class=\"num\">{3:0.000} / {4:0.000} ({5:+0.000;-0.000;0.000})</td><td class=\"num\">{6:0.000}</td>", finding, e.Internal!.Predictions.Count, e.External.Predictions.Count, e.InternalPrevalence, e.ExternalPrevalence, e.ExternalPrevalence - e.InternalPrevalence, thresholds.For(finding)), html, StringComparison.Ordinal);
+                Assert.Contains(string.Format(c, "<td class=\"num\">{0:0.000} ({1:0.000}-{2:0.000})</td></tr>", b.RocAuc, b.RocAucInterval!.Lower, b.RocAucInterval.Upper), html, StringComparison.Ordinal);
+                Assert.Contains(string.Format(c, "<td>{0}</td><td class=\"num\">{1:0.000} ({2:0.000}-{3:0.000})</td><td class=\"num\">{4:0.000} ({5:0.000}-{6:0.000})</td>", finding, b.Sensitivity, b.SensitivityInterval!.Lower, b.SensitivityInterval.Upper, b.Specificity, b.SpecificityInterval!.Lower, b.SpecificityInterval.Upper), html, StringComparison.Ordinal);
+            }
+
+            Assert.Contains(bySex.PerFinding.SelectMany(r => r.Groups).Any(g => g.TooSmall) ? "fewer than 12 positives or negatives of the finding" : "never", html, StringComparison.Ordinal);
+            Assert.Contains("; decision curve per finding, useful at thresholds: Atelectasis ", html, StringComparison.Ordinal);
+            Assert.Contains("filled: per-finding subgroup metrics with intervals by sex", html, StringComparison.Ordinal);
+            Assert.Contains("filled: site B: 200 images, AUROC per finding Atelectasis ", html, StringComparison.Ordinal);
+            Assert.Contains("External validation on site B (200 images), each finding at its internal threshold", html, StringComparison.Ordinal);
+
+            var figures = Directory.GetFiles(files.Figures, "*.png").Select(Path.GetFileName).OrderBy(f => f, StringComparer.Ordinal).ToArray();
+            Assert.Equal(new[] { "calibration-findings.png", "decision-findings.png", "external-calibration-findings-3.png", "roc-findings.png" }, figures);
+            Assert.Equal(4, Regex.Matches(html, "data:image/png;base64,").Count);
+            Assert.Contains("findings-full-figures/decision-findings.png", markdown, StringComparison.Ordinal);
+            Assert.Contains("| Effusion |", markdown, StringComparison.Ordinal);
+            var (_, _, drawn) = Panels(Path.Combine(files.Figures, "decision-findings.png"), 3, 2);
+            Assert.Equal(new[] { true, true, true, true, false, false }, drawn);
+        }
+
+        [Fact]
+        public void Save_SingleLabelSubgroupsOnAMultiLabelReport_IsRefusedAndMultiLabelOnesOnASingleLabelReportToo()
+        {
+            var test = Make(60, 2);
+            var binary = new Predictions(new[] { "NORMAL", "PNEUMONIA" }, new[] { 0, 1, 1, 0 }, new[] { new[] { 0.8, 0.2 }, new[] { 0.3, 0.7 }, new[] { 0.4, 0.6 }, new[] { 0.6, 0.4 } });
+            var single = SubgroupReport.Compute(binary, new[] { "a", "a", "b", "b" }, "site", new EvaluationOptions { PositiveClass = "PNEUMONIA", Bootstrap = null });
+
+            var ex = Assert.Throws<InvalidOperationException>(() => new StudyReport("x").WithFindings(test, bootstrap: new BootstrapOptions { Resamples = 10 }).WithSubgroups(single).Save(folder, "mixed"));
+            Assert.Contains("use MultiLabelSubgroupReport.Compute", ex.Message, StringComparison.Ordinal);
+            var multi = MultiLabelSubgroupReport.Compute(test, Enumerable.Repeat("F", 60).ToArray(), "sex", bootstrap: new BootstrapOptions { Resamples = 10 });
+            ex = Assert.Throws<InvalidOperationException>(() => new StudyReport("x").WithEvaluation(EvaluationReport.Create(binary)).WithSubgroups(multi).Save(folder, "mixed"));
+            Assert.Contains("added to a single-label study report", ex.Message, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(folder, "mixed.html")));
+        }
+
+        [Fact]
         public void SaveCalibrationGrid_UncalibratedOfOtherImages_IsRefused_AndIntervalsOfOtherFindingsToo()
         {
             var test = Make(50, 3);
@@ -152,8 +243,9 @@ namespace MedicalTransfer.Reporting.Tests
 
             // Over-confident logits: every temperature is above 1 and scaling lowers the Brier score of every finding.
             Assert.All(temperatures.Temperatures, t => Assert.True(t > 1, $"temperature {t}"));
-            Assert.Equal(2, Regex.Matches(html, "data:image/png;base64,").Count);
+            Assert.Equal(3, Regex.Matches(html, "data:image/png;base64,").Count);
             Assert.True(File.Exists(Path.Combine(files.Figures, "roc-findings.png")));
+            Assert.True(File.Exists(Path.Combine(files.Figures, "decision-findings.png")));
             Assert.True(File.Exists(Path.Combine(files.Figures, "calibration-findings.png")));
             Assert.Contains("findings-figures/calibration-findings.png", File.ReadAllText(files.Markdown), StringComparison.Ordinal);
             var (_, _, drawn) = Panels(Path.Combine(files.Figures, "calibration-findings.png"), 3, 2);

@@ -66,6 +66,30 @@ namespace MedicalTransfer.Evaluation
             return Compute(predictions, positiveClass, thresholds);
         }
 
+        /// <summary>
+        /// One finding's decision curve on its observed labels only (uncertain under U-Ignore and missing labels left out, as in
+        /// every per-finding metric): the finding is projected to a binary problem and computed by the single-label code.
+        /// <see cref="PositiveClass"/> is the finding and <see cref="Count"/> its observed labels.
+        /// </summary>
+        /// <param name="predictions">Multi-label predictions (calibrated ones: net benefit reads probabilities as risks).</param>
+        /// <param name="finding">The finding to act on, for example <c>Effusion</c>.</param>
+        /// <param name="from">The first threshold, above 0.</param>
+        /// <param name="to">The last threshold, below 1.</param>
+        /// <param name="step">The spacing.</param>
+        /// <returns>The curve.</returns>
+        /// <exception cref="ArgumentException">The finding is unknown or has no observed label.</exception>
+        public static DecisionCurve Compute(MultiLabelPredictions predictions, string finding, double from = 0.01, double to = 0.99, double step = 0.01)
+        {
+            Guard.NotNull(predictions);
+            var (binary, _) = predictions.BinaryOf(predictions.FindingIndex(finding));
+            if (binary.Count == 0)
+            {
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "A decision curve needs observed labels; finding '{0}' has none among the {1} images (all uncertain or missing).", finding, predictions.Count), nameof(finding));
+            }
+
+            return Compute(binary, finding, from, to, step);
+        }
+
         /// <summary>Computes the curve at the given thresholds.</summary>
         /// <param name="predictions">Labels and probabilities.</param>
         /// <param name="positiveClass">The class to act on.</param>

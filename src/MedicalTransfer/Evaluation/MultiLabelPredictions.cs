@@ -130,6 +130,29 @@ namespace MedicalTransfer.Evaluation
             return (labels.ToArray(), scores.ToArray());
         }
 
+        /// <summary>
+        /// One finding as a binary problem over its observed labels only (uncertain under U-Ignore and missing labels left
+        /// out): classes <c>not {finding}</c> and <c>{finding}</c>, probabilities 1 - p and p, and the rows kept. The
+        /// single-label tools (decision curve, subgroups, external validation) run on it unchanged, so a finding's numbers
+        /// come from the same code as a binary model's.
+        /// </summary>
+        internal (Predictions Binary, int[] Rows) BinaryOf(int finding)
+        {
+            int f = Findings.Count;
+            var rows = Enumerable.Range(0, Count).Where(i => observed[(i * f) + finding]).ToArray();
+            var labels = new int[rows.Length];
+            var p = new double[rows.Length * 2];
+            for (int k = 0; k < rows.Length; k++)
+            {
+                int at = (rows[k] * f) + finding;
+                labels[k] = positive[at] ? 1 : 0;
+                p[(2 * k) + 1] = probabilities[at];
+                p[2 * k] = 1 - probabilities[at];
+            }
+
+            return (new Predictions(new[] { "not " + Findings[finding], Findings[finding] }, labels, p), rows);
+        }
+
         /// <summary>Every observed label of every finding, flattened (scikit-learn's <c>average='micro'</c>).</summary>
         internal (bool[] IsPositive, double[] Scores) Flattened()
         {

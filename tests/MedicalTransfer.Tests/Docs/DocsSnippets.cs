@@ -799,6 +799,22 @@ namespace MedicalTransfer.Tests.Docs.MultiLabel
                 .WithModel(model, "ImageNet DenseNet-121 (torchvision)")
                 .Save("report");
         }
+
+        public static void UsefulnessSubgroupsExternal(TransferModel model, DatasetSplits splits)
+        {
+            var test = model.PredictFindings(splits.Test);                             // calibrated, at the model's thresholds
+            var effusion = DecisionCurve.Compute(test, "Effusion");                    // net benefit on Effusion's observed labels only
+            Console.WriteLine(effusion.UsefulRange());
+            FindingCharts.SaveDecisionCurveGrid(test, "decision-findings.png");        // one panel per finding
+            var bySex = MultiLabelSubgroupReport.Compute(test, splits.Test.Samples, s => s.Metadata?.GetValueOrDefault("Sex"), "sex", model.FindingThresholds);
+            var siteB = MultiLabelExternalValidationReport.Evaluate(model, ImageTable.Load("site-b/train.csv", ImageTableLayouts.CheXpert), test, "site B");
+            Console.WriteLine(siteB);   // per finding: prevalence shift, AUROC both sites, the internal threshold's sensitivity/specificity there
+            new StudyReport("Four findings on chest X-rays: DenseNet-121")
+                .WithFindings(test, null, model.FindingThresholds)
+                .WithSubgroups(bySex)
+                .WithExternalValidation(siteB)
+                .Save("report");
+        }
     }
 }
 

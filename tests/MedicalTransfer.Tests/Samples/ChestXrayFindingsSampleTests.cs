@@ -68,6 +68,9 @@ namespace MedicalTransfer.Tests.Samples
             Assert.Contains("2-fold patient-level cross-validation stratified per finding", report, StringComparison.Ordinal);
             Assert.Contains("Kept-apart test set (", report, StringComparison.Ordinal);
             Assert.Contains("data:image/png;base64,", report, StringComparison.Ordinal);
+            Assert.Contains("<h2>Clinical usefulness: decision curve per finding</h2>", report, StringComparison.Ordinal);
+            Assert.Contains("<h2>Subgroups per finding</h2>", report, StringComparison.Ordinal);
+            Assert.Contains("<h3>By sex</h3>", report, StringComparison.Ordinal);
             Assert.Contains("held-out AUROC per fold", File.ReadAllText(Path.Combine(output, "cross_validation.txt")), StringComparison.Ordinal);
             Assert.True(File.Exists(Path.Combine(output, "cross-validation", "fold-2", "model.safetensors")));
 

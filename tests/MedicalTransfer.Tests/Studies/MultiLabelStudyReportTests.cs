@@ -82,8 +82,18 @@ namespace MedicalTransfer.Tests.Studies
 
             // The grids of the pooled out-of-fold predictions, embedded.
             var figures = Directory.GetFiles(files.Figures, "*.png").Select(Path.GetFileName).OrderBy(f => f, StringComparer.Ordinal).ToArray();
-            Assert.Equal(new[] { "calibration-findings.png", "roc-findings.png" }, figures);
-            Assert.Equal(2, EmbeddedPng.Matches(html).Count);
+            Assert.Equal(new[] { "calibration-findings.png", "decision-findings.png", "roc-findings.png" }, figures);
+            Assert.Equal(3, EmbeddedPng.Matches(html).Count);
+
+            // Each finding's decision curve on the pooled out-of-fold predictions: its useful range in the table and the checklist.
+            Assert.Contains("<h2>Clinical usefulness: decision curve per finding</h2>", html, StringComparison.Ordinal);
+            foreach (var finding in result.Findings)
+            {
+                var curve = MedicalTransfer.Evaluation.DecisionCurve.Compute(result.OutOfFold, finding);
+                Assert.Matches(new Regex("<td>" + finding + "</td><td class=\"num\">" + curve.Count.ToString(c) + "</td><td class=\"num\">" + curve.Prevalence.ToString("0.000", c) + "</td><td[^>]*>" + Regex.Escape(curve.UsefulRange()) + "</td>"), html);
+            }
+
+            Assert.Contains("; decision curve per finding, useful at thresholds: " + result.Findings[0] + " ", html, StringComparison.Ordinal);
 
             // Checklists: the partitions, their level, selection and ensembling are filled from the run.
             Assert.Contains("filled: patient</td>", html, StringComparison.Ordinal);
