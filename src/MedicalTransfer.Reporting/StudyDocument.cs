@@ -279,7 +279,8 @@ figcaption { font-size: 13px; color: #444; margin-top: 4px; }
                     sb.Append(flag ? "<tr class=\"flag\">" : "<tr>");
                     foreach (var c in cells)
                     {
-                        string css = IsNumeric(c) ? " class=\"num\"" : c.StartsWith("filled", StringComparison.Ordinal) ? " class=\"filled\"" : c.StartsWith("for the author", StringComparison.Ordinal) ? " class=\"author\"" : string.Empty;
+                        // A list of ranges ("0.03-0.05, 0.09-0.78") may wrap; single figures never do.
+                        string css = IsNumeric(c) && !c.Contains(", ", StringComparison.Ordinal) ? " class=\"num\"" : c.StartsWith("filled", StringComparison.Ordinal) ? " class=\"filled\"" : c.StartsWith("for the author", StringComparison.Ordinal) ? " class=\"author\"" : string.Empty;
                         sb.Append("<td").Append(css).Append('>').Append(E(c)).Append("</td>");
                     }
 

@@ -11,7 +11,7 @@ namespace MedicalTransfer.Reporting.Tests
 {
     /// <summary>
     /// The study report of a multi-label evaluation and its per-finding figures (ROC grid, reliability grid). With
-    /// MEDICALTRANSFER_KEEP_FINDINGS_REPORT=folder the reports are copied there (docs/images/study-report-findings.png is a
+    /// MEDICALTRANSFER_KEEP_FINDINGS_REPORT=folder the reports are copied there (docs/images/study-report-findings.png is a 1200-pixel-wide
     /// chromium-headless-shell screenshot of the one Save_MultiLabelEvaluation_... writes).
     /// </summary>
     public sealed class StudyReportFindingsTests : IDisposable
