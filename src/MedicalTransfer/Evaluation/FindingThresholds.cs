@@ -158,6 +158,17 @@ namespace MedicalTransfer.Evaluation
             ["thresholds"] = values,
         });
 
+        /// <summary>Each finding's threshold: the given ones (checked to be for these findings) or 0.5 (every per-finding report's one rule).</summary>
+        internal static double[] ValuesFor(MultiLabelPredictions predictions, FindingThresholds? thresholds, string argument)
+        {
+            if (thresholds is not null && !thresholds.Findings.SequenceEqual(predictions.Findings, StringComparer.Ordinal))
+            {
+                throw new ArgumentException("The thresholds are for findings " + string.Join(", ", thresholds.Findings) + ", the predictions have " + string.Join(", ", predictions.Findings) + ".", argument);
+            }
+
+            return thresholds?.Values.ToArray() ?? Enumerable.Repeat(0.5, predictions.Findings.Count).ToArray();
+        }
+
         /// <summary>
         /// Reads the <c>finding_thresholds</c> metadata entry of a saved model or an ONNX export (written by <see cref="ToJson"/>).
         /// The one reader of that entry: <see cref="TransferModel.Load"/> and the ONNX Runtime classifier wrap its message with the file's path.

@@ -61,7 +61,7 @@ namespace MedicalTransfer.Evaluation
                 throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "The external data's findings ({0}) differ from the internal ones ({1}); predict both with the same model.", string.Join(", ", external.Findings), string.Join(", ", internalTest.Findings)), nameof(external));
             }
 
-            var cut = MultiLabelSubgroupReport.ThresholdsFor(external, thresholds, nameof(thresholds));
+            var cut = FindingThresholds.ValuesFor(external, thresholds, nameof(thresholds));
             bootstrap ??= new BootstrapOptions();
             var perFinding = new ExternalValidationReport[external.Findings.Count];
             for (int j = 0; j < perFinding.Length; j++)

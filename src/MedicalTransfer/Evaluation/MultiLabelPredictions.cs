@@ -116,18 +116,8 @@ namespace MedicalTransfer.Evaluation
         internal (bool[] IsPositive, double[] Scores) Column(int finding)
         {
             int f = Findings.Count;
-            var labels = new List<bool>(Count);
-            var scores = new List<double>(Count);
-            for (int i = 0; i < Count; i++)
-            {
-                if (observed[(i * f) + finding])
-                {
-                    labels.Add(positive[(i * f) + finding]);
-                    scores.Add(probabilities[(i * f) + finding]);
-                }
-            }
-
-            return (labels.ToArray(), scores.ToArray());
+            int[] rows = ObservedRows(finding);
+            return (rows.Select(i => positive[(i * f) + finding]).ToArray(), rows.Select(i => probabilities[(i * f) + finding]).ToArray());
         }
 
         /// <summary>
@@ -139,7 +129,7 @@ namespace MedicalTransfer.Evaluation
         internal (Predictions Binary, int[] Rows) BinaryOf(int finding)
         {
             int f = Findings.Count;
-            var rows = Enumerable.Range(0, Count).Where(i => observed[(i * f) + finding]).ToArray();
+            var rows = ObservedRows(finding);
             var labels = new int[rows.Length];
             var p = new double[rows.Length * 2];
             for (int k = 0; k < rows.Length; k++)
@@ -151,6 +141,13 @@ namespace MedicalTransfer.Evaluation
             }
 
             return (new Predictions(new[] { "not " + Findings[finding], Findings[finding] }, labels, p), rows);
+        }
+
+        /// <summary>The images whose label of <paramref name="finding"/> is observed, in order: the one filter behind <see cref="Column"/> and <see cref="BinaryOf"/>.</summary>
+        private int[] ObservedRows(int finding)
+        {
+            int f = Findings.Count;
+            return Enumerable.Range(0, Count).Where(i => observed[(i * f) + finding]).ToArray();
         }
 
         /// <summary>Every observed label of every finding, flattened (scikit-learn's <c>average='micro'</c>).</summary>

@@ -88,12 +88,7 @@ namespace MedicalTransfer.Evaluation
         {
             Guard.NotNull(predictions);
             int f = predictions.Findings.Count;
-            if (thresholds is not null && !thresholds.Findings.SequenceEqual(predictions.Findings, StringComparer.Ordinal))
-            {
-                throw new ArgumentException("The thresholds are for findings " + string.Join(", ", thresholds.Findings) + ", the predictions have " + string.Join(", ", predictions.Findings) + ".", nameof(thresholds));
-            }
-
-            var cut = thresholds?.Values.ToArray() ?? Enumerable.Repeat(0.5, f).ToArray();
+            var cut = FindingThresholds.ValuesFor(predictions, thresholds, nameof(thresholds));
             var rows = new FindingMetrics[f];
             for (int j = 0; j < f; j++)
             {

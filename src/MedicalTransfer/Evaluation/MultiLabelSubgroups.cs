@@ -86,7 +86,7 @@ namespace MedicalTransfer.Evaluation
                 throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "Expected one group per image ({0}); found {1}.", predictions.Count, groups.Count), nameof(groups));
             }
 
-            var cut = ThresholdsFor(predictions, thresholds, nameof(thresholds));
+            var cut = FindingThresholds.ValuesFor(predictions, thresholds, nameof(thresholds));
             bootstrap ??= new BootstrapOptions();
             var perFinding = new SubgroupReport[predictions.Findings.Count];
             for (int j = 0; j < perFinding.Length; j++)
@@ -110,17 +110,6 @@ namespace MedicalTransfer.Evaluation
             }
 
             return sb.ToString();
-        }
-
-        /// <summary>Each finding's threshold: the given ones (checked to be for these findings) or 0.5.</summary>
-        internal static double[] ThresholdsFor(MultiLabelPredictions predictions, FindingThresholds? thresholds, string argument)
-        {
-            if (thresholds is not null && !thresholds.Findings.SequenceEqual(predictions.Findings, StringComparer.Ordinal))
-            {
-                throw new ArgumentException("The thresholds are for findings " + string.Join(", ", thresholds.Findings) + ", the predictions have " + string.Join(", ", predictions.Findings) + ".", argument);
-            }
-
-            return thresholds?.Values.ToArray() ?? Enumerable.Repeat(0.5, predictions.Findings.Count).ToArray();
         }
     }
 }
